@@ -1,0 +1,170 @@
+//! [`Builder`]: the runtime's configuration, checked when the runtime is built.
+
+use std::io;
+use std::sync::Once;
+use std::time::Duration;
+
+use crate::runtime::Runtime;
+
+/// The environment variable that overrides the default number of Ps.
+pub const MAXPROCS_ENV: &str = "GMP_MAXPROCS";
+
+/// Configures and builds a [`Runtime`].
+///
+/// # Examples
+///
+/// ```
+/// let rt = gmp::Builder::new()
+///     .maxprocs(2)
+///     .thread_name("my-worker")
+///     .build()
+///     .unwrap();
+/// assert_eq!(rt.block_on(async { gmp::runtime::maxprocs() }), 2);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    pub(crate) maxprocs: Option<usize>,
+    pub(crate) max_threads: usize,
+    pub(crate) max_blocking_threads: usize,
+    pub(crate) blocking_keep_alive: Duration,
+    pub(crate) thread_name: String,
+    pub(crate) thread_stack_size: Option<usize>,
+}
+
+/// The validated configuration a runtime runs with.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) maxprocs: usize,
+    pub(crate) max_threads: usize,
+    pub(crate) max_blocking_threads: usize,
+    pub(crate) blocking_keep_alive: Duration,
+    pub(crate) thread_name: String,
+    pub(crate) thread_stack_size: Option<usize>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Builder {
+    /// The defaults: `maxprocs` from `GMP_MAXPROCS` or the number of CPUs, up to 10,000
+    /// threads (as Go), 512 blocking threads kept alive 10 s when idle.
+    pub fn new() -> Self {
+        Self {
+            maxprocs: None,
+            max_threads: 10_000,
+            max_blocking_threads: 512,
+            blocking_keep_alive: Duration::from_secs(10),
+            thread_name: "gmp-worker".to_owned(),
+            thread_stack_size: None,
+        }
+    }
+
+    /// Ps: how many goroutines run at once (Go's `GOMAXPROCS`). Overrides `GMP_MAXPROCS`.
+    /// Zero makes `build` fail.
+    pub fn maxprocs(mut self, maxprocs: usize) -> Self {
+        self.maxprocs = Some(maxprocs);
+        self
+    }
+
+    /// Most worker threads (Ms) the runtime may start, counting threads stuck in syscalls or
+    /// blocked polls. Must be at least `maxprocs`.
+    pub fn max_threads(mut self, max_threads: usize) -> Self {
+        self.max_threads = max_threads;
+        self
+    }
+
+    /// Most threads of the `spawn_blocking` pool; more calls wait in FIFO order.
+    pub fn max_blocking_threads(mut self, max_blocking_threads: usize) -> Self {
+        self.max_blocking_threads = max_blocking_threads;
+        self
+    }
+
+    /// How long an idle blocking-pool thread waits for work before it exits.
+    pub fn blocking_keep_alive(mut self, keep_alive: Duration) -> Self {
+        self.blocking_keep_alive = keep_alive;
+        self
+    }
+
+    /// The name of the threads gmp starts.
+    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// The stack size of the threads gmp starts.
+    pub fn thread_stack_size(mut self, bytes: usize) -> Self {
+        self.thread_stack_size = Some(bytes);
+        self
+    }
+
+    /// Checks the configuration and starts the runtime.
+    ///
+    /// # Errors
+    ///
+    /// An `InvalidInput` error naming the field: `maxprocs`, `max_threads`,
+    /// `max_blocking_threads` or `thread_stack_size` of zero, or `max_threads` below
+    /// `maxprocs`, or a thread name containing a NUL byte.
+    pub fn build(self) -> io::Result<Runtime> {
+        Runtime::with_config(self.into_config()?)
+    }
+
+    pub(crate) fn into_config(self) -> io::Result<Config> {
+        let maxprocs = match self.maxprocs {
+            Some(0) => return Err(invalid("maxprocs must be at least 1 (got 0)")),
+            Some(n) => n,
+            None => maxprocs_from_env().unwrap_or_else(crate::runtime::num_cpu),
+        };
+        if self.max_threads == 0 {
+            return Err(invalid("max_threads must be at least 1 (got 0)"));
+        }
+        if self.max_threads < maxprocs {
+            return Err(invalid(format!(
+                "max_threads ({}) must be at least maxprocs ({maxprocs})",
+                self.max_threads
+            )));
+        }
+        if self.max_blocking_threads == 0 {
+            return Err(invalid("max_blocking_threads must be at least 1 (got 0)"));
+        }
+        if self.thread_stack_size == Some(0) {
+            return Err(invalid("thread_stack_size must be at least 1 byte (got 0)"));
+        }
+        if self.thread_name.contains('\0') {
+            return Err(invalid("thread_name must not contain a NUL byte"));
+        }
+        Ok(Config {
+            maxprocs,
+            max_threads: self.max_threads,
+            max_blocking_threads: self.max_blocking_threads,
+            blocking_keep_alive: self.blocking_keep_alive,
+            thread_name: self.thread_name,
+            thread_stack_size: self.thread_stack_size,
+        })
+    }
+}
+
+fn invalid(message: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, format!("gmp::Builder: {}", message.into()))
+}
+
+/// `GMP_MAXPROCS` if it is a positive integer. Anything else is ignored with one warning
+/// line on stderr per process.
+fn maxprocs_from_env() -> Option<usize> {
+    let value = std::env::var_os(MAXPROCS_ENV)?;
+    match value.to_str().and_then(|s| s.trim().parse::<usize>().ok()) {
+        Some(n) if n > 0 => Some(n),
+        _ => {
+            static WARNED: Once = Once::new();
+            WARNED.call_once(|| {
+                eprintln!(
+                    "gmp: ignoring {MAXPROCS_ENV}={:?}: it must be a positive integer; using the number of CPUs",
+                    value
+                );
+            });
+            None
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! The global run queue (Go's `sched.runq`): goroutines made runnable from outside any P,
+//! overflow from full local rings, and the work of Ps that give up their P.
+//!
+//! A lock-free unbounded MPMC queue (`concurrent-queue`). Pushes and pops are independent
+//! CASes; a "batch" is a run of pushes or pops, not an atomic unit, which is all the scheduler
+//! needs: every item is delivered exactly once and each producer's items keep their order.
+
+use crate::runq::{LocalQueue, Overflow, QueueItem, LOCAL_QUEUE_CAPACITY};
+use concurrent_queue::ConcurrentQueue;
+
+/// Most goroutines one P takes from the global queue at once (Go: 128; 2 under loom).
+#[cfg(not(loom))]
+pub const GLOBAL_BATCH_LIMIT: usize = 128;
+/// Most goroutines one P takes from the global queue at once (Go: 128; 2 under loom).
+#[cfg(loom)]
+pub const GLOBAL_BATCH_LIMIT: usize = 2;
+
+/// The runtime-wide queue of runnable goroutines.
+pub struct GlobalQueue<T> {
+    queue: ConcurrentQueue<T>,
+}
+
+impl<T> std::fmt::Debug for GlobalQueue<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlobalQueue").field("len", &self.len()).finish()
+    }
+}
+
+impl<T> Default for GlobalQueue<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> GlobalQueue<T> {
+    /// An empty queue.
+    pub fn new() -> Self {
+        Self { queue: ConcurrentQueue::unbounded() }
+    }
+
+    /// Queued items (a snapshot).
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// True if nothing is queued (a snapshot).
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Takes the oldest item.
+    pub fn pop(&self) -> Option<T> {
+        self.queue.pop().ok()
+    }
+}
+
+impl<T: QueueItem> GlobalQueue<T> {
+    /// Takes a batch for a P whose local queue is empty: `min(len / maxprocs + 1, 128)` items,
+    /// never more than half a ring. Returns the first to run now and puts the rest in `local`.
+    /// `local` must be owned by the caller.
+    pub fn pop_batch_into(&self, local: &LocalQueue<T>, maxprocs: usize) -> Option<T> {
+        let first = self.pop()?;
+        let wanted = (self.len() / maxprocs.max(1) + 1)
+            .min(GLOBAL_BATCH_LIMIT)
+            .min(LOCAL_QUEUE_CAPACITY / 2);
+        for _ in 1..wanted {
+            match self.pop() {
+                Some(item) => local.push_back(item, self),
+                None => break,
+            }
+        }
+        Some(first)
+    }
+}
+
+impl<T> Overflow<T> for GlobalQueue<T> {
+    fn push(&self, item: T) {
+        if self.queue.push(item).is_err() {
+            unreachable!("gmp's global queue is unbounded and never closed");
+        }
+    }
+
+    fn push_batch(&self, items: impl Iterator<Item = T>) {
+        for item in items {
+            Overflow::push(self, item);
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! gmp: an async executor that schedules futures the way Go's runtime schedules goroutines.
+//!
+//! A goroutine (G) is a spawned future; an M is an OS thread; a P is a logical processor an M
+//! must hold to run goroutines. Each P has a 256-slot local queue and a `runnext` slot; idle
+//! Ms steal half of another P's queue; a global queue takes overflow and outside spawns.
+//!
+//! # Examples
+//!
+//! ```
+//! let rt = gmp::Runtime::new().unwrap();
+//! let total = rt.block_on(async {
+//!     let handles: Vec<_> = (1..=100u64).map(|i| gmp::spawn(async move { i })).collect();
+//!     let mut total = 0;
+//!     for handle in handles {
+//!         total += handle.await.unwrap();
+//!     }
+//!     total
+//! });
+//! assert_eq!(total, 5050);
+//! ```
+//!
+//! With the attribute macros:
+//!
+//! ```
+//! #[gmp::main(maxprocs = 2)]
+//! async fn main() {
+//!     let answer = gmp::spawn(async { 42 }).await.unwrap();
+//!     assert_eq!(answer, 42);
+//! }
+//! ```
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+#[allow(unused_extern_crates)]
+extern crate self as gmp;
+
+mod builder;
+mod coop;
+mod global_queue;
+mod goroutine;
+mod loom;
+mod machine;
+mod processor;
+mod registry;
+pub mod runtime;
+mod runq;
+mod sched;
+mod task;
+
+pub use builder::Builder;
+pub use coop::consume_budget;
+pub use gmp_macros::{main, test};
+pub use runtime::{spawn, Handle, NoRuntime, Runtime};
+pub use task::{yield_now, JoinError, JoinHandle, YieldNow};
+
+/// What loom models need of gmp's internals; built only under `--cfg loom`.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_exports {
+    pub use crate::global_queue::{GlobalQueue, GLOBAL_BATCH_LIMIT};
+    pub use crate::processor::{Processor, ProcessorStatus};
+    pub use crate::runq::{LocalQueue, Overflow, QueueItem, LOCAL_QUEUE_CAPACITY};
+    pub use crate::sched::{Machine, Platform, Scheduler, Wakeup};
+}

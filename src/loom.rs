@@ -1,0 +1,81 @@
+//! The one place that chooses between `std` and `loom` primitives.
+//!
+//! Every other module imports its atomics, cells, locks and threads from here and never
+//! mentions `cfg(loom)` itself. Under `RUSTFLAGS="--cfg loom"` the lock-free pieces of the
+//! scheduler (the local ring, runnext, the global queue, the park/wake protocol) run on loom's
+//! model-checked primitives; otherwise they run on `std`'s. Capacities shrink under loom so the
+//! state space stays small (see [`LOCAL_QUEUE_CAPACITY`](crate::runq)).
+
+#[cfg(loom)]
+pub(crate) use loom::{
+    cell::UnsafeCell,
+    sync::{
+        atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
+        Arc, Mutex, MutexGuard,
+    },
+};
+
+#[cfg(loom)]
+pub(crate) use loom::thread::{current as current_thread, park, Thread};
+
+#[cfg(not(loom))]
+pub(crate) use std::thread::{current as current_thread, park, Thread};
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::{
+    atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
+    Arc, Mutex, MutexGuard,
+};
+
+/// `std`'s `UnsafeCell` with loom's closure-based accessors, so the same code compiles under
+/// both: loom tracks every access made through `with`/`with_mut`.
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        Self(std::cell::UnsafeCell::new(value))
+    }
+
+    #[inline(always)]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
+
+/// Locks a mutex, ignoring poisoning: gmp never leaves its own state half-updated across a
+/// panic (goroutine code never runs while a scheduler lock is held), so a poisoned lock only
+/// means some unrelated thread panicked while holding it.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Waits briefly (about 3 µs, Go's back-off before stealing a running P's runnext) or until
+/// `done` says the wait is moot. Under loom it only yields, since loom has no clock.
+pub(crate) fn brief_backoff(done: impl Fn() -> bool) {
+    #[cfg(not(loom))]
+    {
+        let until = std::time::Instant::now() + std::time::Duration::from_micros(3);
+        while std::time::Instant::now() < until {
+            if done() {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+    }
+    #[cfg(loom)]
+    {
+        let _ = done();
+        loom::thread::yield_now();
+    }
+}

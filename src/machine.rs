@@ -1,0 +1,134 @@
+//! M: a worker thread, and the per-thread context that tells gmp code which runtime and which
+//! P it runs on.
+//!
+//! # Design
+//!
+//! Every thread that runs goroutines (the worker threads gmp starts, and the thread inside
+//! `Runtime::block_on`, M0) has a [`Context`] installed in a thread-local for as long as it
+//! serves the runtime. The context owns the thread's [`Machine`] (its scheduling state: the P
+//! it holds, whether it is spinning, how to wake it). Spawns and wakes on such a thread read
+//! the context to push onto the P's local queue instead of the global one.
+//!
+//! A worker thread's life: it is started by `Scheduler::start_machine` with a P (or told to
+//! exit), then loops `next goroutine → run it` until the scheduler says to exit. When it finds
+//! no work it gives its P back and parks on the idle-M list, inside `Scheduler::next`.
+//!
+//! # Who may touch what
+//!
+//! Only the owning thread reads or writes its `Context`; other threads reach an M only
+//! through its `Parker`.
+
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+use std::sync::Arc;
+
+use crate::coop;
+use crate::goroutine::Runnable;
+use crate::runtime::Shared;
+use crate::sched::{Machine, Wakeup};
+
+/// How many goroutine ids an M reserves at a time (Go's `goidcache`).
+const GOROUTINE_ID_BATCH: u64 = 256;
+
+/// The gmp state of one thread that serves a runtime.
+pub(crate) struct Context {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) machine: Machine,
+    id_cache: Cell<(u64, u64)>,
+}
+
+thread_local! {
+    static CURRENT: Cell<*const Context> = const { Cell::new(ptr::null()) };
+}
+
+/// Uninstalls a context when dropped, restoring the previous one.
+pub(crate) struct ContextGuard {
+    previous: *const Context,
+}
+
+impl Drop for ContextGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|current| current.set(self.previous));
+    }
+}
+
+impl Context {
+    pub(crate) fn new(shared: Arc<Shared>, machine: Machine) -> Self {
+        Self { shared, machine, id_cache: Cell::new((0, 0)) }
+    }
+
+    /// Installs `self` as this thread's context until the guard drops. `self` must outlive
+    /// the guard (callers keep both on the same stack frame).
+    pub(crate) fn enter(&self) -> ContextGuard {
+        ContextGuard { previous: CURRENT.with(|current| current.replace(self)) }
+    }
+
+    /// The next goroutine id, from this M's reserved batch.
+    pub(crate) fn next_goroutine_id(&self) -> u64 {
+        let (next, end) = self.id_cache.get();
+        if next < end {
+            self.id_cache.set((next + 1, end));
+            return next;
+        }
+        let start = self.shared.reserve_goroutine_ids(GOROUTINE_ID_BATCH);
+        self.id_cache.set((start + 1, start + GOROUTINE_ID_BATCH));
+        start
+    }
+
+    /// Polls one goroutine on this M's P.
+    pub(crate) fn run(&self, runnable: Runnable) {
+        let sched = &self.shared.sched;
+        let processor = self.machine.processor().map(|p| &sched.processors[p]);
+        if let Some(p) = processor {
+            p.poll_started();
+        }
+        let budget = coop::start_poll(processor.map(|p| &p.preempt));
+        // A panic in the goroutine is caught inside its future; this catches one from
+        // dropping it, so no goroutine can unwind the M.
+        let _ = catch_unwind(AssertUnwindSafe(|| runnable.run()));
+        drop(budget);
+        // `gmp::syscall` may have moved this M to another P during the poll.
+        if let Some(p) = self.machine.processor() {
+            sched.processors[p].poll_finished();
+        }
+    }
+
+    /// Runs goroutines until the scheduler says to stop (shutdown, or M0's interrupt).
+    pub(crate) fn schedule(&self) {
+        while let Some(runnable) = self.shared.sched.next(&self.machine) {
+            self.run(runnable);
+        }
+    }
+}
+
+/// Runs `f` with the current thread's context, if it serves a runtime.
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
+    CURRENT.with(|current| {
+        let context = current.get();
+        // SAFETY: a context is installed only by `enter`, whose guard uninstalls it before the
+        // context (on the same stack frame) is dropped.
+        f(unsafe { context.as_ref() })
+    })
+}
+
+/// The P index the current thread holds in runtime `shared`, if it is an M of that runtime.
+#[inline]
+pub(crate) fn current_processor(shared: &Shared) -> Option<usize> {
+    with_current(|context| match context {
+        Some(context) if ptr::eq(&*context.shared, shared) => context.machine.processor(),
+        _ => None,
+    })
+}
+
+/// The body of a worker thread gmp starts.
+pub(crate) fn machine_main(shared: Arc<Shared>, wakeup: Wakeup, seed: u32) {
+    let context = Context::new(shared, Machine::new(seed, None));
+    let _guard = context.enter();
+    match wakeup {
+        Wakeup::Processor { index, spinning } => context.shared.sched.resume(&context.machine, index, spinning),
+        Wakeup::Exit | Wakeup::Interrupted => return,
+    }
+    context.schedule();
+    context.shared.sched.detach_machine(&context.machine);
+}

@@ -1,0 +1,136 @@
+//! P: a logical processor. An M must hold a P to run goroutines.
+//!
+//! # Design
+//!
+//! There are `maxprocs` Ps that run goroutines at any one time (plus spare Ps that stand in
+//! for a P whose M is stuck inside a poll; see `sysmon.rs`). A P owns:
+//!
+//! - its local run queue and `runnext` slot ([`LocalQueue`]);
+//! - `schedtick`, the count of scheduling rounds, which drives the every-61st-tick look at the
+//!   global queue;
+//! - `polls`, bumped before and after each poll (odd = inside a poll), which sysmon samples to
+//!   tell a stuck poll from an idle or busy P without a clock read on the hot path;
+//! - `preempt`, set by sysmon when one poll has run too long; gmp's cooperative points read it.
+//!
+//! # Who may touch what
+//!
+//! The M holding the P (its owner) is the only writer of `schedtick`, `polls`,
+//! `runnext_streak` and the ring's tail; they are atomics only so sysmon and `stats()` may read
+//! them. Anyone may read `status`; it changes under the scheduler's idle lock or, for the
+//! syscall/blocked states, by CAS between the owner and sysmon.
+
+use crate::loom::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::*};
+use crate::runq::{LocalQueue, QueueItem};
+
+/// What a P is doing. Moves under the scheduler's rules:
+/// - `Idle` → `Running`: an M takes it from the idle list (under the idle lock).
+/// - `Running` → `Idle`: its M puts it on the idle list (under the idle lock).
+/// - `Running` → `Syscall`: its M enters `gmp::syscall` (owner only).
+/// - `Syscall` → `Running`: the M returns and wins the CAS; `Syscall` → `Idle`: sysmon wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ProcessorStatus {
+    /// On the idle list, held by no M.
+    Idle = 0,
+    /// Held by an M that runs goroutines.
+    Running = 1,
+    /// Its M is inside `gmp::syscall`; sysmon may retake it.
+    Syscall = 2,
+}
+
+impl ProcessorStatus {
+    fn from_u8(value: u8) -> Self {
+        match value {
+            0 => Self::Idle,
+            1 => Self::Running,
+            _ => Self::Syscall,
+        }
+    }
+}
+
+/// P: a logical processor with its own run queue.
+pub struct Processor<T: QueueItem> {
+    /// Position in the scheduler's `allp`.
+    pub index: usize,
+    /// The local ring and runnext.
+    pub queue: LocalQueue<T>,
+    status: AtomicU8,
+    /// Scheduling rounds run on this P (owner writes).
+    pub schedtick: AtomicU32,
+    /// Bumped before and after each poll: odd while a poll is running (owner writes).
+    pub polls: AtomicU64,
+    /// Consecutive goroutines taken from runnext in the current time slice (owner only).
+    pub runnext_streak: AtomicU32,
+    /// Set by sysmon when a poll ran too long: cooperative points then yield.
+    pub preempt: AtomicBool,
+    /// Set by sysmon when the poll running here is stuck; thieves then take runnext at once.
+    pub blocked: AtomicBool,
+    /// Bumped by each syscall entry and retake, so sysmon can tell calls apart.
+    pub syscalltick: AtomicU32,
+}
+
+impl<T: QueueItem> std::fmt::Debug for Processor<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Processor")
+            .field("index", &self.index)
+            .field("status", &self.status())
+            .field("runqsize", &self.queue.len())
+            .finish()
+    }
+}
+
+impl<T: QueueItem> Processor<T> {
+    /// An idle P with an empty queue.
+    pub fn new(index: usize) -> Self {
+        Self {
+            index,
+            queue: LocalQueue::new(),
+            status: AtomicU8::new(ProcessorStatus::Idle as u8),
+            schedtick: AtomicU32::new(0),
+            polls: AtomicU64::new(0),
+            runnext_streak: AtomicU32::new(0),
+            preempt: AtomicBool::new(false),
+            blocked: AtomicBool::new(false),
+            syscalltick: AtomicU32::new(0),
+        }
+    }
+
+    /// The current status (a snapshot).
+    pub fn status(&self) -> ProcessorStatus {
+        ProcessorStatus::from_u8(self.status.load(Acquire))
+    }
+
+    /// Sets the status; for transitions made under the idle lock or by the owner.
+    pub fn set_status(&self, status: ProcessorStatus) {
+        self.status.store(status as u8, Release);
+    }
+
+    /// Moves the status from `from` to `to` if it still is `from`: the syscall-return and
+    /// retake race, where exactly one side must win.
+    pub fn transition(&self, from: ProcessorStatus, to: ProcessorStatus) -> bool {
+        self.status.compare_exchange(from as u8, to as u8, AcqRel, Acquire).is_ok()
+    }
+
+    /// Owner: notes a poll starting (makes `polls` odd).
+    #[inline]
+    pub fn poll_started(&self) {
+        self.polls.store(self.polls.load(Relaxed).wrapping_add(1), Relaxed);
+    }
+
+    /// Owner: notes a poll ending (makes `polls` even) and clears any preempt request.
+    #[inline]
+    pub fn poll_finished(&self) {
+        self.polls.store(self.polls.load(Relaxed).wrapping_add(1), Relaxed);
+        if self.preempt.load(Relaxed) {
+            self.preempt.store(false, Relaxed);
+        }
+    }
+
+    /// Owner: the next scheduling round; returns the new tick.
+    #[inline]
+    pub fn tick(&self) -> u32 {
+        let tick = self.schedtick.load(Relaxed).wrapping_add(1);
+        self.schedtick.store(tick, Relaxed);
+        tick
+    }
+}

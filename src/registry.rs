@@ -1,0 +1,166 @@
+//! The registry of live goroutines (Go's `allgs`).
+//!
+//! # Design
+//!
+//! Every goroutine is registered from spawn until its future is dropped (on completion or
+//! cancellation). An entry holds a waker of the goroutine and a pointer to its metadata; the
+//! waker keeps the task allocation (and so the metadata) alive while the entry exists.
+//!
+//! The registry exists for three things: shutdown (wake every goroutine so its future is
+//! dropped, however it is parked), `num_goroutine()`, and `dump()`.
+//!
+//! It is sharded to keep spawns on different Ps off each other's locks: a goroutine lives in
+//! shard `id % shards` and its slot index is stored in its metadata.
+//!
+//! # Shutdown race
+//!
+//! `close` marks every shard closed under its lock and takes the entries out. A spawn that
+//! inserts after that finds the shard closed and cancels its goroutine itself, so no goroutine
+//! escapes the shutdown sweep.
+
+use std::task::Waker;
+
+use crate::goroutine::{Goroutine, GoroutineState, WaitReason};
+use crate::loom::{lock, Mutex};
+
+/// One registered goroutine.
+struct Entry {
+    id: u64,
+    waker: Waker,
+    goroutine: *const Goroutine,
+}
+
+// SAFETY: the metadata pointer targets `Sync` data kept alive by the entry's waker.
+unsafe impl Send for Entry {}
+
+#[derive(Default)]
+struct Shard {
+    slots: Vec<Option<Entry>>,
+    free: Vec<u32>,
+    len: usize,
+    closed: bool,
+}
+
+/// What `dump()` reports about one goroutine.
+#[derive(Debug, Clone)]
+pub struct GoroutineRecord {
+    /// The goroutine id.
+    pub id: u64,
+    /// Its state.
+    pub state: GoroutineState,
+    /// Why it waits (when waiting).
+    pub wait_reason: WaitReason,
+    /// Coarse runtime time (ms) when it entered its state.
+    pub since_ms: u32,
+    /// Where it was spawned.
+    pub spawned_at: &'static std::panic::Location<'static>,
+}
+
+/// The set of live goroutines.
+pub struct Registry {
+    shards: Box<[Mutex<Shard>]>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").field("len", &self.len()).finish()
+    }
+}
+
+impl Registry {
+    /// A registry with `shards` shards.
+    pub fn new(shards: usize) -> Self {
+        Self { shards: (0..shards.max(1)).map(|_| Mutex::new(Shard::default())).collect() }
+    }
+
+    fn shard(&self, id: u64) -> &Mutex<Shard> {
+        &self.shards[(id % self.shards.len() as u64) as usize]
+    }
+
+    /// Registers a goroutine. Returns false if the registry is closed (the runtime shut
+    /// down); the caller must then cancel the goroutine.
+    pub fn insert(&self, goroutine: &Goroutine, waker: Waker) -> bool {
+        let entry = Entry { id: goroutine.id(), waker, goroutine };
+        let mut shard = lock(self.shard(goroutine.id()));
+        if shard.closed {
+            return false;
+        }
+        let slot = match shard.free.pop() {
+            Some(slot) => {
+                shard.slots[slot as usize] = Some(entry);
+                slot
+            }
+            None => {
+                shard.slots.push(Some(entry));
+                (shard.slots.len() - 1) as u32
+            }
+        };
+        shard.len += 1;
+        goroutine.set_registry_slot(slot);
+        true
+    }
+
+    /// Unregisters goroutine `id` from `slot`. A no-op if it is no longer there (the shutdown
+    /// sweep took it).
+    pub fn remove(&self, id: u64, slot: u32) {
+        let removed = {
+            let mut shard = lock(self.shard(id));
+            match shard.slots.get_mut(slot as usize) {
+                Some(entry @ Some(_)) if entry.as_ref().is_some_and(|e| e.id == id) => {
+                    let removed = entry.take();
+                    shard.free.push(slot);
+                    shard.len -= 1;
+                    removed
+                }
+                _ => None,
+            }
+        };
+        // Drop the waker outside the lock.
+        drop(removed);
+    }
+
+    /// Live goroutines.
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).len).sum()
+    }
+
+    /// True if no goroutine is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Closes every shard against new goroutines and returns the wakers of all registered
+    /// ones; waking them makes their futures reach the shutdown sweep.
+    pub fn close_and_take_wakers(&self) -> Vec<Waker> {
+        let mut wakers = Vec::new();
+        for shard in self.shards.iter() {
+            let mut shard = lock(shard);
+            shard.closed = true;
+            shard.len = 0;
+            shard.free.clear();
+            wakers.extend(shard.slots.drain(..).flatten().map(|entry| entry.waker));
+        }
+        wakers
+    }
+
+    /// A snapshot of every live goroutine.
+    pub fn records(&self) -> Vec<GoroutineRecord> {
+        let mut records = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = lock(shard);
+            for entry in shard.slots.iter().flatten() {
+                // SAFETY: the entry's waker keeps the task, and so the metadata, alive.
+                let g = unsafe { &*entry.goroutine };
+                records.push(GoroutineRecord {
+                    id: g.id(),
+                    state: g.state(),
+                    wait_reason: g.wait_reason(),
+                    since_ms: g.since(),
+                    spawned_at: g.spawned_at(),
+                });
+            }
+        }
+        records.sort_by_key(|r| r.id);
+        records
+    }
+}

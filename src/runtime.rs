@@ -1,0 +1,606 @@
+//! The public runtime: [`Runtime`], [`Handle`], [`spawn`](crate::spawn), and the
+//! introspection functions (`num_goroutine`, `maxprocs`, `num_cpu`, ...).
+//!
+//! # Design
+//!
+//! `Shared` is everything the threads of one runtime share: the scheduler (Ps, global queue,
+//! idle lists), the registry of goroutines and the configuration. `Runtime` and every `Handle`
+//! hold an `Arc<Shared>`; so does every M's context.
+//!
+//! Shutdown (dropping the `Runtime`, or `shutdown_timeout`) stops the scheduler, joins the Ms,
+//! then sweeps: it closes the registry (new spawns are cancelled on the spot), wakes every
+//! registered goroutine so it becomes a `Runnable`, and drops every `Runnable` it finds in the
+//! queues. Dropping a `Runnable` drops its future, so every unfinished goroutine's future is
+//! dropped exactly once, and its `JoinHandle` reports it cancelled.
+
+use std::future::Future;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::pin::pin;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context as TaskContext, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
+
+use async_task::{ScheduleInfo, WithInfo};
+
+use crate::builder::{Builder, Config};
+use crate::goroutine::{self, Goroutine, GoroutineFuture, Runnable, RuntimePointer};
+use crate::machine::{self, Context};
+use crate::registry::Registry;
+use crate::sched::{Machine, Platform, Scheduler, Wakeup};
+use crate::task::JoinHandle;
+
+pub use crate::registry::GoroutineRecord;
+
+/// What the threads of one runtime share.
+pub(crate) struct Shared {
+    pub(crate) sched: Scheduler<Runnable>,
+    pub(crate) registry: Registry,
+    pub(crate) config: Config,
+    next_goroutine_id: AtomicU64,
+    machines: AtomicUsize,
+    threads: Mutex<Vec<thread::JoinHandle<()>>>,
+    started: Instant,
+    coarse_millis: AtomicU32,
+    seed: AtomicU32,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("sched", &self.sched).field("registry", &self.registry).finish()
+    }
+}
+
+/// The scheduler's hooks into this runtime.
+struct RuntimePlatform {
+    shared: Weak<Shared>,
+}
+
+impl Platform for RuntimePlatform {
+    fn start_machine(&self, wakeup: Wakeup) -> bool {
+        self.shared.upgrade().is_some_and(|shared| shared.start_thread(wakeup))
+    }
+}
+
+impl Shared {
+    /// Ids `[start, start + count)` for an M's id cache.
+    pub(crate) fn reserve_goroutine_ids(&self, count: u64) -> u64 {
+        self.next_goroutine_id.fetch_add(count, Ordering::Relaxed)
+    }
+
+    /// Milliseconds since the runtime started, as last sampled (coarse; for `dump`).
+    pub(crate) fn coarse_now(&self) -> u32 {
+        self.coarse_millis.load(Ordering::Relaxed)
+    }
+
+    /// Re-samples the coarse clock.
+    pub(crate) fn update_coarse_clock(&self) -> u32 {
+        let now = self.started.elapsed().as_millis() as u32;
+        self.coarse_millis.store(now, Ordering::Relaxed);
+        now
+    }
+
+    /// Spawns a goroutine; its first run goes to the calling M's P if it is one of ours.
+    pub(crate) fn spawn<F>(&self, future: F, spawned_at: &'static Location<'static>) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (id, processor) = machine::with_current(|context| match context {
+            Some(context) if std::ptr::eq(&*context.shared, self) => {
+                (context.next_goroutine_id(), context.machine.processor())
+            }
+            _ => (self.reserve_goroutine_ids(1), None),
+        });
+        let metadata = Goroutine::new(id, spawned_at, RuntimePointer(self), self.coarse_now());
+        let (runnable, task) = async_task::Builder::new()
+            .metadata(metadata)
+            .spawn(move |g: &Goroutine| GoroutineFuture::new(future, g), WithInfo(schedule));
+        if !self.registry.insert(runnable.metadata(), runnable.waker()) {
+            // The runtime has shut down: cancel at once (the handle reports it).
+            drop(runnable);
+            return JoinHandle::new(task);
+        }
+        match processor {
+            Some(p) => self.sched.ready_local(p, runnable, false),
+            None => self.sched.ready_global(runnable),
+        }
+        JoinHandle::new(task)
+    }
+
+    /// Queues a woken goroutine: on the waking M's P if it has one here, else globally.
+    #[inline]
+    fn ready(&self, runnable: Runnable, yielded: bool) {
+        match machine::current_processor(self) {
+            Some(p) => self.sched.ready_local(p, runnable, yielded),
+            None => self.sched.ready_global(runnable),
+        }
+    }
+
+    /// Starts a worker thread (M) that begins with `wakeup`.
+    fn start_thread(self: Arc<Self>, wakeup: Wakeup) -> bool {
+        if self.machines.fetch_add(1, Ordering::AcqRel) >= self.config.max_threads {
+            self.machines.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
+        let seed = self.seed.fetch_add(0x9E37_79B9, Ordering::Relaxed);
+        let mut builder = thread::Builder::new().name(self.config.thread_name.clone());
+        if let Some(size) = self.config.thread_stack_size {
+            builder = builder.stack_size(size);
+        }
+        let shared = self.clone();
+        match builder.spawn(move || {
+            machine::machine_main(shared.clone(), wakeup, seed);
+            shared.machines.fetch_sub(1, Ordering::AcqRel);
+        }) {
+            Ok(handle) => {
+                crate::loom::lock(&self.threads).push(handle);
+                true
+            }
+            Err(error) => {
+                self.machines.fetch_sub(1, Ordering::AcqRel);
+                eprintln!("gmp: could not start a worker thread: {error}");
+                false
+            }
+        }
+    }
+
+    /// Worker threads (Ms) currently alive, M0 excluded.
+    pub(crate) fn thread_count(&self) -> usize {
+        self.machines.load(Ordering::Acquire)
+    }
+
+    /// Stops every M and drops every unfinished goroutine. Waits at most `timeout` for the
+    /// Ms (forever if `None`).
+    fn shutdown(&self, timeout: Option<Duration>) {
+        self.sched.shutdown();
+        self.join_threads(timeout);
+        self.cancel_all_goroutines();
+    }
+
+    fn join_threads(&self, timeout: Option<Duration>) {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let handles = std::mem::take(&mut *crate::loom::lock(&self.threads));
+            if handles.is_empty() {
+                return;
+            }
+            for handle in handles {
+                if let Some(deadline) = deadline {
+                    while !handle.is_finished() && Instant::now() < deadline {
+                        thread::sleep(Duration::from_millis(1));
+                    }
+                    if !handle.is_finished() {
+                        continue; // left running (stuck in a blocking call); detached
+                    }
+                }
+                let _ = handle.join();
+            }
+        }
+    }
+
+    fn cancel_all_goroutines(&self) {
+        loop {
+            let wakers = self.registry.close_and_take_wakers();
+            let woke_any = !wakers.is_empty();
+            for waker in wakers {
+                let _ = catch_unwind(AssertUnwindSafe(|| waker.wake()));
+            }
+            let dropped_any = self.drop_queued_goroutines();
+            if !woke_any && !dropped_any {
+                return;
+            }
+        }
+    }
+
+    /// Drops every queued `Runnable` (global queue, and the queues of Ps no M holds).
+    fn drop_queued_goroutines(&self) -> bool {
+        let mut dropped = false;
+        while let Some(runnable) = self.sched.global.pop() {
+            dropped = true;
+            let _ = catch_unwind(AssertUnwindSafe(|| drop(runnable)));
+        }
+        for processor in self.sched.processors.iter() {
+            if processor.status() != crate::processor::ProcessorStatus::Idle {
+                continue; // still owned by an M that did not exit in time
+            }
+            for runnable in processor.queue.drain() {
+                dropped = true;
+                let _ = catch_unwind(AssertUnwindSafe(|| drop(runnable)));
+            }
+        }
+        dropped
+    }
+}
+
+/// The schedule function of every goroutine (zero-sized: the runtime comes from the
+/// goroutine's metadata).
+fn schedule(runnable: Runnable, info: ScheduleInfo) {
+    let g = runnable.metadata();
+    g.set_state(goroutine::GoroutineState::Runnable);
+    let shared: *const Shared = g.runtime();
+    // SAFETY: the runtime outlives every goroutine that can still be scheduled
+    // (see `goroutine.rs`), and `runnable` is one.
+    unsafe { &*shared }.ready(runnable, info.woken_while_running);
+}
+
+/// The gmp runtime: Ps, Ms, and the goroutines they run.
+///
+/// # Examples
+///
+/// ```
+/// let rt = gmp::Runtime::new().unwrap();
+/// let sum = rt.block_on(async {
+///     let handles: Vec<_> = (0..10u64).map(|i| gmp::spawn(async move { i * i })).collect();
+///     let mut sum = 0;
+///     for handle in handles {
+///         sum += handle.await.unwrap();
+///     }
+///     sum
+/// });
+/// assert_eq!(sum, 285);
+/// ```
+pub struct Runtime {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("maxprocs", &self.shared.config.maxprocs).finish()
+    }
+}
+
+impl Runtime {
+    /// A runtime with the default configuration (see [`Builder::new`]).
+    ///
+    /// # Errors
+    ///
+    /// If the configuration taken from the environment is unusable.
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    pub(crate) fn with_config(config: Config) -> io::Result<Runtime> {
+        let maxprocs = config.maxprocs;
+        let shared = Arc::new(Shared {
+            sched: Scheduler::new(maxprocs),
+            registry: Registry::new(maxprocs * 4),
+            config,
+            next_goroutine_id: AtomicU64::new(1),
+            machines: AtomicUsize::new(0),
+            threads: Mutex::new(Vec::new()),
+            started: Instant::now(),
+            coarse_millis: AtomicU32::new(0),
+            seed: AtomicU32::new(0x2545_F491),
+        });
+        shared.sched.set_platform(Box::new(RuntimePlatform { shared: Arc::downgrade(&shared) }));
+        Ok(Runtime { shared })
+    }
+
+    /// Runs `future` to completion on the calling thread, which becomes an M (M0) holding a P
+    /// while it runs: goroutines it spawns go to that P's queue, and while the future waits
+    /// the thread runs goroutines too. With `maxprocs = 1` the whole program runs on this
+    /// thread, as in Go. The future need not be `Send`.
+    ///
+    /// # Panics
+    ///
+    /// If called from inside a goroutine or another `block_on` (that would block an M).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = gmp::Runtime::new().unwrap();
+    /// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+    /// ```
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let nested = machine::with_current(|context| context.is_some());
+        assert!(
+            !nested,
+            "gmp: Runtime::block_on was called from inside a gmp runtime (a goroutine or \
+             another block_on); that would block one of its threads. Await the future instead, \
+             or call block_on from a plain thread"
+        );
+        let signal = Arc::new(MainSignal {
+            woken: Arc::new(AtomicBoolShim::new(true)),
+            thread: thread::current(),
+            shared: Arc::downgrade(&self.shared),
+        });
+        let seed = self.shared.seed.fetch_add(0x9E37_79B9, Ordering::Relaxed);
+        let machine = Machine::new(seed, Some(signal.woken.clone()));
+        let context = Context::new(self.shared.clone(), machine);
+        let _guard = context.enter();
+        let _leave = LeaveOnDrop(&context);
+        context.machine.set_processor(self.shared.sched.acquire_idle_processor());
+        let waker = Waker::from(signal.clone());
+        let mut task_context = TaskContext::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            if signal.woken.swap(false, Ordering::AcqRel) {
+                let processor = context.machine.processor().map(|p| &self.shared.sched.processors[p]);
+                let _budget = crate::coop::start_poll(processor.map(|p| &p.preempt));
+                if let Poll::Ready(output) = future.as_mut().poll(&mut task_context) {
+                    return output;
+                }
+            }
+            if let Some(runnable) = self.shared.sched.next(&context.machine) {
+                context.run(runnable);
+            }
+        }
+    }
+
+    /// Spawns a goroutine on this runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = gmp::Runtime::new().unwrap();
+    /// let handle = rt.spawn(async { "done" });
+    /// assert_eq!(rt.block_on(handle).unwrap(), "done");
+    /// ```
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(future, Location::caller())
+    }
+
+    /// A handle for spawning onto this runtime from other threads.
+    pub fn handle(&self) -> Handle {
+        Handle { shared: self.shared.clone() }
+    }
+
+    /// Shuts the runtime down, waiting at most `timeout` for its threads; threads still busy
+    /// after that (stuck in a blocking call) are left to finish on their own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = gmp::Runtime::new().unwrap();
+    /// rt.spawn(std::future::pending::<()>());
+    /// rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    /// ```
+    pub fn shutdown_timeout(self, timeout: Duration) {
+        self.shutdown_checked(Some(timeout));
+        std::mem::forget(self);
+    }
+
+    fn shutdown_checked(&self, timeout: Option<Duration>) {
+        if goroutine::in_goroutine() || machine::with_current(|c| c.is_some()) {
+            // Stop the runtime without waiting, then report the misuse.
+            self.shared.sched.shutdown();
+            panic!(
+                "gmp: a Runtime was dropped (or shut down) inside a goroutine or block_on; \
+                 that blocks a runtime thread while it waits for the runtime's threads. \
+                 Drop the Runtime from a plain thread instead"
+            );
+        }
+        self.shared.shutdown(timeout);
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown_checked(None);
+    }
+}
+
+/// Leaves `block_on`: M0 stops spinning and hands its P on.
+struct LeaveOnDrop<'a>(&'a Context);
+
+impl Drop for LeaveOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.shared.sched.detach_machine(&self.0.machine);
+    }
+}
+
+type AtomicBoolShim = crate::loom::AtomicBool;
+
+/// The waker of `block_on`'s main future: raises M0's interrupt flag and unparks it.
+struct MainSignal {
+    woken: Arc<AtomicBoolShim>,
+    thread: Thread,
+    shared: Weak<Shared>,
+}
+
+impl Wake for MainSignal {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.woken.swap(true, Ordering::AcqRel) {
+            self.thread.unpark();
+            if let Some(shared) = self.shared.upgrade() {
+                shared.sched.wake_network_for_interrupt();
+            }
+        }
+    }
+}
+
+/// A cheap, cloneable reference to a runtime, for spawning from any thread.
+///
+/// # Examples
+///
+/// ```
+/// let rt = gmp::Runtime::new().unwrap();
+/// let handle = rt.handle();
+/// let from_thread = std::thread::spawn(move || handle.spawn(async { 7 })).join().unwrap();
+/// assert_eq!(rt.block_on(from_thread).unwrap(), 7);
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle").field("maxprocs", &self.shared.config.maxprocs).finish()
+    }
+}
+
+/// The error of [`Handle::try_current`]: the calling thread is not inside a gmp runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoRuntime;
+
+impl std::fmt::Display for NoRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("this thread is not running inside a gmp runtime")
+    }
+}
+
+impl std::error::Error for NoRuntime {}
+
+impl Handle {
+    /// The handle of the runtime running the calling thread.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime; use [`try_current`](Self::try_current) to check.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// gmp::Runtime::new().unwrap().block_on(async {
+    ///     let handle = gmp::Handle::current();
+    ///     handle.spawn(async {}).await.unwrap();
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn current() -> Handle {
+        Self::try_current().unwrap_or_else(|_| {
+            panic!(
+                "gmp::Handle::current must be called from inside a gmp runtime: run the code \
+                 under Runtime::block_on or #[gmp::main], or pass a Handle (Runtime::handle) \
+                 to this thread"
+            )
+        })
+    }
+
+    /// The handle of the runtime running the calling thread, or an error outside one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(gmp::Handle::try_current().is_err());
+    /// ```
+    pub fn try_current() -> Result<Handle, NoRuntime> {
+        machine::with_current(|context| context.map(|c| Handle { shared: c.shared.clone() }).ok_or(NoRuntime))
+    }
+
+    /// Spawns a goroutine on this handle's runtime.
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(future, Location::caller())
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+}
+
+/// Spawns a goroutine on the current runtime (Go's `go` statement) and returns a handle to
+/// await its output. The goroutine starts on the calling M's P (in its runnext slot), like
+/// Go's `newproc`.
+///
+/// # Panics
+///
+/// Outside a gmp runtime.
+///
+/// # Examples
+///
+/// ```
+/// gmp::Runtime::new().unwrap().block_on(async {
+///     let handle = gmp::spawn(async { 40 + 2 });
+///     assert_eq!(handle.await.unwrap(), 42);
+/// });
+/// ```
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let location = Location::caller();
+    machine::with_current(|context| match context {
+        Some(context) => context.shared.spawn(future, location),
+        None => panic!(
+            "gmp::spawn must be called from inside a gmp runtime: run the code under \
+             Runtime::block_on or #[gmp::main], or spawn through a gmp::Handle \
+             (Runtime::handle) from other threads"
+        ),
+    })
+}
+
+fn with_shared<R>(call: &str, f: impl FnOnce(&Shared) -> R) -> R {
+    machine::with_current(|context| match context {
+        Some(context) => f(&context.shared),
+        None => panic!(
+            "gmp::runtime::{call} must be called from inside a gmp runtime: run the code under \
+             Runtime::block_on or #[gmp::main]"
+        ),
+    })
+}
+
+/// Live goroutines of the current runtime: running, runnable and waiting (Go's
+/// `runtime.NumGoroutine`).
+///
+/// # Panics
+///
+/// Outside a gmp runtime.
+///
+/// # Examples
+///
+/// ```
+/// gmp::Runtime::new().unwrap().block_on(async {
+///     let handle = gmp::spawn(std::future::pending::<()>());
+///     assert!(gmp::runtime::num_goroutine() >= 1);
+///     handle.cancel().await;
+/// });
+/// ```
+pub fn num_goroutine() -> usize {
+    with_shared("num_goroutine", |shared| shared.registry.len())
+}
+
+/// The number of Ps of the current runtime (Go's `runtime.GOMAXPROCS(0)`).
+///
+/// # Panics
+///
+/// Outside a gmp runtime.
+///
+/// # Examples
+///
+/// ```
+/// let rt = gmp::Builder::new().maxprocs(3).build().unwrap();
+/// assert_eq!(rt.block_on(async { gmp::runtime::maxprocs() }), 3);
+/// ```
+pub fn maxprocs() -> usize {
+    with_shared("maxprocs", |shared| shared.config.maxprocs)
+}
+
+/// The number of CPUs this process may use (Go's `runtime.NumCPU`).
+///
+/// # Examples
+///
+/// ```
+/// assert!(gmp::runtime::num_cpu() >= 1);
+/// ```
+pub fn num_cpu() -> usize {
+    thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Every live goroutine of the current runtime with its state, wait reason and spawn site.
+///
+/// # Panics
+///
+/// Outside a gmp runtime.
+pub fn goroutines() -> Vec<GoroutineRecord> {
+    with_shared("goroutines", |shared| shared.registry.records())
+}

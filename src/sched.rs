@@ -1,0 +1,693 @@
+//! The scheduler: how Ms find goroutines, and how idle Ms are parked and woken.
+//!
+//! # Finding work (`find_runnable`)
+//!
+//! An M holding a P looks, in order: every 61st tick one goroutine from the global queue (so a
+//! busy P cannot starve it) → its P's runnext → its ring → a batch from the global queue → the
+//! network, without blocking → half the ring of a random other P (4 rounds over all Ps; a
+//! running P's runnext only in the last round, after a ~3 µs back-off) → it gives up its P
+//! and parks.
+//!
+//! # Worker parking and unparking (after Go's `proc.go`)
+//!
+//! We want enough running Ms to use the available Ps, but not so many that they burn CPU
+//! looking for work that isn't there. Making a goroutine runnable (`ready_*`) wakes an idle P's
+//! M only if there is an idle P and no M is **spinning** (looking for work to steal). A spinning
+//! M that finds work stops spinning and wakes the next one (`wakep`), so a burst of work fans
+//! out one M at a time. An M may spin only while spinners are fewer than half the busy Ps.
+//!
+//! The race to get right: a producer makes work runnable while the last spinner decides there
+//! is none and parks. Both sides publish, then fence, then look:
+//!
+//! - producer: push the goroutine; `fence(SeqCst)`; read `npidle` and `nmspinning`;
+//! - spinner: decrement `nmspinning`; `fence(SeqCst)`; re-check every queue.
+//!
+//! Either the producer sees no spinner (and wakes one), or the spinner sees the work. The same
+//! holds for an M that puts its P on the idle list: it bumps `npidle` under the idle lock,
+//! fences, then re-checks the global queue.
+//!
+//! # Who may touch what
+//!
+//! `idle` (the lists of idle Ps and parked Ms) changes only under its mutex; `npidle` mirrors the
+//! length of the P list for lock-free readers. `nmspinning` is changed by Ms entering or leaving
+//! the spinning state and by `wakep` (which counts the M it wakes as spinning). A `Machine`
+//! belongs to its thread; its `Parker` is shared with whoever wakes it.
+
+use std::cell::Cell;
+use std::sync::OnceLock;
+
+use crate::global_queue::GlobalQueue;
+use crate::loom::{
+    brief_backoff, current_thread, fence, lock, park, Arc, AtomicBool, AtomicUsize, Mutex, Ordering::*, Thread,
+};
+use crate::processor::{Processor, ProcessorStatus};
+use crate::runq::{Overflow, QueueItem};
+
+/// Steal rounds over all Ps before giving up (Go: 4).
+const STEAL_ROUNDS: usize = 4;
+/// Goroutines one P may take from runnext in a row before the ring gets a turn: a pair
+/// handing off through runnext shares one time slice.
+pub const RUNNEXT_STREAK_LIMIT: u32 = 8;
+/// Every this many ticks a P looks at the global queue first (Go: 61).
+pub const GLOBAL_QUEUE_INTERVAL: u32 = 61;
+
+const HANDOFF_NONE: usize = usize::MAX;
+const HANDOFF_EXIT: usize = usize::MAX - 1;
+
+/// What a parked M was woken for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wakeup {
+    /// Run this P; `spinning` says the M was counted as a spinner.
+    Processor { index: usize, spinning: bool },
+    /// The runtime is shutting down.
+    Exit,
+    /// The M's interrupt flag was raised (M0: the main future was woken).
+    Interrupted,
+}
+
+/// How a parked M is woken: a handoff word and its thread.
+#[derive(Debug)]
+pub struct Parker {
+    thread: Thread,
+    handoff: AtomicUsize,
+    spinning: AtomicBool,
+}
+
+impl Parker {
+    fn for_current_thread() -> Self {
+        Self { thread: current_thread(), handoff: AtomicUsize::new(HANDOFF_NONE), spinning: AtomicBool::new(false) }
+    }
+
+    fn hand_off(&self, value: usize, spinning: bool) {
+        self.spinning.store(spinning, Relaxed);
+        self.handoff.store(value, Release);
+        self.thread.unpark();
+    }
+
+    fn take_handoff(&self) -> Option<Wakeup> {
+        match self.handoff.swap(HANDOFF_NONE, Acquire) {
+            HANDOFF_NONE => None,
+            HANDOFF_EXIT => Some(Wakeup::Exit),
+            index => Some(Wakeup::Processor { index, spinning: self.spinning.load(Relaxed) }),
+        }
+    }
+
+    /// Wakes the thread without a handoff (it re-checks its interrupt flag).
+    pub fn unpark(&self) {
+        self.thread.unpark();
+    }
+}
+
+/// M: the scheduling state of one worker thread. Owned by that thread.
+#[derive(Debug)]
+pub struct Machine {
+    processor: Cell<Option<usize>>,
+    spinning: Cell<bool>,
+    rng: Cell<u32>,
+    parker: Arc<Parker>,
+    interrupt: Option<Arc<AtomicBool>>,
+}
+
+impl Machine {
+    /// A new M for the current thread. `interrupt`, when set, makes `find_runnable` return
+    /// `None` (M0 uses it for "the main future was woken").
+    pub fn new(seed: u32, interrupt: Option<Arc<AtomicBool>>) -> Self {
+        Self {
+            processor: Cell::new(None),
+            spinning: Cell::new(false),
+            rng: Cell::new(seed | 1),
+            parker: Arc::new(Parker::for_current_thread()),
+            interrupt,
+        }
+    }
+
+    /// The P this M holds, if any.
+    #[inline]
+    pub fn processor(&self) -> Option<usize> {
+        self.processor.get()
+    }
+
+    /// Records that this M now holds (or no longer holds) a P.
+    pub fn set_processor(&self, processor: Option<usize>) {
+        self.processor.set(processor);
+    }
+
+    /// True while this M is counted in `nmspinning`.
+    pub fn is_spinning(&self) -> bool {
+        self.spinning.get()
+    }
+
+    /// The parker others use to wake this M.
+    pub fn parker(&self) -> &Arc<Parker> {
+        &self.parker
+    }
+
+    fn interrupted(&self) -> bool {
+        self.interrupt.as_ref().is_some_and(|flag| flag.load(Acquire))
+    }
+
+    fn random(&self) -> u32 {
+        // xorshift32: cheap, owner-only, good enough to pick steal victims.
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.rng.set(x);
+        x
+    }
+}
+
+/// Hooks the runtime plugs into the generic scheduler: starting threads, the netpoller and
+/// timers. Loom models use a mock.
+pub trait Platform: Send + Sync {
+    /// Starts a new M that begins with `wakeup`. Returns false if no thread could be started
+    /// (limit reached or the OS refused); the scheduler then returns the P to the idle list.
+    fn start_machine(&self, wakeup: Wakeup) -> bool;
+    /// Runs due timers of P `processor` (waking their goroutines). Called by its owner.
+    fn run_timers(&self, _processor: usize) {}
+    /// Polls the network without blocking if goroutines wait on it and nobody polled
+    /// recently; returns true if it made any goroutine runnable.
+    fn poll_network_now(&self) -> bool {
+        false
+    }
+    /// Called by an M about to park without a P: it may block in the netpoller instead (only
+    /// one M at a time). Returns true if it blocked there (and made goroutines runnable or
+    /// timed out), false if the M should park normally.
+    fn block_in_network(&self, _wake: &dyn Fn() -> bool) -> bool {
+        false
+    }
+    /// Breaks a blocked netpoll wait so an M can come out and run new work.
+    fn wake_network(&self) {}
+}
+
+#[derive(Debug, Default)]
+struct IdleLists {
+    processors: Vec<usize>,
+    machines: Vec<Arc<Parker>>,
+}
+
+/// The scheduler state shared by all Ms: the Ps, the global queue, the idle lists.
+pub struct Scheduler<T: QueueItem> {
+    /// All Ps (Go's `allp`).
+    pub processors: Box<[Processor<T>]>,
+    /// How many Ps run goroutines at once.
+    pub maxprocs: usize,
+    /// The global run queue.
+    pub global: GlobalQueue<T>,
+    idle: Mutex<IdleLists>,
+    npidle: AtomicUsize,
+    nmspinning: AtomicUsize,
+    shutdown: AtomicBool,
+    platform: OnceLock<Box<dyn Platform>>,
+}
+
+impl<T: QueueItem> std::fmt::Debug for Scheduler<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("maxprocs", &self.maxprocs)
+            .field("npidle", &self.idle_processors())
+            .field("nmspinning", &self.spinning_machines())
+            .finish()
+    }
+}
+
+impl<T: QueueItem> Scheduler<T> {
+    /// A scheduler with `maxprocs` Ps, all idle.
+    pub fn new(maxprocs: usize) -> Self {
+        assert!(maxprocs > 0, "maxprocs must be at least 1");
+        let processors: Box<[Processor<T>]> = (0..maxprocs).map(Processor::new).collect();
+        // Pop order hands out P0 first.
+        let idle = IdleLists { processors: (0..maxprocs).rev().collect(), machines: Vec::new() };
+        Self {
+            processors,
+            maxprocs,
+            global: GlobalQueue::new(),
+            idle: Mutex::new(idle),
+            npidle: AtomicUsize::new(maxprocs),
+            nmspinning: AtomicUsize::new(0),
+            shutdown: AtomicBool::new(false),
+            platform: OnceLock::new(),
+        }
+    }
+
+    /// Installs the runtime's hooks. Must be called once, before any M starts.
+    pub fn set_platform(&self, platform: Box<dyn Platform>) {
+        if self.platform.set(platform).is_err() {
+            panic!("gmp: the scheduler's platform was set twice");
+        }
+    }
+
+    fn platform(&self) -> Option<&dyn Platform> {
+        self.platform.get().map(|p| &**p)
+    }
+
+    /// Ps on the idle list (a snapshot).
+    pub fn idle_processors(&self) -> usize {
+        self.npidle.load(Relaxed)
+    }
+
+    /// Ms looking for work to steal (a snapshot).
+    pub fn spinning_machines(&self) -> usize {
+        self.nmspinning.load(Relaxed)
+    }
+
+    /// Ms parked on the idle list.
+    pub fn idle_machines(&self) -> usize {
+        lock(&self.idle).machines.len()
+    }
+
+    /// True once `shutdown` was called.
+    pub fn is_shut_down(&self) -> bool {
+        self.shutdown.load(Acquire)
+    }
+
+    // ----- making goroutines runnable -----
+
+    /// Makes `item` runnable on P `processor`, which the calling M holds. A yield goes to the
+    /// ring's tail; anything else to runnext (the displaced item goes to the tail).
+    #[inline]
+    pub fn ready_local(&self, processor: usize, item: T, yielded: bool) {
+        let queue = &self.processors[processor].queue;
+        if yielded {
+            queue.push_back(item, &self.global);
+            return;
+        }
+        if let Some(previous) = queue.swap_runnext(item) {
+            queue.push_back(previous, &self.global);
+        }
+        self.wake_if_idle();
+    }
+
+    /// Makes `item` runnable from outside any P: global queue, then wake an idle P.
+    pub fn ready_global(&self, item: T) {
+        self.global.push(item);
+        self.wake_if_idle();
+    }
+
+    /// Makes a batch runnable from outside any P.
+    pub fn ready_global_batch(&self, items: impl Iterator<Item = T>) {
+        self.global.push_batch(items);
+        self.wake_if_idle();
+    }
+
+    /// After publishing work: wake an idle P's M unless someone is already looking.
+    #[inline]
+    pub fn wake_if_idle(&self) {
+        fence(SeqCst);
+        if self.npidle.load(Relaxed) != 0 && self.nmspinning.load(Relaxed) == 0 {
+            self.wakep();
+        }
+    }
+
+    /// Go's `wakep`: start one spinning M on an idle P, if there is an idle P and no spinner.
+    #[cold]
+    pub fn wakep(&self) {
+        if self.nmspinning.compare_exchange(0, 1, SeqCst, Relaxed).is_err() {
+            return;
+        }
+        fence(SeqCst);
+        if self.npidle.load(Relaxed) == 0 {
+            self.nmspinning.fetch_sub(1, SeqCst);
+            return;
+        }
+        self.start_machine(None, true);
+    }
+
+    /// Go's `startm`: runs P `processor` (or any idle P) on a parked M, or a new one. If
+    /// `spinning`, the caller already counted the M in `nmspinning`.
+    pub fn start_machine(&self, processor: Option<usize>, spinning: bool) {
+        let mut idle = lock(&self.idle);
+        let processor = match processor.or_else(|| self.take_idle_processor(&mut idle)) {
+            Some(p) => p,
+            None => {
+                drop(idle);
+                if spinning {
+                    self.nmspinning.fetch_sub(1, SeqCst);
+                }
+                return;
+            }
+        };
+        let machine = idle.machines.pop();
+        drop(idle);
+        match machine {
+            Some(parker) => parker.hand_off(processor, spinning),
+            None => {
+                let started = self
+                    .platform()
+                    .is_some_and(|p| p.start_machine(Wakeup::Processor { index: processor, spinning }));
+                if !started {
+                    if spinning {
+                        self.nmspinning.fetch_sub(1, SeqCst);
+                    }
+                    self.put_idle_processor(processor);
+                }
+            }
+        }
+    }
+
+    /// Go's `handoffp`: the calling M gives up P `processor`; if the P has work, another M
+    /// takes it over, else it goes on the idle list.
+    pub fn hand_off_processor(&self, processor: usize) {
+        if !self.processors[processor].queue.is_empty() || !self.global.is_empty() {
+            self.start_machine(Some(processor), false);
+            return;
+        }
+        self.put_idle_processor(processor);
+        // Work may have arrived between the check and the put.
+        fence(SeqCst);
+        if !self.global.is_empty() {
+            self.wake_if_idle();
+        }
+    }
+
+    fn take_idle_processor(&self, idle: &mut IdleLists) -> Option<usize> {
+        let index = idle.processors.pop()?;
+        self.npidle.fetch_sub(1, SeqCst);
+        self.processors[index].set_status(ProcessorStatus::Running);
+        Some(index)
+    }
+
+    /// Takes an idle P for the calling M, if any.
+    pub fn acquire_idle_processor(&self) -> Option<usize> {
+        if self.npidle.load(Relaxed) == 0 {
+            return None;
+        }
+        self.take_idle_processor(&mut lock(&self.idle))
+    }
+
+    /// Puts P `index` on the idle list.
+    pub fn put_idle_processor(&self, index: usize) {
+        let mut idle = lock(&self.idle);
+        self.processors[index].set_status(ProcessorStatus::Idle);
+        idle.processors.push(index);
+        self.npidle.fetch_add(1, SeqCst);
+    }
+
+    // ----- finding work -----
+
+    /// The next goroutine for M `m` to run, parking it when there is none. Returns `None`
+    /// when the runtime shuts down or `m`'s interrupt flag is raised.
+    pub fn next(&self, m: &Machine) -> Option<T> {
+        if let Some(p) = m.processor() {
+            if let Some(item) = self.next_local(p) {
+                return Some(item);
+            }
+        }
+        let item = self.find_runnable(m)?;
+        if m.spinning.get() {
+            self.stop_spinning(m);
+            // We found work while spinning: there may be more, so wake another spinner.
+            self.wake_if_idle();
+        }
+        Some(item)
+    }
+
+    /// The fast path: global every 61st tick, then runnext, then the ring.
+    #[inline]
+    fn next_local(&self, p: usize) -> Option<T> {
+        let processor = &self.processors[p];
+        let tick = processor.tick();
+        if tick % GLOBAL_QUEUE_INTERVAL == 0 && !self.global.is_empty() {
+            if let Some(item) = self.global.pop() {
+                return Some(item);
+            }
+        }
+        self.local_get(processor)
+    }
+
+    fn local_get(&self, processor: &Processor<T>) -> Option<T> {
+        let streak = processor.runnext_streak.load(Relaxed);
+        if streak < RUNNEXT_STREAK_LIMIT {
+            if let Some(item) = processor.queue.take_runnext() {
+                processor.runnext_streak.store(streak + 1, Relaxed);
+                return Some(item);
+            }
+        } else if let Some(item) = processor.queue.take_runnext() {
+            // The time slice is used up: runnext waits its turn at the tail.
+            processor.queue.push_back(item, &self.global);
+        }
+        processor.runnext_streak.store(0, Relaxed);
+        processor.queue.pop()
+    }
+
+    fn find_runnable(&self, m: &Machine) -> Option<T> {
+        loop {
+            if self.shutdown.load(Acquire) {
+                self.release_for_exit(m);
+                return None;
+            }
+            if m.interrupted() {
+                return None;
+            }
+            let Some(p) = m.processor() else {
+                match self.park(m) {
+                    Wakeup::Processor { index, spinning } => {
+                        m.processor.set(Some(index));
+                        m.spinning.set(spinning);
+                        continue;
+                    }
+                    Wakeup::Exit => return None,
+                    Wakeup::Interrupted => {
+                        // M0 polls its main future holding a P if one is free, so that what
+                        // the main future spawns stays on this thread's queue.
+                        m.processor.set(self.acquire_idle_processor());
+                        return None;
+                    }
+                }
+            };
+            if let Some(item) = self.find_with_processor(m, p) {
+                return Some(item);
+            }
+            if m.interrupted() {
+                return None; // keep the P for M0's main future
+            }
+            self.release_processor(m, p);
+        }
+    }
+
+    /// One pass over every source of work while holding P `p`.
+    fn find_with_processor(&self, m: &Machine, p: usize) -> Option<T> {
+        let processor = &self.processors[p];
+        if let Some(platform) = self.platform() {
+            platform.run_timers(p);
+        }
+        if let Some(item) = self.local_get(processor) {
+            return Some(item);
+        }
+        if let Some(item) = self.global.pop_batch_into(&processor.queue, self.maxprocs) {
+            return Some(item);
+        }
+        if let Some(platform) = self.platform() {
+            if platform.poll_network_now() {
+                if let Some(item) = self.local_get(processor) {
+                    return Some(item);
+                }
+            }
+        }
+        if m.spinning.get() || self.may_start_spinning() {
+            if !m.spinning.get() {
+                m.spinning.set(true);
+                self.nmspinning.fetch_add(1, SeqCst);
+            }
+            if let Some(item) = self.steal_work(m, p) {
+                return Some(item);
+            }
+        }
+        None
+    }
+
+    /// Spinners must stay fewer than half the busy Ps.
+    fn may_start_spinning(&self) -> bool {
+        let busy = self.maxprocs.saturating_sub(self.npidle.load(Relaxed));
+        2 * self.nmspinning.load(Relaxed) < busy
+    }
+
+    fn stop_spinning(&self, m: &Machine) {
+        m.spinning.set(false);
+        let previous = self.nmspinning.fetch_sub(1, SeqCst);
+        debug_assert!(previous > 0, "nmspinning went negative");
+    }
+
+    /// Steals half of a random victim's ring, up to `STEAL_ROUNDS` passes over all Ps.
+    fn steal_work(&self, m: &Machine, p: usize) -> Option<T> {
+        let count = self.processors.len();
+        let own = &self.processors[p].queue;
+        for round in 0..STEAL_ROUNDS {
+            let last_round = round + 1 == STEAL_ROUNDS;
+            let start = m.random() as usize % count;
+            for offset in 0..count {
+                let victim_index = (start + offset) % count;
+                if victim_index == p {
+                    continue;
+                }
+                let victim = &self.processors[victim_index];
+                if victim.status() == ProcessorStatus::Idle {
+                    continue;
+                }
+                if let Some(item) = victim.queue.steal_half_into(own) {
+                    return Some(item);
+                }
+                if last_round || victim.blocked.load(Relaxed) {
+                    if let Some(item) = self.steal_runnext(victim) {
+                        return Some(item);
+                    }
+                }
+            }
+            if self.shutdown.load(Relaxed) || m.interrupted() {
+                return None;
+            }
+        }
+        None
+    }
+
+    /// Takes a victim's runnext. A P that is running a goroutine normally takes its runnext
+    /// itself within a few hundred nanoseconds, so wait ~3 µs first, unless sysmon marked it
+    /// blocked.
+    fn steal_runnext(&self, victim: &Processor<T>) -> Option<T> {
+        if !victim.queue.has_runnext() {
+            return None;
+        }
+        if !victim.blocked.load(Relaxed) && victim.status() == ProcessorStatus::Running {
+            brief_backoff(|| !victim.queue.has_runnext());
+        }
+        victim.queue.take_runnext()
+    }
+
+    /// Puts the M's P on the idle list and re-checks for work that raced with it. Leaves the
+    /// M holding a P again if there is work it may run.
+    fn release_processor(&self, m: &Machine, p: usize) {
+        {
+            let mut idle = lock(&self.idle);
+            if !self.global.is_empty() {
+                return; // keep the P; the next pass takes the work
+            }
+            self.processors[p].set_status(ProcessorStatus::Idle);
+            idle.processors.push(p);
+            self.npidle.fetch_add(1, SeqCst);
+            m.processor.set(None);
+        }
+        let was_spinning = m.spinning.get();
+        if was_spinning {
+            self.stop_spinning(m);
+        }
+        // Pairs with the fence in `wake_if_idle`: either the producer saw our idle P or
+        // our spinner count drop, or we see its work here.
+        fence(SeqCst);
+        if self.has_visible_work(was_spinning) {
+            if let Some(index) = self.acquire_idle_processor() {
+                m.processor.set(Some(index));
+                if was_spinning {
+                    m.spinning.set(true);
+                    self.nmspinning.fetch_add(1, SeqCst);
+                }
+            }
+        }
+    }
+
+    /// The global queue, and (for a former spinner) every P's local queue.
+    fn has_visible_work(&self, check_local_queues: bool) -> bool {
+        !self.global.is_empty()
+            || (check_local_queues && self.processors.iter().any(|p| !p.queue.is_empty()))
+    }
+
+    /// Parks M `m`, which holds no P, until it is handed one, the runtime shuts down, or its
+    /// interrupt flag is raised.
+    fn park(&self, m: &Machine) -> Wakeup {
+        debug_assert!(m.processor().is_none());
+        if let Some(wakeup) = self.park_in_network(m) {
+            return wakeup;
+        }
+        lock(&self.idle).machines.push(m.parker.clone());
+        loop {
+            if let Some(wakeup) = m.parker.take_handoff() {
+                return wakeup;
+            }
+            if self.shutdown.load(Acquire) {
+                if self.leave_idle_list(m) {
+                    return Wakeup::Exit;
+                }
+            } else if m.interrupted() && self.leave_idle_list(m) {
+                return Wakeup::Interrupted;
+            }
+            park();
+        }
+    }
+
+    /// Offers the M to the netpoller: one M at a time may block there instead of parking.
+    fn park_in_network(&self, m: &Machine) -> Option<Wakeup> {
+        let platform = self.platform()?;
+        let has_work = || !self.global.is_empty() || self.shutdown.load(Acquire) || m.interrupted();
+        if !platform.block_in_network(&has_work) {
+            return None;
+        }
+        // Woken from the network: retry with any idle P (goroutines it readied went global).
+        if let Some(index) = self.acquire_idle_processor() {
+            return Some(Wakeup::Processor { index, spinning: false });
+        }
+        None
+    }
+
+    /// Removes `m` from the idle list. False if a waker already took it (a handoff is
+    /// coming, so keep waiting for it).
+    fn leave_idle_list(&self, m: &Machine) -> bool {
+        let mut idle = lock(&self.idle);
+        match idle.machines.iter().position(|p| Arc::ptr_eq(p, &m.parker)) {
+            Some(position) => {
+                idle.machines.swap_remove(position);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Starts M `m` on P `index`, as handed over by `start_machine`.
+    pub fn resume(&self, m: &Machine, index: usize, spinning: bool) {
+        m.processor.set(Some(index));
+        m.spinning.set(spinning);
+    }
+
+    /// M `m` stops serving the scheduler (a worker exiting, or M0 leaving `block_on`): it
+    /// stops spinning and hands its P, with any work on it, to another M.
+    pub fn detach_machine(&self, m: &Machine) {
+        if m.spinning.get() {
+            self.stop_spinning(m);
+        }
+        if let Some(p) = m.processor.take() {
+            if self.shutdown.load(Acquire) {
+                self.put_idle_processor(p);
+            } else {
+                self.hand_off_processor(p);
+            }
+        }
+    }
+
+    fn release_for_exit(&self, m: &Machine) {
+        if m.spinning.get() {
+            self.stop_spinning(m);
+        }
+        if let Some(p) = m.processor.take() {
+            self.put_idle_processor(p);
+        }
+    }
+
+    /// Stops the scheduler: every parked M is woken to exit, and running Ms exit at their next
+    /// scheduling point.
+    pub fn shutdown(&self) {
+        self.shutdown.store(true, SeqCst);
+        let machines = std::mem::take(&mut lock(&self.idle).machines);
+        for parker in machines {
+            parker.hand_off(HANDOFF_EXIT, false);
+        }
+        if let Some(platform) = self.platform() {
+            platform.wake_network();
+        }
+    }
+
+    /// M0's main future was woken: if M0 is blocked in the netpoller, break the wait so it
+    /// sees its interrupt flag.
+    pub fn wake_network_for_interrupt(&self) {
+        if let Some(platform) = self.platform() {
+            platform.wake_network();
+        }
+    }
+}
