@@ -34,18 +34,22 @@
 #[allow(unused_extern_crates)]
 extern crate self as gmp;
 
+mod blocking;
 mod builder;
 mod coop;
 mod global_queue;
 mod goroutine;
 mod loom;
 mod machine;
+mod netpoll;
+mod platform;
 mod processor;
 mod registry;
 pub mod runtime;
 mod runq;
 mod sched;
 mod task;
+pub mod time;
 
 pub use builder::Builder;
 pub use coop::consume_budget;

@@ -29,7 +29,8 @@ use crate::builder::{Builder, Config};
 use crate::goroutine::{self, Goroutine, GoroutineFuture, Runnable, RuntimePointer};
 use crate::machine::{self, Context};
 use crate::registry::Registry;
-use crate::sched::{Machine, Platform, Scheduler, Wakeup};
+use crate::platform::RuntimePlatform;
+use crate::sched::{Machine, Scheduler, Wakeup};
 use crate::task::JoinHandle;
 
 pub use crate::registry::GoroutineRecord;
@@ -39,6 +40,9 @@ pub(crate) struct Shared {
     pub(crate) sched: Scheduler<Runnable>,
     pub(crate) registry: Registry,
     pub(crate) config: Config,
+    pub(crate) netpoll: crate::netpoll::Netpoller,
+    pub(crate) timers: crate::time::Timers,
+    pub(crate) blocking: crate::blocking::BlockingPool,
     next_goroutine_id: AtomicU64,
     machines: AtomicUsize,
     threads: Mutex<Vec<thread::JoinHandle<()>>>,
@@ -50,17 +54,6 @@ pub(crate) struct Shared {
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared").field("sched", &self.sched).field("registry", &self.registry).finish()
-    }
-}
-
-/// The scheduler's hooks into this runtime.
-struct RuntimePlatform {
-    shared: Weak<Shared>,
-}
-
-impl Platform for RuntimePlatform {
-    fn start_machine(&self, wakeup: Wakeup) -> bool {
-        self.shared.upgrade().is_some_and(|shared| shared.start_thread(wakeup))
     }
 }
 
@@ -120,7 +113,7 @@ impl Shared {
     }
 
     /// Starts a worker thread (M) that begins with `wakeup`.
-    fn start_thread(self: Arc<Self>, wakeup: Wakeup) -> bool {
+    pub(crate) fn start_thread(self: Arc<Self>, wakeup: Wakeup) -> bool {
         if self.machines.fetch_add(1, Ordering::AcqRel) >= self.config.max_threads {
             self.machines.fetch_sub(1, Ordering::AcqRel);
             return false;
@@ -155,13 +148,14 @@ impl Shared {
     /// Stops every M and drops every unfinished goroutine. Waits at most `timeout` for the
     /// Ms (forever if `None`).
     fn shutdown(&self, timeout: Option<Duration>) {
+        let deadline = timeout.map(|t| Instant::now() + t);
         self.sched.shutdown();
-        self.join_threads(timeout);
+        self.blocking.shutdown(deadline);
+        self.join_threads(deadline);
         self.cancel_all_goroutines();
     }
 
-    fn join_threads(&self, timeout: Option<Duration>) {
-        let deadline = timeout.map(|t| Instant::now() + t);
+    fn join_threads(&self, deadline: Option<Instant>) {
         loop {
             let handles = std::mem::take(&mut *crate::loom::lock(&self.threads));
             if handles.is_empty() {
@@ -267,6 +261,9 @@ impl Runtime {
         let shared = Arc::new(Shared {
             sched: Scheduler::new(maxprocs),
             registry: Registry::new(maxprocs * 4),
+            netpoll: crate::netpoll::Netpoller::new()?,
+            timers: crate::time::Timers::new(maxprocs),
+            blocking: crate::blocking::BlockingPool::new(&config),
             config,
             next_goroutine_id: AtomicU64::new(1),
             machines: AtomicUsize::new(0),
