@@ -48,6 +48,8 @@ mod registry;
 pub mod runtime;
 mod runq;
 mod sched;
+mod syscall;
+mod sysmon;
 mod task;
 pub mod time;
 
@@ -55,6 +57,7 @@ pub use builder::Builder;
 pub use coop::consume_budget;
 pub use gmp_macros::{main, test};
 pub use runtime::{spawn, Handle, NoRuntime, Runtime};
+pub use syscall::syscall;
 pub use task::{yield_now, JoinError, JoinHandle, YieldNow};
 
 /// What loom models need of gmp's internals; built only under `--cfg loom`.

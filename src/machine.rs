@@ -90,7 +90,11 @@ impl Context {
         drop(budget);
         // `gmp::syscall` may have moved this M to another P during the poll.
         if let Some(p) = self.machine.processor() {
-            sched.processors[p].poll_finished();
+            let processor = &sched.processors[p];
+            processor.poll_finished();
+            if processor.blocked.load(std::sync::atomic::Ordering::Relaxed) {
+                sched.leave_blocked(&self.machine, p);
+            }
         }
     }
 
@@ -124,6 +128,7 @@ pub(crate) fn current_processor(shared: &Shared) -> Option<usize> {
 /// The body of a worker thread gmp starts.
 pub(crate) fn machine_main(shared: Arc<Shared>, wakeup: Wakeup, seed: u32) {
     let context = Context::new(shared, Machine::new(seed, None));
+    context.machine.set_thread_id(crate::sysmon::current_thread_id());
     let _guard = context.enter();
     match wakeup {
         Wakeup::Processor { index, spinning } => context.shared.sched.resume(&context.machine, index, spinning),

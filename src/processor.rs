@@ -67,6 +67,8 @@ pub struct Processor<T: QueueItem> {
     pub blocked: AtomicBool,
     /// Bumped by each syscall entry and retake, so sysmon can tell calls apart.
     pub syscalltick: AtomicU32,
+    /// OS thread id of the M holding this P (0 = unknown); sysmon reads its state.
+    pub owner_thread: AtomicU32,
 }
 
 impl<T: QueueItem> std::fmt::Debug for Processor<T> {
@@ -92,6 +94,7 @@ impl<T: QueueItem> Processor<T> {
             preempt: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
             syscalltick: AtomicU32::new(0),
+            owner_thread: AtomicU32::new(0),
         }
     }
 

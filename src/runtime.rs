@@ -46,6 +46,7 @@ pub(crate) struct Shared {
     next_goroutine_id: AtomicU64,
     machines: AtomicUsize,
     threads: Mutex<Vec<thread::JoinHandle<()>>>,
+    sysmon: Mutex<Option<thread::JoinHandle<()>>>,
     started: Instant,
     coarse_millis: AtomicU32,
     seed: AtomicU32,
@@ -150,6 +151,9 @@ impl Shared {
     fn shutdown(&self, timeout: Option<Duration>) {
         let deadline = timeout.map(|t| Instant::now() + t);
         self.sched.shutdown();
+        if let Some(sysmon) = crate::loom::lock(&self.sysmon).take() {
+            let _ = sysmon.join();
+        }
         self.blocking.shutdown(deadline);
         self.join_threads(deadline);
         self.cancel_all_goroutines();
@@ -259,7 +263,7 @@ impl Runtime {
     pub(crate) fn with_config(config: Config) -> io::Result<Runtime> {
         let maxprocs = config.maxprocs;
         let shared = Arc::new(Shared {
-            sched: Scheduler::new(maxprocs),
+            sched: Scheduler::new(maxprocs, maxprocs.max(4)),
             registry: Registry::new(maxprocs * 4),
             netpoll: crate::netpoll::Netpoller::new()?,
             timers: crate::time::Timers::new(maxprocs),
@@ -268,11 +272,14 @@ impl Runtime {
             next_goroutine_id: AtomicU64::new(1),
             machines: AtomicUsize::new(0),
             threads: Mutex::new(Vec::new()),
+            sysmon: Mutex::new(None),
             started: Instant::now(),
             coarse_millis: AtomicU32::new(0),
             seed: AtomicU32::new(0x2545_F491),
         });
         shared.sched.set_platform(Box::new(RuntimePlatform { shared: Arc::downgrade(&shared) }));
+        let sysmon = crate::sysmon::start(&shared)?;
+        *crate::loom::lock(&shared.sysmon) = Some(sysmon);
         Ok(Runtime { shared })
     }
 
@@ -306,10 +313,13 @@ impl Runtime {
         });
         let seed = self.shared.seed.fetch_add(0x9E37_79B9, Ordering::Relaxed);
         let machine = Machine::new(seed, Some(signal.woken.clone()));
+        machine.set_thread_id(crate::sysmon::current_thread_id());
         let context = Context::new(self.shared.clone(), machine);
         let _guard = context.enter();
         let _leave = LeaveOnDrop(&context);
-        context.machine.set_processor(self.shared.sched.acquire_idle_processor());
+        if let Some(index) = self.shared.sched.acquire_idle_processor() {
+            self.shared.sched.bind(&context.machine, index);
+        }
         let waker = Waker::from(signal.clone());
         let mut task_context = TaskContext::from_waker(&waker);
         let mut future = pin!(future);

@@ -106,6 +106,7 @@ pub struct Machine {
     rng: Cell<u32>,
     parker: Arc<Parker>,
     interrupt: Option<Arc<AtomicBool>>,
+    thread_id: Cell<u32>,
 }
 
 impl Machine {
@@ -118,7 +119,14 @@ impl Machine {
             rng: Cell::new(seed | 1),
             parker: Arc::new(Parker::for_current_thread()),
             interrupt,
+            thread_id: Cell::new(0),
         }
+    }
+
+    /// Records the OS thread id of this M, which sysmon uses to tell a poll blocked in the
+    /// kernel from one computing (0 = unknown).
+    pub fn set_thread_id(&self, thread_id: u32) {
+        self.thread_id.set(thread_id);
     }
 
     /// The P this M holds, if any.
@@ -184,6 +192,8 @@ pub trait Platform: Send + Sync {
 struct IdleLists {
     processors: Vec<usize>,
     machines: Vec<Arc<Parker>>,
+    /// Ps beyond `maxprocs`, unused until one stands in for a blocked P.
+    spares: Vec<usize>,
 }
 
 /// The scheduler state shared by all Ms: the Ps, the global queue, the idle lists.
@@ -197,8 +207,12 @@ pub struct Scheduler<T: QueueItem> {
     idle: Mutex<IdleLists>,
     npidle: AtomicUsize,
     nmspinning: AtomicUsize,
+    /// Spare Ps currently standing in for blocked ones.
+    extra: AtomicUsize,
     shutdown: AtomicBool,
     platform: OnceLock<Box<dyn Platform>>,
+    sysmon: OnceLock<Thread>,
+    sysmon_sleeping: AtomicBool,
 }
 
 impl<T: QueueItem> std::fmt::Debug for Scheduler<T> {
@@ -212,12 +226,17 @@ impl<T: QueueItem> std::fmt::Debug for Scheduler<T> {
 }
 
 impl<T: QueueItem> Scheduler<T> {
-    /// A scheduler with `maxprocs` Ps, all idle.
-    pub fn new(maxprocs: usize) -> Self {
+    /// A scheduler with `maxprocs` Ps, all idle, and `spares` spare Ps for blocked polls.
+    pub fn new(maxprocs: usize, spares: usize) -> Self {
         assert!(maxprocs > 0, "maxprocs must be at least 1");
-        let processors: Box<[Processor<T>]> = (0..maxprocs).map(Processor::new).collect();
+        let total = maxprocs + spares;
+        let processors: Box<[Processor<T>]> = (0..total).map(Processor::new).collect();
         // Pop order hands out P0 first.
-        let idle = IdleLists { processors: (0..maxprocs).rev().collect(), machines: Vec::new() };
+        let idle = IdleLists {
+            processors: (0..maxprocs).rev().collect(),
+            machines: Vec::new(),
+            spares: (maxprocs..total).rev().collect(),
+        };
         Self {
             processors,
             maxprocs,
@@ -225,8 +244,11 @@ impl<T: QueueItem> Scheduler<T> {
             idle: Mutex::new(idle),
             npidle: AtomicUsize::new(maxprocs),
             nmspinning: AtomicUsize::new(0),
+            extra: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             platform: OnceLock::new(),
+            sysmon: OnceLock::new(),
+            sysmon_sleeping: AtomicBool::new(false),
         }
     }
 
@@ -364,6 +386,7 @@ impl<T: QueueItem> Scheduler<T> {
         let index = idle.processors.pop()?;
         self.npidle.fetch_sub(1, SeqCst);
         self.processors[index].set_status(ProcessorStatus::Running);
+        self.wake_sysmon();
         Some(index)
     }
 
@@ -442,15 +465,16 @@ impl<T: QueueItem> Scheduler<T> {
             let Some(p) = m.processor() else {
                 match self.park(m) {
                     Wakeup::Processor { index, spinning } => {
-                        m.processor.set(Some(index));
-                        m.spinning.set(spinning);
+                        self.resume(m, index, spinning);
                         continue;
                     }
                     Wakeup::Exit => return None,
                     Wakeup::Interrupted => {
                         // M0 polls its main future holding a P if one is free, so that what
                         // the main future spawns stays on this thread's queue.
-                        m.processor.set(self.acquire_idle_processor());
+                        if let Some(index) = self.acquire_idle_processor() {
+                            self.bind(m, index);
+                        }
                         return None;
                     }
                 }
@@ -498,7 +522,8 @@ impl<T: QueueItem> Scheduler<T> {
 
     /// Spinners must stay fewer than half the busy Ps.
     fn may_start_spinning(&self) -> bool {
-        let busy = self.maxprocs.saturating_sub(self.npidle.load(Relaxed));
+        let usable = self.maxprocs + self.extra.load(Relaxed);
+        let busy = usable.saturating_sub(self.npidle.load(Relaxed));
         2 * self.nmspinning.load(Relaxed) < busy
     }
 
@@ -575,7 +600,7 @@ impl<T: QueueItem> Scheduler<T> {
         fence(SeqCst);
         if self.has_visible_work(was_spinning) {
             if let Some(index) = self.acquire_idle_processor() {
-                m.processor.set(Some(index));
+                self.bind(m, index);
                 if was_spinning {
                     m.spinning.set(true);
                     self.nmspinning.fetch_add(1, SeqCst);
@@ -642,8 +667,99 @@ impl<T: QueueItem> Scheduler<T> {
 
     /// Starts M `m` on P `index`, as handed over by `start_machine`.
     pub fn resume(&self, m: &Machine, index: usize, spinning: bool) {
-        m.processor.set(Some(index));
+        self.bind(m, index);
         m.spinning.set(spinning);
+    }
+
+    /// M `m` now holds P `index` (taken from the idle list or handed over).
+    pub fn bind(&self, m: &Machine, index: usize) {
+        m.processor.set(Some(index));
+        self.processors[index].owner_thread.store(m.thread_id.get(), Relaxed);
+    }
+
+    // ----- blocked polls (sysmon) -----
+
+    /// sysmon: the poll running on P `index` is stuck. Marks the P blocked (thieves then take
+    /// its runnext at once) and puts a spare P to work so `maxprocs` Ps keep running
+    /// goroutines. Returns false if the P was already marked.
+    pub fn mark_blocked(&self, index: usize) -> bool {
+        if self.processors[index].blocked.swap(true, AcqRel) {
+            return false;
+        }
+        let spare = lock(&self.idle).spares.pop();
+        match spare {
+            Some(spare) => {
+                self.extra.fetch_add(1, SeqCst);
+                self.processors[spare].set_status(ProcessorStatus::Running);
+                self.nmspinning.fetch_add(1, SeqCst);
+                self.start_machine(Some(spare), true);
+            }
+            // No spare left: an idle P (if any) can still steal the blocked P's work.
+            None => self.wake_if_idle(),
+        }
+        true
+    }
+
+    /// The M holding P `index` came back from a poll sysmon had marked blocked. If a spare
+    /// stood in for it, this M retires its P (its queued work goes to the global queue) so
+    /// the runtime is back to `maxprocs` running Ps; the M then parks in `next`.
+    #[cold]
+    pub fn leave_blocked(&self, m: &Machine, index: usize) {
+        let processor = &self.processors[index];
+        processor.blocked.store(false, Release);
+        let retire = self
+            .extra
+            .fetch_update(SeqCst, SeqCst, |extra| extra.checked_sub(1))
+            .is_ok();
+        if !retire {
+            return;
+        }
+        if m.spinning.get() {
+            self.stop_spinning(m);
+        }
+        m.processor.set(None);
+        self.global.push_batch(processor.queue.drain());
+        {
+            let mut idle = lock(&self.idle);
+            processor.set_status(ProcessorStatus::Idle);
+            idle.spares.push(index);
+        }
+        self.wake_if_idle();
+    }
+
+    // ----- sysmon's sleep -----
+
+    /// Registers the sysmon thread, so that work appearing can wake it from a deep sleep.
+    pub fn set_sysmon_thread(&self, thread: Thread) {
+        let _ = self.sysmon.set(thread);
+    }
+
+    /// True if no P is running, in a syscall or blocked: sysmon may sleep until work comes.
+    pub fn all_processors_idle(&self) -> bool {
+        self.npidle.load(SeqCst) == self.maxprocs + self.extra.load(SeqCst)
+    }
+
+    /// sysmon: announce a deep sleep; returns false (and cancels it) if a P got busy
+    /// meanwhile. After true, sysmon parks until `wake_sysmon` unparks it.
+    pub fn sysmon_prepare_sleep(&self) -> bool {
+        self.sysmon_sleeping.store(true, SeqCst);
+        fence(SeqCst);
+        if self.all_processors_idle() && !self.shutdown.load(SeqCst) {
+            return true;
+        }
+        self.sysmon_sleeping.store(false, SeqCst);
+        false
+    }
+
+    /// Wakes sysmon if it sleeps (a P became busy).
+    #[inline]
+    pub fn wake_sysmon(&self) {
+        fence(SeqCst);
+        if self.sysmon_sleeping.load(Relaxed) && self.sysmon_sleeping.swap(false, SeqCst) {
+            if let Some(thread) = self.sysmon.get() {
+                thread.unpark();
+            }
+        }
     }
 
     /// M `m` stops serving the scheduler (a worker exiting, or M0 leaving `block_on`): it
@@ -674,6 +790,10 @@ impl<T: QueueItem> Scheduler<T> {
     /// scheduling point.
     pub fn shutdown(&self) {
         self.shutdown.store(true, SeqCst);
+        self.sysmon_sleeping.store(false, SeqCst);
+        if let Some(thread) = self.sysmon.get() {
+            thread.unpark();
+        }
         let machines = std::mem::take(&mut lock(&self.idle).machines);
         for parker in machines {
             parker.hand_off(HANDOFF_EXIT, false);

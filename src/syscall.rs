@@ -1,0 +1,105 @@
+//! `gmp::syscall`: run a blocking call on the current M without stalling its P's queue
+//! (Go's `entersyscall`/`exitsyscall`).
+//!
+//! # Design
+//!
+//! Entry is cheap and hands nothing off: the P's status becomes `Syscall`, the M forgets its P
+//! (so wakes during the call go to the global queue) and the goroutine is marked `syscall`.
+//! If the call is short, the M takes its P back on return with one CAS. If the call is slow,
+//! sysmon retakes the P (a CAS from `Syscall`, racing the returning M's CAS: exactly one
+//! wins) and hands it to another M, so the P's queued goroutines keep running.
+//!
+//! On return without its P, the M takes any idle P; if there is none, the goroutine runs on
+//! without a P until its next await, and the M then parks. (Go would park the goroutine at
+//! once; a stackless goroutine can only stop at an await, so gmp lets the poll finish.)
+
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+
+use crate::coop;
+use crate::goroutine::{self, GoroutineState};
+use crate::machine::{self, Context};
+use crate::processor::ProcessorStatus;
+
+/// Runs `f`, a blocking call, on the current thread, letting the runtime move this P's other
+/// goroutines to another thread if `f` takes long (Go's syscall handling). Cheaper than
+/// [`spawn_blocking`](crate::spawn_blocking) for calls that are usually short.
+///
+/// Outside a runtime it just calls `f`.
+///
+/// # Examples
+///
+/// ```
+/// gmp::Runtime::new().unwrap().block_on(async {
+///     let contents = gmp::syscall(|| std::fs::read_to_string("Cargo.toml"));
+///     assert!(contents.unwrap().contains("[package]"));
+/// });
+/// ```
+pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
+    let context = machine::with_current(|context| context.map(|c| c as *const Context));
+    match context {
+        // SAFETY: the context outlives this call: it is installed for the whole time the
+        // thread serves the runtime, which includes the goroutine poll we are inside.
+        Some(context) => unsafe { syscall_on(&*context, f) },
+        None => f(),
+    }
+}
+
+fn syscall_on<R>(context: &Context, f: impl FnOnce() -> R) -> R {
+    let sched = &context.shared.sched;
+    let Some(index) = context.machine.processor() else {
+        return f(); // no P to hand off (a blocking-pool thread, or already released)
+    };
+    let processor = &sched.processors[index];
+    enter(context, index);
+    let result = catch_unwind(AssertUnwindSafe(|| coop::unconstrained(f)));
+    if !processor.transition(ProcessorStatus::Syscall, ProcessorStatus::Running) {
+        exit_slow(context);
+    } else {
+        sched.bind(&context.machine, index);
+    }
+    resume_poll(context);
+    match result {
+        Ok(value) => value,
+        Err(panic) => resume_unwind(panic),
+    }
+}
+
+fn enter(context: &Context, index: usize) {
+    let sched = &context.shared.sched;
+    let processor = &sched.processors[index];
+    goroutine::with_current(|g| {
+        if let Some(g) = g {
+            g.set_state(GoroutineState::Syscall);
+        }
+    });
+    // The P leaves the poll (sysmon must see a syscall, not a stuck poll).
+    processor.poll_finished();
+    processor.syscalltick.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    context.machine.set_processor(None);
+    coop::set_preempt_flag(None);
+    processor.set_status(ProcessorStatus::Syscall);
+    sched.wake_sysmon();
+}
+
+/// sysmon took our P: take any idle one.
+#[cold]
+fn exit_slow(context: &Context) {
+    let sched = &context.shared.sched;
+    if let Some(index) = sched.acquire_idle_processor() {
+        sched.bind(&context.machine, index);
+    }
+}
+
+/// Back in the poll, on whatever P the M now holds.
+fn resume_poll(context: &Context) {
+    if let Some(index) = context.machine.processor() {
+        let processor = &context.shared.sched.processors[index];
+        processor.poll_started();
+        coop::set_preempt_flag(Some(&processor.preempt));
+    }
+    goroutine::with_current(|g| {
+        if let Some(g) = g {
+            g.set_state(GoroutineState::Running);
+        }
+    });
+}

@@ -1,0 +1,256 @@
+//! sysmon: the runtime's monitor thread, which holds no P.
+//!
+//! # Design
+//!
+//! sysmon wakes every 20 µs; after 50 rounds in which it had nothing to do it doubles its
+//! sleep, up to 10 ms; when every P is idle it sleeps until a P gets busy (the scheduler
+//! unparks it). Each round it looks at every P:
+//!
+//! - **A P in `gmp::syscall`** (status `Syscall`): the first round that sees a new syscall
+//!   only notes the time. After that sysmon retakes the P — a CAS from `Syscall` that the
+//!   returning M races — when the P has queued work, or no M is spinning and no P is idle, or
+//!   the call has lasted 10 ms; it then hands the P to another M (Go's `retake`/`handoffp`).
+//! - **A P running a poll** (`polls` odd): sysmon notes when it first saw the current value of
+//!   `polls`. A poll running past 10 ms gets its P's `preempt` flag set, so gmp's cooperative
+//!   points make the goroutine yield. A poll that is *stuck* — its thread sleeps in the kernel
+//!   (a blocking call inside a future) for a sysmon round, or it has run 20 ms — while
+//!   goroutines wait on its P gets the P marked blocked, and a spare P and another M take over
+//!   its queued goroutines (runnext included). When the poll returns, its M notices the mark
+//!   and retires a P, so `maxprocs` Ps run goroutines again.
+//!
+//! Every 10 ms sysmon also polls the network (if no M did) and fires due timers, as a
+//! backstop, and it refreshes the coarse clock that `dump()` uses.
+//!
+//! # Who may touch what
+//!
+//! sysmon only reads Ps' counters, sets `preempt`, and changes a P's state through the
+//! scheduler's CAS and lock-protected paths. Its per-P notes are its own.
+
+use std::io;
+use std::sync::{Arc, Weak};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::processor::ProcessorStatus;
+use crate::runtime::Shared;
+
+/// sysmon's shortest sleep (Go: 20 µs).
+const MIN_DELAY: Duration = Duration::from_micros(20);
+/// sysmon's longest sleep while some P is busy (Go: 10 ms).
+const MAX_DELAY: Duration = Duration::from_millis(10);
+/// Idle rounds before the sleep starts doubling (Go: 50).
+const IDLE_ROUNDS_BEFORE_BACKOFF: u32 = 50;
+/// A poll running this long is asked to yield (Go's `forcePreemptNS`).
+pub(crate) const PREEMPT_AFTER: Duration = Duration::from_millis(10);
+/// A poll computing (not blocked in the kernel) this long with work queued behind it is
+/// treated as stuck.
+const STUCK_COMPUTING_AFTER: Duration = Duration::from_millis(20);
+/// A syscall lasting this long is retaken even if nothing waits (Go: 10 ms).
+const SYSCALL_RETAKE_AFTER: Duration = Duration::from_millis(10);
+/// How often sysmon polls the network and fires timers as a backstop.
+const BACKSTOP_INTERVAL: Duration = Duration::from_millis(10);
+
+/// sysmon's notes about one P.
+#[derive(Debug, Clone, Copy)]
+struct ProcessorNotes {
+    polls: u64,
+    polls_seen_at: Instant,
+    preempted: bool,
+    handed_off: bool,
+    syscalltick: u32,
+    syscall_seen_at: Instant,
+}
+
+impl ProcessorNotes {
+    fn new(now: Instant) -> Self {
+        Self {
+            polls: u64::MAX,
+            polls_seen_at: now,
+            preempted: false,
+            handed_off: false,
+            syscalltick: u32::MAX,
+            syscall_seen_at: now,
+        }
+    }
+}
+
+/// Starts sysmon for `shared`.
+pub(crate) fn start(shared: &Arc<Shared>) -> io::Result<thread::JoinHandle<()>> {
+    let weak = Arc::downgrade(shared);
+    let name = format!("{}-sysmon", shared.config.thread_name);
+    let handle = thread::Builder::new().name(name).spawn(move || run(weak))?;
+    shared.sched.set_sysmon_thread(handle.thread().clone());
+    Ok(handle)
+}
+
+fn run(weak: Weak<Shared>) {
+    let mut delay = MIN_DELAY;
+    let mut idle_rounds = 0u32;
+    let mut notes: Vec<ProcessorNotes> = Vec::new();
+    let mut last_backstop = Instant::now();
+    loop {
+        thread::park_timeout(delay);
+        let Some(shared) = weak.upgrade() else { return };
+        if shared.sched.is_shut_down() {
+            return;
+        }
+        if shared.sched.all_processors_idle() {
+            if deep_sleep(shared) {
+                return;
+            }
+            delay = MIN_DELAY;
+            idle_rounds = 0;
+            continue;
+        }
+        let now = Instant::now();
+        shared.update_coarse_clock();
+        if now.duration_since(last_backstop) >= BACKSTOP_INTERVAL {
+            last_backstop = now;
+            shared.netpoll.poll_now();
+            shared.timers.run_all_due(now);
+        }
+        if notes.len() != shared.sched.processors.len() {
+            notes = vec![ProcessorNotes::new(now); shared.sched.processors.len()];
+        }
+        if retake(&shared, &mut notes, now) {
+            idle_rounds = 0;
+            delay = MIN_DELAY;
+        } else {
+            idle_rounds += 1;
+            if idle_rounds > IDLE_ROUNDS_BEFORE_BACKOFF {
+                delay = (delay * 2).min(MAX_DELAY);
+            }
+        }
+    }
+}
+
+/// Sleeps while every P is idle: until a P gets busy, or the next timer is due (then fires
+/// it). Returns true if the runtime is gone.
+fn deep_sleep(shared: Arc<Shared>) -> bool {
+    if !shared.sched.sysmon_prepare_sleep() {
+        return false;
+    }
+    let deadline = shared.timers.next_deadline();
+    let weak = Arc::downgrade(&shared);
+    drop(shared); // don't keep the runtime alive while asleep
+    match deadline {
+        Some(deadline) => thread::park_timeout(deadline.saturating_duration_since(Instant::now())),
+        None => thread::park(),
+    }
+    let Some(shared) = weak.upgrade() else { return true };
+    shared.sched.wake_sysmon(); // clears the sleeping flag if a timeout woke us
+    shared.update_coarse_clock();
+    shared.timers.run_all_due(Instant::now());
+    shared.sched.is_shut_down()
+}
+
+/// One pass over the Ps. Returns true if sysmon acted (retook, preempted or handed off).
+fn retake(shared: &Shared, notes: &mut [ProcessorNotes], now: Instant) -> bool {
+    let mut acted = false;
+    for (index, processor) in shared.sched.processors.iter().enumerate() {
+        let note = &mut notes[index];
+        match processor.status() {
+            ProcessorStatus::Idle => {}
+            ProcessorStatus::Syscall => acted |= retake_syscall(shared, index, note, now),
+            ProcessorStatus::Running => acted |= watch_poll(shared, index, note, now),
+        }
+    }
+    acted
+}
+
+fn retake_syscall(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Instant) -> bool {
+    let sched = &shared.sched;
+    let processor = &sched.processors[index];
+    let tick = processor.syscalltick.load(std::sync::atomic::Ordering::Relaxed);
+    if tick != note.syscalltick {
+        // First sighting of this call: only note it ("at least one sysmon tick").
+        note.syscalltick = tick;
+        note.syscall_seen_at = now;
+        return false;
+    }
+    let someone_else_can_run = sched.spinning_machines() + sched.idle_processors() > 0;
+    let young = now.duration_since(note.syscall_seen_at) < SYSCALL_RETAKE_AFTER;
+    if processor.queue.is_empty() && sched.global.is_empty() && someone_else_can_run && young {
+        return false;
+    }
+    if !processor.transition(ProcessorStatus::Syscall, ProcessorStatus::Running) {
+        return false; // the M came back first
+    }
+    processor.syscalltick.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    sched.hand_off_processor(index);
+    true
+}
+
+fn watch_poll(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Instant) -> bool {
+    let processor = &shared.sched.processors[index];
+    let polls = processor.polls.load(std::sync::atomic::Ordering::Relaxed);
+    if polls != note.polls {
+        note.polls = polls;
+        note.polls_seen_at = now;
+        note.preempted = false;
+        note.handed_off = false;
+        return false;
+    }
+    if polls % 2 == 0 {
+        return false; // between polls: looking for work or parked
+    }
+    let age = now.duration_since(note.polls_seen_at);
+    let mut acted = false;
+    if age >= PREEMPT_AFTER && !note.preempted {
+        note.preempted = true;
+        processor.preempt.store(true, std::sync::atomic::Ordering::Relaxed);
+        acted = true;
+    }
+    if !note.handed_off && !processor.queue.is_empty() {
+        let thread = processor.owner_thread.load(std::sync::atomic::Ordering::Relaxed);
+        if age >= STUCK_COMPUTING_AFTER || thread_is_blocked(thread) {
+            note.handed_off = true;
+            acted |= shared.sched.mark_blocked(index);
+        }
+    }
+    acted
+}
+
+/// The calling thread's OS id (Linux: its tid), or 0 if unknown.
+pub(crate) fn current_thread_id() -> u32 {
+    std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|path| path.file_name()?.to_str()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// True if thread `thread_id` of this process sleeps in the kernel (state S or D): a poll
+/// blocked in a system call rather than computing.
+fn thread_is_blocked(thread_id: u32) -> bool {
+    if thread_id == 0 {
+        return false;
+    }
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{thread_id}/stat")) else {
+        return false;
+    };
+    // "tid (comm) S ...": the state follows the last ')'.
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+    matches!(state, Some('S' | 'D'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sleeping_thread_reads_as_blocked_and_a_spinning_one_does_not() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sleeper = thread::spawn(move || {
+            tx.send(current_thread_id()).unwrap();
+            thread::sleep(Duration::from_millis(300));
+        });
+        let id = rx.recv().unwrap();
+        if id == 0 {
+            return; // not Linux: the heuristic is off
+        }
+        thread::sleep(Duration::from_millis(50));
+        assert!(thread_is_blocked(id));
+        sleeper.join().unwrap();
+        assert!(!thread_is_blocked(current_thread_id()));
+    }
+}
