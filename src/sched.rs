@@ -213,6 +213,9 @@ pub struct Scheduler<T: QueueItem> {
     platform: OnceLock<Box<dyn Platform>>,
     sysmon: OnceLock<Thread>,
     sysmon_sleeping: AtomicBool,
+    /// Set while sysmon's tick is longer than its minimum; a spawn or wake onto a P then
+    /// nudges it back to the fast tick (work queued behind a poll is when a stuck poll hurts).
+    sysmon_backed_off: AtomicBool,
 }
 
 impl<T: QueueItem> std::fmt::Debug for Scheduler<T> {
@@ -249,6 +252,7 @@ impl<T: QueueItem> Scheduler<T> {
             platform: OnceLock::new(),
             sysmon: OnceLock::new(),
             sysmon_sleeping: AtomicBool::new(false),
+            sysmon_backed_off: AtomicBool::new(false),
         }
     }
 
@@ -298,6 +302,28 @@ impl<T: QueueItem> Scheduler<T> {
             queue.push_back(previous, &self.global);
         }
         self.wake_if_idle();
+        if self.sysmon_backed_off.load(Relaxed) {
+            self.nudge_sysmon();
+        }
+    }
+
+    #[cold]
+    fn nudge_sysmon(&self) {
+        if self.sysmon_backed_off.swap(false, Relaxed) {
+            if let Some(thread) = self.sysmon.get() {
+                thread.unpark();
+            }
+        }
+    }
+
+    /// sysmon: announces that its tick is now longer than the minimum (or not).
+    pub fn set_sysmon_backed_off(&self, backed_off: bool) {
+        self.sysmon_backed_off.store(backed_off, Relaxed);
+    }
+
+    /// sysmon: true if someone nudged it since it announced a back-off.
+    pub fn sysmon_was_nudged(&self) -> bool {
+        !self.sysmon_backed_off.load(Relaxed)
     }
 
     /// Makes `item` runnable from outside any P: global queue, then wake an idle P.

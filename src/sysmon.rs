@@ -4,7 +4,8 @@
 //!
 //! sysmon wakes every 20 µs; after 50 rounds in which it had nothing to do it doubles its
 //! sleep, up to 10 ms; when every P is idle it sleeps until a P gets busy (the scheduler
-//! unparks it). Each round it looks at every P:
+//! unparks it). While backed off, a goroutine made runnable on a P nudges it back to the
+//! 20 µs tick: queued work is what a stuck poll would strand, so that is when to watch. Each round it looks at every P:
 //!
 //! - **A P in `gmp::syscall`** (status `Syscall`): the first round that sees a new syscall
 //!   only notes the time. After that sysmon retakes the P — a CAS from `Syscall` that the
@@ -57,6 +58,9 @@ struct ProcessorNotes {
     polls_seen_at: Instant,
     preempted: bool,
     handed_off: bool,
+    /// The poll age at which to read the thread's state again (doubles after each read
+    /// that finds it computing, so a long CPU poll costs few reads).
+    next_state_check: Duration,
     syscalltick: u32,
     syscall_seen_at: Instant,
 }
@@ -68,6 +72,7 @@ impl ProcessorNotes {
             polls_seen_at: now,
             preempted: false,
             handed_off: false,
+            next_state_check: Duration::ZERO,
             syscalltick: u32::MAX,
             syscall_seen_at: now,
         }
@@ -84,6 +89,7 @@ pub(crate) fn start(shared: &Arc<Shared>) -> io::Result<thread::JoinHandle<()>> 
 }
 
 fn run(weak: Weak<Shared>) {
+    reduce_timer_slack();
     let mut delay = MIN_DELAY;
     let mut idle_rounds = 0u32;
     let mut notes: Vec<ProcessorNotes> = Vec::new();
@@ -112,13 +118,16 @@ fn run(weak: Weak<Shared>) {
         if notes.len() != shared.sched.processors.len() {
             notes = vec![ProcessorNotes::new(now); shared.sched.processors.len()];
         }
-        if retake(&shared, &mut notes, now) {
+        let nudged = delay > MIN_DELAY && shared.sched.sysmon_was_nudged();
+        if retake(&shared, &mut notes, now) || nudged {
             idle_rounds = 0;
             delay = MIN_DELAY;
+            shared.sched.set_sysmon_backed_off(false);
         } else {
             idle_rounds += 1;
             if idle_rounds > IDLE_ROUNDS_BEFORE_BACKOFF {
                 delay = (delay * 2).min(MAX_DELAY);
+                shared.sched.set_sysmon_backed_off(true);
             }
         }
     }
@@ -189,6 +198,7 @@ fn watch_poll(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Ins
         note.polls_seen_at = now;
         note.preempted = false;
         note.handed_off = false;
+        note.next_state_check = Duration::ZERO;
         return false;
     }
     if polls % 2 == 0 {
@@ -202,13 +212,25 @@ fn watch_poll(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Ins
         acted = true;
     }
     if !note.handed_off && !processor.queue.is_empty() {
-        let thread = processor.owner_thread.load(std::sync::atomic::Ordering::Relaxed);
-        if age >= STUCK_COMPUTING_AFTER || thread_is_blocked(thread) {
+        let stuck = age >= STUCK_COMPUTING_AFTER || (age >= note.next_state_check && {
+            note.next_state_check = (age * 2).max(MIN_DELAY);
+            thread_is_blocked(processor.owner_thread.load(std::sync::atomic::Ordering::Relaxed))
+        });
+        if stuck {
             note.handed_off = true;
             acted |= shared.sched.mark_blocked(index);
         }
     }
     acted
+}
+
+/// Linux rounds a sleeping thread's wake-up up by its timer slack (50 µs by default), which
+/// would turn sysmon's 20 µs tick into 70 µs. Ask for 1 µs (best effort; Linux 4.6+).
+fn reduce_timer_slack() {
+    let thread_id = current_thread_id();
+    if thread_id != 0 {
+        let _ = std::fs::write(format!("/proc/{thread_id}/timerslack_ns"), "1000");
+    }
 }
 
 /// The calling thread's OS id (Linux: its tid), or 0 if unknown.
