@@ -105,7 +105,10 @@ impl Contender for Gmp {
     type Join = gmp::JoinHandle<()>;
 
     fn start(threads: usize) -> Self {
-        Gmp(gmp::Builder::new().maxprocs(threads).build().expect("gmp runtime"))
+        Gmp(gmp::Builder::new()
+            .maxprocs(threads)
+            .build()
+            .expect("gmp runtime"))
     }
     fn spawner(&self) -> GmpSpawner {
         GmpSpawner
@@ -227,7 +230,11 @@ impl Contender for AsyncExecutor {
                     .expect("async-executor thread")
             })
             .collect();
-        AsyncExecutor { executor, stop: Some(stop), threads }
+        AsyncExecutor {
+            executor,
+            stop: Some(stop),
+            threads,
+        }
     }
     fn spawner(&self) -> AsyncExecutorSpawner {
         AsyncExecutorSpawner(self.executor)
@@ -266,7 +273,10 @@ struct Countdown {
 
 impl Countdown {
     fn new(done: mpsc::SyncSender<()>) -> Arc<Self> {
-        Arc::new(Countdown { left: AtomicUsize::new(0), done })
+        Arc::new(Countdown {
+            left: AtomicUsize::new(0),
+            done,
+        })
     }
     fn reset(&self, n: usize) {
         self.left.store(n, Ordering::Relaxed);
@@ -299,7 +309,9 @@ fn spawn_many_local<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, thre
 
 /// Spawns `SPAWNS` empty goroutines from outside, then awaits every one of them.
 fn spawn_remote_and_join_all<C: Contender>(contender: &C) {
-    let joins: Vec<C::Join> = (0..SPAWNS).map(|_| contender.spawn_remote(async {})).collect();
+    let joins: Vec<C::Join> = (0..SPAWNS)
+        .map(|_| contender.spawn_remote(async {}))
+        .collect();
     contender.block_on(async {
         for join in joins {
             C::join(join).await;

@@ -213,7 +213,7 @@ impl Goroutine {
         WaitReason::from_u8(self.wait_reason.load(Relaxed))
     }
 
-    /// The coarse runtime time (ms) at which the current state began.
+    /// The coarse runtime time (ms) at which the goroutine last started waiting.
     pub fn since(&self) -> u32 {
         self.since.load(Relaxed)
     }
@@ -224,9 +224,12 @@ impl Goroutine {
         unsafe { &*self.runtime.0 }
     }
 
+    /// Moves to `state`. Only entering `Waiting` or `Syscall` stamps `since` (what `dump()`
+    /// reports as how long it has waited), which keeps the clock off the poll path.
+    #[inline]
     pub(crate) fn set_state(&self, state: GoroutineState) {
-        if self.state.load(Relaxed) != state as u8 {
-            self.state.store(state as u8, Relaxed);
+        self.state.store(state as u8, Relaxed);
+        if matches!(state, GoroutineState::Waiting | GoroutineState::Syscall) {
             self.since.store(self.runtime().coarse_now(), Relaxed);
         }
     }

@@ -6,8 +6,9 @@
 //! for a P whose M is stuck inside a poll; see `sysmon.rs`). A P owns:
 //!
 //! - its local run queue and `runnext` slot ([`LocalQueue`]);
-//! - `schedtick`, the count of scheduling rounds, which drives the every-61st-tick look at the
-//!   global queue;
+//! - `schedtick`, the count of scheduling rounds, and `global_check_in`, a countdown of rounds
+//!   to the next look at the global queue (61 rounds, as in Go, or fewer when sysmon sees
+//!   long polls: it sets `global_interval` so the look comes about every 200 µs);
 //! - `polls`, bumped before and after each poll (odd = inside a poll), which sysmon samples to
 //!   tell a stuck poll from an idle or busy P without a clock read on the hot path;
 //! - `preempt`, set by sysmon when one poll has run too long; gmp's cooperative points read it.
@@ -21,6 +22,9 @@
 
 use crate::loom::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::*};
 use crate::runq::{LocalQueue, QueueItem};
+
+/// Rounds between looks at the global queue when polls are short (Go: 61).
+pub const GLOBAL_QUEUE_INTERVAL: u32 = 61;
 
 /// What a P is doing. Moves under the scheduler's rules:
 /// - `Idle` → `Running`: an M takes it from the idle list (under the idle lock).
@@ -57,6 +61,10 @@ pub struct Processor<T: QueueItem> {
     status: AtomicU8,
     /// Scheduling rounds run on this P (owner writes).
     pub schedtick: AtomicU32,
+    /// Rounds left before the next look at the global queue (owner only).
+    pub global_check_in: AtomicU32,
+    /// Rounds between looks at the global queue; set by sysmon from the P's poll rate.
+    pub global_interval: AtomicU32,
     /// Bumped before and after each poll: odd while a poll is running (owner writes).
     pub polls: AtomicU64,
     /// Consecutive goroutines taken from runnext in the current time slice (owner only).
@@ -89,6 +97,8 @@ impl<T: QueueItem> Processor<T> {
             queue: LocalQueue::new(),
             status: AtomicU8::new(ProcessorStatus::Idle as u8),
             schedtick: AtomicU32::new(0),
+            global_check_in: AtomicU32::new(GLOBAL_QUEUE_INTERVAL),
+            global_interval: AtomicU32::new(GLOBAL_QUEUE_INTERVAL),
             polls: AtomicU64::new(0),
             runnext_streak: AtomicU32::new(0),
             preempt: AtomicBool::new(false),
@@ -129,11 +139,17 @@ impl<T: QueueItem> Processor<T> {
         }
     }
 
-    /// Owner: the next scheduling round; returns the new tick.
+    /// Owner: the next scheduling round. Returns true when this round should look at the
+    /// global queue first.
     #[inline]
-    pub fn tick(&self) -> u32 {
-        let tick = self.schedtick.load(Relaxed).wrapping_add(1);
-        self.schedtick.store(tick, Relaxed);
-        tick
+    pub fn tick(&self) -> bool {
+        self.schedtick.store(self.schedtick.load(Relaxed).wrapping_add(1), Relaxed);
+        let left = self.global_check_in.load(Relaxed);
+        if left > 1 {
+            self.global_check_in.store(left - 1, Relaxed);
+            return false;
+        }
+        self.global_check_in.store(self.global_interval.load(Relaxed), Relaxed);
+        true
     }
 }

@@ -36,20 +36,18 @@
 use std::cell::Cell;
 use std::sync::OnceLock;
 
-use crate::global_queue::GlobalQueue;
+use crate::global_queue::{GlobalQueue, GLOBAL_BATCH_LIMIT};
 use crate::loom::{
     brief_backoff, current_thread, fence, lock, park, Arc, AtomicBool, AtomicUsize, Mutex, Ordering::*, Thread,
 };
 use crate::processor::{Processor, ProcessorStatus};
-use crate::runq::{Overflow, QueueItem};
+use crate::runq::{Overflow, QueueItem, LOCAL_QUEUE_CAPACITY};
 
 /// Steal rounds over all Ps before giving up (Go: 4).
 const STEAL_ROUNDS: usize = 4;
 /// Goroutines one P may take from runnext in a row before the ring gets a turn: a pair
 /// handing off through runnext shares one time slice.
 pub const RUNNEXT_STREAK_LIMIT: u32 = 8;
-/// Every this many ticks a P looks at the global queue first (Go: 61).
-pub const GLOBAL_QUEUE_INTERVAL: u32 = 61;
 
 const HANDOFF_NONE: usize = usize::MAX;
 const HANDOFF_EXIT: usize = usize::MAX - 1;
@@ -105,14 +103,16 @@ pub struct Machine {
     spinning: Cell<bool>,
     rng: Cell<u32>,
     parker: Arc<Parker>,
-    interrupt: Option<Arc<AtomicBool>>,
+    // std's `Arc`, not the shim's: M0's waker (runtime.rs, plain std code) owns the flag too,
+    // and a `--cfg loom` build must still compile it. The flag itself is the shim's atomic.
+    interrupt: Option<std::sync::Arc<AtomicBool>>,
     thread_id: Cell<u32>,
 }
 
 impl Machine {
     /// A new M for the current thread. `interrupt`, when set, makes `find_runnable` return
     /// `None` (M0 uses it for "the main future was woken").
-    pub fn new(seed: u32, interrupt: Option<Arc<AtomicBool>>) -> Self {
+    pub fn new(seed: u32, interrupt: Option<std::sync::Arc<AtomicBool>>) -> Self {
         Self {
             processor: Cell::new(None),
             spinning: Cell::new(false),
@@ -211,7 +211,9 @@ pub struct Scheduler<T: QueueItem> {
     extra: AtomicUsize,
     shutdown: AtomicBool,
     platform: OnceLock<Box<dyn Platform>>,
-    sysmon: OnceLock<Thread>,
+    // sysmon is always a real OS thread with a clock (never a loom thread), so std's `Thread`
+    // even under `--cfg loom`.
+    sysmon: OnceLock<std::thread::Thread>,
     sysmon_sleeping: AtomicBool,
     /// Set while sysmon's tick is longer than its minimum; a spawn or wake onto a P then
     /// nudges it back to the fast tick (work queued behind a poll is when a stuck poll hurts).
@@ -455,13 +457,29 @@ impl<T: QueueItem> Scheduler<T> {
     #[inline]
     fn next_local(&self, p: usize) -> Option<T> {
         let processor = &self.processors[p];
-        let tick = processor.tick();
-        if tick % GLOBAL_QUEUE_INTERVAL == 0 && !self.global.is_empty() {
-            if let Some(item) = self.global.pop() {
+        if processor.tick() && !self.global.is_empty() {
+            if let Some(item) = self.global_fair_share(processor) {
                 return Some(item);
             }
         }
         self.local_get(processor)
+    }
+
+    /// The every-61st-tick look at the global queue. Go takes one goroutine here; gmp takes
+    /// a fair batch into the ring's free half, so outside spawns keep pace with a P that is
+    /// busy with goroutines that yield to each other.
+    #[cold]
+    fn global_fair_share(&self, processor: &Processor<T>) -> Option<T> {
+        let first = self.global.pop()?;
+        let free = LOCAL_QUEUE_CAPACITY.saturating_sub(processor.queue.len()) / 2;
+        let wanted = (self.global.len() / self.maxprocs + 1).min(GLOBAL_BATCH_LIMIT).min(free);
+        for _ in 0..wanted {
+            match self.global.pop() {
+                Some(item) => processor.queue.push_back(item, &self.global),
+                None => break,
+            }
+        }
+        Some(first)
     }
 
     fn local_get(&self, processor: &Processor<T>) -> Option<T> {
@@ -756,7 +774,7 @@ impl<T: QueueItem> Scheduler<T> {
     // ----- sysmon's sleep -----
 
     /// Registers the sysmon thread, so that work appearing can wake it from a deep sleep.
-    pub fn set_sysmon_thread(&self, thread: Thread) {
+    pub fn set_sysmon_thread(&self, thread: std::thread::Thread) {
         let _ = self.sysmon.set(thread);
     }
 

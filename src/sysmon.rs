@@ -32,7 +32,7 @@ use std::sync::{Arc, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::processor::ProcessorStatus;
+use crate::processor::{ProcessorStatus, GLOBAL_QUEUE_INTERVAL};
 use crate::runtime::Shared;
 
 /// sysmon's shortest sleep (Go: 20 µs).
@@ -48,6 +48,10 @@ pub(crate) const PREEMPT_AFTER: Duration = Duration::from_millis(10);
 const STUCK_COMPUTING_AFTER: Duration = Duration::from_millis(20);
 /// A syscall lasting this long is retaken even if nothing waits (Go: 10 ms).
 const SYSCALL_RETAKE_AFTER: Duration = Duration::from_millis(10);
+/// How much polling time may pass between a P's looks at the global queue.
+const GLOBAL_CHECK_PERIOD: Duration = Duration::from_micros(200);
+/// How long sysmon watches a P's poll rate before retuning its global-queue interval.
+const GLOBAL_TUNING_WINDOW: Duration = Duration::from_millis(1);
 /// How often sysmon polls the network and fires timers as a backstop.
 const BACKSTOP_INTERVAL: Duration = Duration::from_millis(10);
 
@@ -63,6 +67,9 @@ struct ProcessorNotes {
     next_state_check: Duration,
     syscalltick: u32,
     syscall_seen_at: Instant,
+    /// schedtick and time at the start of the current poll-rate window.
+    window_ticks: u32,
+    window_start: Instant,
 }
 
 impl ProcessorNotes {
@@ -75,6 +82,8 @@ impl ProcessorNotes {
             next_state_check: Duration::ZERO,
             syscalltick: u32::MAX,
             syscall_seen_at: now,
+            window_ticks: 0,
+            window_start: now,
         }
     }
 }
@@ -161,7 +170,10 @@ fn retake(shared: &Shared, notes: &mut [ProcessorNotes], now: Instant) -> bool {
         match processor.status() {
             ProcessorStatus::Idle => {}
             ProcessorStatus::Syscall => acted |= retake_syscall(shared, index, note, now),
-            ProcessorStatus::Running => acted |= watch_poll(shared, index, note, now),
+            ProcessorStatus::Running => {
+                acted |= watch_poll(shared, index, note, now);
+                tune_global_interval(shared, index, note, now);
+            }
         }
     }
     acted
@@ -231,6 +243,25 @@ fn reduce_timer_slack() {
     if thread_id != 0 {
         let _ = std::fs::write(format!("/proc/{thread_id}/timerslack_ns"), "1000");
     }
+}
+
+/// Sets how often P `index` looks at the global queue from its recent poll rate: every
+/// `GLOBAL_CHECK_PERIOD` of polling, between 8 and 61 rounds (61 when polls are short, as in
+/// Go). With long polls a fixed 61 rounds would leave outside spawns waiting for milliseconds.
+fn tune_global_interval(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Instant) {
+    let elapsed = now.duration_since(note.window_start);
+    if elapsed < GLOBAL_TUNING_WINDOW {
+        return;
+    }
+    let processor = &shared.sched.processors[index];
+    let ticks = processor.schedtick.load(std::sync::atomic::Ordering::Relaxed);
+    let rounds = ticks.wrapping_sub(note.window_ticks).max(1);
+    note.window_ticks = ticks;
+    note.window_start = now;
+    let per_round = elapsed / rounds;
+    let interval = (GLOBAL_CHECK_PERIOD.as_nanos() / per_round.as_nanos().max(1)) as u32;
+    let interval = interval.clamp(8, GLOBAL_QUEUE_INTERVAL);
+    processor.global_interval.store(interval, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// The calling thread's OS id (Linux: its tid), or 0 if unknown.

@@ -1,0 +1,194 @@
+//! Fairness on one processor: a goroutine that never stops being runnable (it yields, or hands
+//! off to a partner through runnext) must not starve the others, whether they wait in the local
+//! ring or arrive on the global queue from outside.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use futures::StreamExt;
+
+/// Runs `f`; if it is not done within `limit`, prints what was waited for and aborts the test
+/// process, so starvation fails the run instead of hanging it.
+fn within<T>(limit: Duration, what: &str, f: impl FnOnce() -> T) -> T {
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let what = what.to_owned();
+    let watchdog = thread::spawn(move || {
+        if let Err(RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
+            eprintln!("{what}: not done after {limit:?}; aborting the test process");
+            std::process::abort();
+        }
+    });
+    let out = f();
+    drop(done_tx);
+    let _ = watchdog.join();
+    out
+}
+
+fn one_processor() -> gmp::Runtime {
+    gmp::Builder::new().maxprocs(1).build().unwrap()
+}
+
+#[test]
+fn a_goroutine_yielding_in_a_loop_does_not_starve_the_one_that_stops_it() {
+    let rt = one_processor();
+    let stop = Arc::new(AtomicBool::new(false));
+    within(
+        Duration::from_secs(30),
+        "the yielding goroutine to be stopped",
+        || {
+            rt.block_on(async {
+                let spinner = gmp::spawn({
+                    let stop = stop.clone();
+                    async move {
+                        let mut yields = 0u64;
+                        while !stop.load(Ordering::Acquire) {
+                            gmp::yield_now().await;
+                            yields += 1;
+                        }
+                        yields
+                    }
+                });
+                let stopper = gmp::spawn({
+                    let stop = stop.clone();
+                    async move { stop.store(true, Ordering::Release) }
+                });
+                spinner.await.unwrap();
+                stopper.await.unwrap();
+            })
+        },
+    );
+}
+
+#[test]
+fn many_yielding_goroutines_do_not_starve_the_one_spawned_after_them() {
+    let rt = one_processor();
+    let stop = Arc::new(AtomicBool::new(false));
+    within(
+        Duration::from_secs(30),
+        "ten yielding goroutines to be stopped",
+        || {
+            rt.block_on(async {
+                let spinners: Vec<_> = (0..10)
+                    .map(|_| {
+                        let stop = stop.clone();
+                        gmp::spawn(async move {
+                            while !stop.load(Ordering::Acquire) {
+                                gmp::yield_now().await;
+                            }
+                        })
+                    })
+                    .collect();
+                gmp::yield_now().await;
+                let stopper = gmp::spawn({
+                    let stop = stop.clone();
+                    async move { stop.store(true, Ordering::Release) }
+                });
+                for spinner in spinners {
+                    spinner.await.unwrap();
+                }
+                stopper.await.unwrap();
+            })
+        },
+    );
+}
+
+#[test]
+fn a_yielding_block_on_future_does_not_starve_a_goroutine() {
+    let rt = one_processor();
+    let stop = Arc::new(AtomicBool::new(false));
+    within(Duration::from_secs(30), "block_on to see the flag", || {
+        rt.block_on(async {
+            drop(gmp::spawn({
+                let stop = stop.clone();
+                async move { stop.store(true, Ordering::Release) }
+            }));
+            while !stop.load(Ordering::Acquire) {
+                gmp::yield_now().await;
+            }
+        })
+    });
+}
+
+#[test]
+fn a_local_yielder_does_not_starve_a_goroutine_spawned_from_outside() {
+    // The yielder keeps the local queue non-empty forever, so the remote spawn only runs if the
+    // global queue is checked periodically (every 61st tick) even when local work exists.
+    let rt = one_processor();
+    let handle = rt.handle().clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    within(
+        Duration::from_secs(30),
+        "a remote spawn to run past a local yielder",
+        || {
+            rt.block_on(async {
+                let spinner = gmp::spawn({
+                    let stop = stop.clone();
+                    async move {
+                        while !stop.load(Ordering::Acquire) {
+                            gmp::yield_now().await;
+                        }
+                    }
+                });
+                let stop = stop.clone();
+                thread::spawn(move || {
+                    drop(handle.spawn(async move { stop.store(true, Ordering::Release) }));
+                })
+                .join()
+                .unwrap();
+                spinner.await.unwrap();
+            })
+        },
+    );
+}
+
+#[test]
+fn two_goroutines_ping_ponging_through_runnext_do_not_starve_a_third() {
+    // A and B wake each other forever; every wake puts the partner in runnext. Unless runnext
+    // hand-offs share one time slice, the goroutine waiting in the ring never runs again.
+    let rt = one_processor();
+    let stop = Arc::new(AtomicBool::new(false));
+    within(
+        Duration::from_secs(30),
+        "the third goroutine to stop the ping-pong",
+        || {
+            rt.block_on(async {
+                let stopper = gmp::spawn({
+                    let stop = stop.clone();
+                    async move {
+                        // The first yield sends it to the tail of the ring, behind the players.
+                        gmp::yield_now().await;
+                        stop.store(true, Ordering::Release);
+                    }
+                });
+                let (to_a, mut a_inbox) = futures::channel::mpsc::unbounded::<()>();
+                let (to_b, mut b_inbox) = futures::channel::mpsc::unbounded::<()>();
+                let player_a = gmp::spawn({
+                    let stop = stop.clone();
+                    async move {
+                        while !stop.load(Ordering::Acquire) {
+                            if to_b.unbounded_send(()).is_err() || a_inbox.next().await.is_none() {
+                                break;
+                            }
+                        }
+                    }
+                });
+                let player_b = gmp::spawn({
+                    let stop = stop.clone();
+                    async move {
+                        while !stop.load(Ordering::Acquire) {
+                            if b_inbox.next().await.is_none() || to_a.unbounded_send(()).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                });
+                stopper.await.unwrap();
+                player_a.await.unwrap();
+                player_b.await.unwrap();
+            })
+        },
+    );
+}

@@ -1,0 +1,104 @@
+//! M0: `block_on` holds a processor on the calling thread, so with `maxprocs = 1` every goroutine
+//! of the program runs on that thread, as a Go program with GOMAXPROCS=1 runs on one.
+
+use std::sync::mpsc::RecvTimeoutError;
+use std::thread::{self, ThreadId};
+use std::time::Duration;
+
+use futures::channel::oneshot;
+
+/// Runs `f`; if it is not done within `limit`, prints what was waited for and aborts the test
+/// process, so a lost wakeup fails the run instead of hanging it.
+fn within<T>(limit: Duration, what: &str, f: impl FnOnce() -> T) -> T {
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let what = what.to_owned();
+    let watchdog = thread::spawn(move || {
+        if let Err(RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
+            eprintln!("{what}: not done after {limit:?}; aborting the test process");
+            std::process::abort();
+        }
+    });
+    let out = f();
+    drop(done_tx);
+    let _ = watchdog.join();
+    out
+}
+
+#[test]
+fn with_one_processor_every_goroutine_spawned_from_block_on_runs_on_the_calling_thread() {
+    let rt = gmp::Builder::new().maxprocs(1).build().unwrap();
+    let caller = thread::current().id();
+    let ran_on: Vec<ThreadId> = within(Duration::from_secs(30), "goroutines on M0", || {
+        rt.block_on(async {
+            let handles: Vec<_> = (0..1000)
+                .map(|i| {
+                    gmp::spawn(async move {
+                        if i % 2 == 0 {
+                            gmp::yield_now().await;
+                        }
+                        thread::current().id()
+                    })
+                })
+                .collect();
+            let mut ran_on = Vec::new();
+            for handle in handles {
+                ran_on.push(handle.await.unwrap());
+            }
+            ran_on
+        })
+    });
+    assert_eq!(ran_on.len(), 1000);
+    assert!(
+        ran_on.iter().all(|id| *id == caller),
+        "{} of 1000 goroutines ran off the calling thread",
+        ran_on.iter().filter(|id| **id != caller).count()
+    );
+}
+
+#[test]
+fn with_one_processor_nested_goroutines_also_run_on_the_calling_thread() {
+    let rt = gmp::Builder::new().maxprocs(1).build().unwrap();
+    let caller = thread::current().id();
+    let ran_on = within(Duration::from_secs(30), "nested goroutines on M0", || {
+        rt.block_on(async {
+            gmp::spawn(async {
+                let child = gmp::spawn(async {
+                    let grandchild = gmp::spawn(async { thread::current().id() });
+                    (thread::current().id(), grandchild.await.unwrap())
+                });
+                let (child, grandchild) = child.await.unwrap();
+                [thread::current().id(), child, grandchild]
+            })
+            .await
+            .unwrap()
+        })
+    });
+    assert_eq!(ran_on, [caller; 3]);
+}
+
+#[test]
+fn with_one_processor_a_goroutine_woken_from_a_plain_thread_runs_on_the_calling_thread() {
+    let rt = gmp::Builder::new().maxprocs(1).build().unwrap();
+    let caller = thread::current().id();
+    let ran_on = within(
+        Duration::from_secs(30),
+        "a goroutine woken from outside",
+        || {
+            rt.block_on(async {
+                let (wake_tx, wake_rx) = oneshot::channel::<()>();
+                let sleeper = gmp::spawn(async move {
+                    wake_rx.await.unwrap();
+                    thread::current().id()
+                });
+                let waker = thread::spawn(move || {
+                    thread::sleep(Duration::from_millis(50));
+                    wake_tx.send(()).unwrap();
+                });
+                let ran_on = sleeper.await.unwrap();
+                waker.join().unwrap();
+                ran_on
+            })
+        },
+    );
+    assert_eq!(ran_on, caller);
+}

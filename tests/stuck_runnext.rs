@@ -1,0 +1,107 @@
+//! A goroutine that blocks its thread inside a poll must not strand the goroutines queued on its
+//! processor. The hardest case is runnext: a goroutine spawned (or woken) by the stuck one sits in
+//! the stuck processor's runnext slot, which tokio never lets another worker take (tokio#4941).
+//! In gmp another M must get it out: by stealing runnext on the last steal round, or by sysmon
+//! handing the stuck processor's queue to another M.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Runs `f`; if it is not done within `limit`, prints what was waited for and aborts the test
+/// process, so a stranded goroutine fails the run instead of hanging it.
+fn within<T>(limit: Duration, what: &str, f: impl FnOnce() -> T) -> T {
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let what = what.to_owned();
+    let watchdog = thread::spawn(move || {
+        if let Err(RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
+            eprintln!("{what}: not done after {limit:?}; aborting the test process");
+            std::process::abort();
+        }
+    });
+    let out = f();
+    drop(done_tx);
+    let _ = watchdog.join();
+    out
+}
+
+/// Blocks the current thread (no await, so the poll never returns) until `condition` holds or
+/// about ten seconds pass. Returns whether the condition held.
+fn block_thread_until(condition: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !condition() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    true
+}
+
+/// Goroutine A spawns `spawned` goroutines (the last lands in A's runnext, the others in A's
+/// ring), then blocks its thread until all of them have run. Returns whether they all ran.
+fn spawn_then_block(maxprocs: usize, spawned: usize) -> bool {
+    let rt = gmp::Builder::new().maxprocs(maxprocs).build().unwrap();
+    let ran = Arc::new(AtomicUsize::new(0));
+    within(Duration::from_secs(60), "the blocking goroutine A", || {
+        rt.block_on(async {
+            gmp::spawn(async move {
+                for _ in 0..spawned {
+                    let ran = ran.clone();
+                    drop(gmp::spawn(async move {
+                        ran.fetch_add(1, Ordering::AcqRel);
+                    }));
+                }
+                block_thread_until(|| ran.load(Ordering::Acquire) == spawned)
+            })
+            .await
+            .unwrap()
+        })
+    })
+}
+
+#[test]
+fn with_two_processors_a_goroutine_in_the_runnext_of_a_blocked_processor_still_runs() {
+    let rt = gmp::Builder::new().maxprocs(2).build().unwrap();
+    let b_ran = Arc::new(AtomicBool::new(false));
+    let b_ran_in_time = within(Duration::from_secs(60), "goroutine A", || {
+        rt.block_on(async {
+            let b_ran = b_ran.clone();
+            gmp::spawn(async move {
+                // B lands in this processor's runnext...
+                drop(gmp::spawn({
+                    let b_ran = b_ran.clone();
+                    async move { b_ran.store(true, Ordering::Release) }
+                }));
+                // ...and this poll never returns until B has run elsewhere.
+                block_thread_until(|| b_ran.load(Ordering::Acquire))
+            })
+            .await
+            .unwrap()
+        })
+    });
+    assert!(
+        b_ran_in_time,
+        "B, stuck in the runnext of A's blocked processor, never ran"
+    );
+}
+
+#[test]
+fn with_two_processors_goroutines_in_the_ring_of_a_blocked_processor_still_run() {
+    assert!(
+        spawn_then_block(2, 10),
+        "goroutines queued behind a blocked poll (ring and runnext) did not all run"
+    );
+}
+
+#[test]
+fn with_one_processor_sysmon_hands_a_blocked_processors_goroutines_to_another_thread() {
+    // With a single P nobody can steal: only sysmon noticing the stuck poll (past 10 ms) and
+    // handing the P's queue to another M gets these goroutines out. This is gmp's headline.
+    assert!(
+        spawn_then_block(1, 3),
+        "with maxprocs = 1, goroutines queued behind a blocked poll never ran"
+    );
+}
