@@ -99,12 +99,11 @@ pub(crate) fn start(shared: &Arc<Shared>) -> io::Result<thread::JoinHandle<()>> 
 
 fn run(weak: Weak<Shared>) {
     reduce_timer_slack();
-    let mut delay = MIN_DELAY;
-    let mut idle_rounds = 0u32;
+    let mut tick = Tick::new();
     let mut notes: Vec<ProcessorNotes> = Vec::new();
     let mut last_backstop = Instant::now();
     loop {
-        thread::park_timeout(delay);
+        thread::park_timeout(tick.next_sleep());
         let Some(shared) = weak.upgrade() else { return };
         if shared.sched.is_shut_down() {
             return;
@@ -113,8 +112,7 @@ fn run(weak: Weak<Shared>) {
             if deep_sleep(shared) {
                 return;
             }
-            delay = MIN_DELAY;
-            idle_rounds = 0;
+            tick = Tick::new();
             continue;
         }
         let now = Instant::now();
@@ -127,17 +125,65 @@ fn run(weak: Weak<Shared>) {
         if notes.len() != shared.sched.processors.len() {
             notes = vec![ProcessorNotes::new(now); shared.sched.processors.len()];
         }
-        let nudged = delay > MIN_DELAY && shared.sched.sysmon_was_nudged();
-        if retake(&shared, &mut notes, now) || nudged {
-            idle_rounds = 0;
-            delay = MIN_DELAY;
-            shared.sched.set_sysmon_backed_off(false);
+        if tick.armed && shared.sched.sysmon_was_nudged() {
+            tick.nudged(now);
+        }
+        let acted = retake(&shared, &mut notes, now);
+        tick.after_round(acted, now, &shared);
+    }
+}
+
+/// sysmon's sleep schedule: 20 µs, doubling up to 10 ms after 50 rounds with nothing to do;
+/// a nudge (work queued while backed off) buys a few 20 µs rounds, at most once a
+/// millisecond, so a busy runtime that spawns constantly does not keep sysmon at 20 µs.
+#[derive(Debug)]
+struct Tick {
+    delay: Duration,
+    idle_rounds: u32,
+    fast_rounds: u32,
+    armed: bool,
+    last_nudge: Instant,
+}
+
+/// 20 µs rounds a nudge buys: enough to see a poll twice and hand off its P.
+const ROUNDS_PER_NUDGE: u32 = 3;
+/// Nudges are honoured at most this often.
+const NUDGE_PERIOD: Duration = Duration::from_millis(1);
+
+impl Tick {
+    fn new() -> Self {
+        Self { delay: MIN_DELAY, idle_rounds: 0, fast_rounds: 0, armed: false, last_nudge: Instant::now() }
+    }
+
+    fn next_sleep(&self) -> Duration {
+        if self.fast_rounds > 0 {
+            MIN_DELAY
         } else {
-            idle_rounds += 1;
-            if idle_rounds > IDLE_ROUNDS_BEFORE_BACKOFF {
-                delay = (delay * 2).min(MAX_DELAY);
-                shared.sched.set_sysmon_backed_off(true);
+            self.delay
+        }
+    }
+
+    fn nudged(&mut self, now: Instant) {
+        self.armed = false;
+        self.fast_rounds = ROUNDS_PER_NUDGE;
+        self.last_nudge = now;
+    }
+
+    fn after_round(&mut self, acted: bool, now: Instant, shared: &Shared) {
+        self.fast_rounds = self.fast_rounds.saturating_sub(1);
+        if acted {
+            self.idle_rounds = 0;
+            self.delay = MIN_DELAY;
+        } else {
+            self.idle_rounds += 1;
+            if self.idle_rounds > IDLE_ROUNDS_BEFORE_BACKOFF {
+                self.delay = (self.delay * 2).min(MAX_DELAY);
             }
+        }
+        let rearm = self.delay > MIN_DELAY && now.duration_since(self.last_nudge) >= NUDGE_PERIOD;
+        if rearm != self.armed {
+            self.armed = rearm;
+            shared.sched.set_sysmon_backed_off(rearm);
         }
     }
 }
