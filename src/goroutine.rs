@@ -35,7 +35,7 @@ use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::task::{Context, Poll};
 
-use crate::loom::{AtomicU32, AtomicU8, Ordering::Relaxed};
+use crate::loom::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 use crate::runq::QueueItem;
 
 /// A goroutine's queue handle: an async-task `Runnable` carrying [`Goroutine`] metadata.
@@ -167,7 +167,8 @@ pub struct Goroutine {
     since: AtomicU32,
     spawned_at: &'static Location<'static>,
     runtime: RuntimePointer,
-    registry_slot: AtomicU32,
+    /// Where the registry keeps this goroutine: `(shard << 32) | slot`.
+    registry_slot: AtomicU64,
 }
 
 /// An uncounted pointer to the runtime's shared state; see the module docs for why it stays
@@ -189,7 +190,7 @@ impl Goroutine {
             since: AtomicU32::new(now),
             spawned_at,
             runtime,
-            registry_slot: AtomicU32::new(u32::MAX),
+            registry_slot: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -238,11 +239,11 @@ impl Goroutine {
         self.wait_reason.store(reason as u8, Relaxed);
     }
 
-    pub(crate) fn registry_slot(&self) -> u32 {
+    pub(crate) fn registry_slot(&self) -> u64 {
         self.registry_slot.load(Relaxed)
     }
 
-    pub(crate) fn set_registry_slot(&self, slot: u32) {
+    pub(crate) fn set_registry_slot(&self, slot: u64) {
         self.registry_slot.store(slot, Relaxed);
     }
 }

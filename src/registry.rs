@@ -9,8 +9,10 @@
 //! The registry exists for three things: shutdown (wake every goroutine so its future is
 //! dropped, however it is parked), `num_goroutine()`, and `dump()`.
 //!
-//! It is sharded to keep spawns on different Ps off each other's locks: a goroutine lives in
-//! shard `id % shards` and its slot index is stored in its metadata.
+//! It is sharded to keep spawns on different Ps off each other's locks: a goroutine spawned on
+//! P `i` lives in shard `i` (others in shard `id % shards`), and since most goroutines finish
+//! on the P that spawned them, a shard's lock mostly stays in one core's cache. The shard and
+//! slot are stored in the goroutine's metadata.
 //!
 //! # Shutdown race
 //!
@@ -73,15 +75,18 @@ impl Registry {
         Self { shards: (0..shards.max(1)).map(|_| Mutex::new(Shard::default())).collect() }
     }
 
-    fn shard(&self, id: u64) -> &Mutex<Shard> {
-        &self.shards[(id % self.shards.len() as u64) as usize]
-    }
-
     /// Registers a goroutine. Returns false if the registry is closed (the runtime shut
     /// down); the caller must then cancel the goroutine.
     pub fn insert(&self, goroutine: &Goroutine, waker: Waker) -> bool {
+        self.insert_near(goroutine, waker, None)
+    }
+
+    /// Registers a goroutine in the shard of P `processor` (if given).
+    pub fn insert_near(&self, goroutine: &Goroutine, waker: Waker, processor: Option<usize>) -> bool {
         let entry = Entry { id: goroutine.id(), waker, goroutine };
-        let mut shard = lock(self.shard(goroutine.id()));
+        let count = self.shards.len();
+        let shard_index = processor.map_or((goroutine.id() % count as u64) as usize, |p| p % count);
+        let mut shard = lock(&self.shards[shard_index]);
         if shard.closed {
             return false;
         }
@@ -96,15 +101,17 @@ impl Registry {
             }
         };
         shard.len += 1;
-        goroutine.set_registry_slot(slot);
+        goroutine.set_registry_slot(((shard_index as u64) << 32) | slot as u64);
         true
     }
 
     /// Unregisters goroutine `id` from `slot`. A no-op if it is no longer there (the shutdown
     /// sweep took it).
-    pub fn remove(&self, id: u64, slot: u32) {
+    pub fn remove(&self, id: u64, location: u64) {
+        let (shard_index, slot) = ((location >> 32) as usize, location as u32);
+        let Some(shard) = self.shards.get(shard_index) else { return };
         let removed = {
-            let mut shard = lock(self.shard(id));
+            let mut shard = lock(shard);
             match shard.slots.get_mut(slot as usize) {
                 Some(entry @ Some(_)) if entry.as_ref().is_some_and(|e| e.id == id) => {
                     let removed = entry.take();

@@ -92,7 +92,7 @@ impl Shared {
         let (runnable, task) = async_task::Builder::new()
             .metadata(metadata)
             .spawn(move |g: &Goroutine| GoroutineFuture::new(future, g), WithInfo(schedule));
-        if !self.registry.insert(runnable.metadata(), runnable.waker()) {
+        if !self.registry.insert_near(runnable.metadata(), runnable.waker(), processor) {
             // The runtime has shut down: cancel at once (the handle reports it).
             drop(runnable);
             return JoinHandle::new(task);
