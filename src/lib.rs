@@ -51,8 +51,11 @@ mod sched;
 mod syscall;
 mod sysmon;
 mod task;
+mod trace;
+pub mod sync;
 pub mod time;
 
+pub use blocking::spawn_blocking;
 pub use builder::Builder;
 pub use coop::consume_budget;
 pub use gmp_macros::{main, test};

@@ -34,6 +34,8 @@ use crate::sched::{Machine, Scheduler, Wakeup};
 use crate::task::JoinHandle;
 
 pub use crate::registry::GoroutineRecord;
+pub use crate::trace::Stats;
+pub use crate::goroutine::{GoroutineState, WaitReason};
 
 /// What the threads of one runtime share.
 pub(crate) struct Shared {
@@ -48,6 +50,7 @@ pub(crate) struct Shared {
     threads: Mutex<Vec<thread::JoinHandle<()>>>,
     sysmon: Mutex<Option<thread::JoinHandle<()>>>,
     started: Instant,
+    pub(crate) trace: crate::trace::TraceConfig,
     coarse_millis: AtomicU32,
     seed: AtomicU32,
 }
@@ -67,6 +70,16 @@ impl Shared {
     /// Milliseconds since the runtime started, as last sampled (coarse; for `dump`).
     pub(crate) fn coarse_now(&self) -> u32 {
         self.coarse_millis.load(Ordering::Relaxed)
+    }
+
+    /// When the runtime started.
+    pub(crate) fn started_at(&self) -> Instant {
+        self.started
+    }
+
+    /// Re-samples the coarse clock and returns it.
+    pub(crate) fn coarse_now_fresh(&self) -> u32 {
+        self.update_coarse_clock()
     }
 
     /// Re-samples the coarse clock.
@@ -274,6 +287,7 @@ impl Runtime {
             threads: Mutex::new(Vec::new()),
             sysmon: Mutex::new(None),
             started: Instant::now(),
+            trace: crate::trace::TraceConfig::from_env(),
             coarse_millis: AtomicU32::new(0),
             seed: AtomicU32::new(0x2545_F491),
         });
@@ -608,6 +622,50 @@ pub fn num_cpu() -> usize {
 /// # Panics
 ///
 /// Outside a gmp runtime.
+///
+/// # Examples
+///
+/// ```
+/// gmp::Runtime::new().unwrap().block_on(async {
+///     let handle = gmp::spawn(std::future::pending::<()>());
+///     gmp::yield_now().await;
+///     let records = gmp::runtime::goroutines();
+///     assert!(records.iter().any(|g| g.id == handle.id()));
+///     handle.cancel().await;
+/// });
+/// ```
 pub fn goroutines() -> Vec<GoroutineRecord> {
     with_shared("goroutines", |shared| shared.registry.records())
+}
+
+/// A snapshot of the current runtime's scheduler: Ps, threads, queue lengths.
+///
+/// # Panics
+///
+/// Outside a gmp runtime.
+pub fn stats() -> Stats {
+    with_shared("stats", crate::trace::stats)
+}
+
+/// Every goroutine of the current runtime, Go-traceback style: one block per goroutine with
+/// its id, state or wait reason (`IO wait`, `sleep`, `join`, ...), how many minutes it has
+/// waited (when over one) and where it was spawned.
+///
+/// # Panics
+///
+/// Outside a gmp runtime.
+///
+/// # Examples
+///
+/// ```
+/// gmp::Runtime::new().unwrap().block_on(async {
+///     let handle = gmp::spawn(std::future::pending::<()>());
+///     gmp::yield_now().await;
+///     let dump = gmp::runtime::dump();
+///     assert!(dump.contains(&format!("goroutine {} [waiting]:", handle.id())));
+///     handle.cancel().await;
+/// });
+/// ```
+pub fn dump() -> String {
+    with_shared("dump", crate::trace::dump)
 }

@@ -102,13 +102,21 @@ fn run(weak: Weak<Shared>) {
     let mut tick = Tick::new();
     let mut notes: Vec<ProcessorNotes> = Vec::new();
     let mut last_backstop = Instant::now();
+    let mut last_trace = Instant::now();
     loop {
         thread::park_timeout(tick.next_sleep());
         let Some(shared) = weak.upgrade() else { return };
         if shared.sched.is_shut_down() {
             return;
         }
-        if shared.sched.all_processors_idle() {
+        if let Some(period) = shared.trace.schedtrace {
+            if last_trace.elapsed() >= period {
+                last_trace = Instant::now();
+                print_trace(&shared);
+            }
+        }
+        // With schedtrace on, sysmon never sleeps deeply (as in Go), so the lines keep coming.
+        if shared.sched.all_processors_idle() && shared.trace.schedtrace.is_none() {
             if deep_sleep(shared) {
                 return;
             }
@@ -186,6 +194,15 @@ impl Tick {
             shared.sched.set_sysmon_backed_off(rearm);
         }
     }
+}
+
+fn print_trace(shared: &Shared) {
+    let mut text = crate::trace::sched_line(shared);
+    text.push('\n');
+    if shared.trace.scheddetail {
+        text.push_str(&crate::trace::detail_lines(shared));
+    }
+    eprint!("{text}");
 }
 
 /// Sleeps while every P is idle: until a P gets busy, or the next timer is due (then fires

@@ -1,0 +1,192 @@
+//! Introspection: `runtime::stats()`, `runtime::dump()` and Go-style scheduler traces
+//! (`GMP_DEBUG=schedtrace=1000[,scheddetail=1]`), printed by sysmon.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::processor::ProcessorStatus;
+use crate::registry::GoroutineRecord;
+use crate::runtime::Shared;
+
+/// The environment variable that turns on scheduler traces.
+pub const DEBUG_ENV: &str = "GMP_DEBUG";
+
+/// What `GMP_DEBUG` asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TraceConfig {
+    /// Print a `SCHED` line this often.
+    pub(crate) schedtrace: Option<Duration>,
+    /// Also print a line per P and per goroutine.
+    pub(crate) scheddetail: bool,
+}
+
+impl TraceConfig {
+    /// Reads `GMP_DEBUG` (`schedtrace=<ms>`, `scheddetail=1`, comma-separated). Unknown or
+    /// malformed settings are reported once on stderr and ignored.
+    pub(crate) fn from_env() -> Self {
+        std::env::var(DEBUG_ENV).map(|value| Self::parse(&value)).unwrap_or_default()
+    }
+
+    fn parse(value: &str) -> Self {
+        let mut config = Self::default();
+        for setting in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match setting.split_once('=') {
+                Some(("schedtrace", ms)) => match ms.parse::<u64>() {
+                    Ok(ms) if ms > 0 => config.schedtrace = Some(Duration::from_millis(ms)),
+                    _ => eprintln!("gmp: ignoring {DEBUG_ENV} setting {setting:?}: schedtrace takes milliseconds > 0"),
+                },
+                Some(("scheddetail", flag)) => config.scheddetail = flag == "1",
+                _ => eprintln!(
+                    "gmp: ignoring unknown {DEBUG_ENV} setting {setting:?} (known: schedtrace=<ms>, scheddetail=1)"
+                ),
+            }
+        }
+        config
+    }
+}
+
+/// A snapshot of the scheduler's counters.
+///
+/// # Examples
+///
+/// ```
+/// gmp::Runtime::new().unwrap().block_on(async {
+///     let stats = gmp::runtime::stats();
+///     assert_eq!(stats.local_queue_lengths.len(), stats.maxprocs);
+///     assert!(stats.goroutines == 0);
+/// });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Ps that run goroutines at once.
+    pub maxprocs: usize,
+    /// Live goroutines (as `num_goroutine()`).
+    pub goroutines: usize,
+    /// Worker threads (Ms) started, M0 excluded.
+    pub threads: usize,
+    /// Ps on the idle list.
+    pub idle_processors: usize,
+    /// Ms looking for work to steal.
+    pub spinning_threads: usize,
+    /// Ms parked on the idle list.
+    pub idle_threads: usize,
+    /// Goroutines in the global queue.
+    pub global_queue_length: usize,
+    /// Goroutines in each P's local queue (runnext included), P0 first; spare Ps that are not
+    /// in use are left out.
+    pub local_queue_lengths: Vec<usize>,
+    /// Scheduling rounds run on each P.
+    pub schedticks: Vec<u32>,
+}
+
+pub(crate) fn stats(shared: &Shared) -> Stats {
+    let sched = &shared.sched;
+    let shown = shown_processors(shared);
+    Stats {
+        maxprocs: sched.maxprocs,
+        goroutines: shared.registry.len(),
+        threads: shared.thread_count(),
+        idle_processors: sched.idle_processors(),
+        spinning_threads: sched.spinning_machines(),
+        idle_threads: sched.idle_machines(),
+        global_queue_length: sched.global.len(),
+        local_queue_lengths: shown.iter().map(|&p| sched.processors[p].queue.len()).collect(),
+        schedticks: shown
+            .iter()
+            .map(|&p| sched.processors[p].schedtick.load(std::sync::atomic::Ordering::Relaxed))
+            .collect(),
+    }
+}
+
+/// The first `maxprocs` Ps, plus any spare that is in use.
+fn shown_processors(shared: &Shared) -> Vec<usize> {
+    let sched = &shared.sched;
+    (0..sched.processors.len())
+        .filter(|&p| p < sched.maxprocs || sched.processors[p].status() != ProcessorStatus::Idle)
+        .collect()
+}
+
+/// The `SCHED` line of a schedtrace.
+pub(crate) fn sched_line(shared: &Shared) -> String {
+    let stats = stats(shared);
+    let queues: Vec<String> = stats.local_queue_lengths.iter().map(usize::to_string).collect();
+    format!(
+        "SCHED {}ms: maxprocs={} idleprocs={} threads={} spinningthreads={} idlethreads={} runqueue={} [{}]",
+        shared.started_at().elapsed().as_millis(),
+        stats.maxprocs,
+        stats.idle_processors,
+        stats.threads + 1,
+        stats.spinning_threads,
+        stats.idle_threads,
+        stats.global_queue_length,
+        queues.join(" ")
+    )
+}
+
+/// The per-P and per-goroutine lines of `scheddetail=1`.
+pub(crate) fn detail_lines(shared: &Shared) -> String {
+    let mut out = String::new();
+    for p in shown_processors(shared) {
+        let processor = &shared.sched.processors[p];
+        let _ = writeln!(
+            out,
+            "  P{p}: status={:?} schedtick={} syscalltick={} runqsize={} blocked={}",
+            processor.status(),
+            processor.schedtick.load(std::sync::atomic::Ordering::Relaxed),
+            processor.syscalltick.load(std::sync::atomic::Ordering::Relaxed),
+            processor.queue.len(),
+            processor.blocked.load(std::sync::atomic::Ordering::Relaxed),
+        );
+    }
+    for record in shared.registry.records() {
+        let _ = writeln!(out, "  G{}: status={}", record.id, status_text(&record));
+    }
+    out
+}
+
+fn status_text(record: &GoroutineRecord) -> String {
+    let reason = record.wait_reason.as_str();
+    if reason.is_empty() || record.state != crate::goroutine::GoroutineState::Waiting {
+        record.state.as_str().to_owned()
+    } else {
+        format!("{}({reason})", record.state.as_str())
+    }
+}
+
+/// Every goroutine, Go-traceback style: `goroutine 7 [IO wait, 3 minutes]:` and where it was
+/// spawned.
+pub(crate) fn dump(shared: &Shared) -> String {
+    let now = shared.coarse_now_fresh();
+    let mut out = String::new();
+    for record in shared.registry.records() {
+        let reason = match (record.state, record.wait_reason.as_str()) {
+            (crate::goroutine::GoroutineState::Waiting, "") => "waiting".to_owned(),
+            (crate::goroutine::GoroutineState::Waiting, reason) => reason.to_owned(),
+            (state, _) => state.as_str().to_owned(),
+        };
+        let waited = now.saturating_sub(record.since_ms) / 60_000;
+        let since = if waited > 0 && record.state == crate::goroutine::GoroutineState::Waiting {
+            format!(", {waited} minutes")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "goroutine {} [{reason}{since}]:", record.id);
+        let _ = writeln!(out, "\tspawned at {}\n", record.spawned_at);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gmp_debug_settings_parse_as_go_spells_them() {
+        let config = TraceConfig::parse("schedtrace=1000,scheddetail=1");
+        assert_eq!(config.schedtrace, Some(Duration::from_millis(1000)));
+        assert!(config.scheddetail);
+        assert_eq!(TraceConfig::parse("schedtrace=abc"), TraceConfig::default());
+        assert_eq!(TraceConfig::parse(""), TraceConfig::default());
+    }
+}
