@@ -78,26 +78,47 @@ impl Context {
 
     /// Polls one goroutine on this M's P.
     pub(crate) fn run(&self, runnable: Runnable) {
+        // A panic in the goroutine is caught inside its future; this catches one from
+        // dropping it, so no goroutine can unwind the M.
+        self.polling(|| {
+            let _ = catch_unwind(AssertUnwindSafe(|| runnable.run()));
+        });
+    }
+
+    /// Runs `poll` as one poll on this M's P: sysmon sees it (`polls` odd meanwhile), it gets
+    /// a fresh coop budget, and if sysmon marked the P blocked while it ran, the P is dealt
+    /// with afterwards.
+    pub(crate) fn polling<R>(&self, poll: impl FnOnce() -> R) -> R {
         let sched = &self.shared.sched;
         let processor = self.machine.processor().map(|p| &sched.processors[p]);
         if let Some(p) = processor {
             p.poll_started();
         }
-        let budget = coop::start_poll(processor.map(|p| &p.preempt));
-        // A panic in the goroutine is caught inside its future; this catches one from
-        // dropping it, so no goroutine can unwind the M.
-        let _ = catch_unwind(AssertUnwindSafe(|| runnable.run()));
-        drop(budget);
+        let _finish = PollFinished(self);
+        let _budget = coop::start_poll(processor.map(|p| &p.preempt));
+        poll()
+    }
+}
+
+/// Ends a poll, on unwinding too (a panicking main future must not leave `polls` odd).
+struct PollFinished<'a>(&'a Context);
+
+impl Drop for PollFinished<'_> {
+    fn drop(&mut self) {
+        let context = self.0;
+        let sched = &context.shared.sched;
         // `gmp::syscall` may have moved this M to another P during the poll.
-        if let Some(p) = self.machine.processor() {
+        if let Some(p) = context.machine.processor() {
             let processor = &sched.processors[p];
             processor.poll_finished();
             if processor.blocked.load(std::sync::atomic::Ordering::Relaxed) {
-                sched.leave_blocked(&self.machine, p);
+                sched.leave_blocked(&context.machine, p);
             }
         }
     }
+}
 
+impl Context {
     /// Runs goroutines until the scheduler says to stop (shutdown, or M0's interrupt).
     pub(crate) fn schedule(&self) {
         while let Some(runnable) = self.shared.sched.next(&self.machine) {

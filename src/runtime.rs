@@ -339,9 +339,7 @@ impl Runtime {
         let mut future = pin!(future);
         loop {
             if signal.woken.swap(false, Ordering::AcqRel) {
-                let processor = context.machine.processor().map(|p| &self.shared.sched.processors[p]);
-                let _budget = crate::coop::start_poll(processor.map(|p| &p.preempt));
-                if let Poll::Ready(output) = future.as_mut().poll(&mut task_context) {
+                if let Poll::Ready(output) = context.polling(|| future.as_mut().poll(&mut task_context)) {
                     return output;
                 }
             }

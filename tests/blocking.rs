@@ -153,3 +153,17 @@ fn a_cpu_loop_calling_consume_budget_lets_another_goroutine_on_its_p_progress() 
     });
     assert!(other_ran, "the other goroutine never ran beside the CPU loop");
 }
+
+#[test]
+fn a_main_future_blocking_its_thread_does_not_stop_the_goroutine_it_spawned() {
+    let rt = one_p();
+    let saw_it_run = rt.block_on(async {
+        let ran = Arc::new(AtomicBool::new(false));
+        let ran2 = ran.clone();
+        let handle = gmp::spawn(async move { ran2.store(true, Ordering::Release) });
+        let saw = block_thread_until(&ran);
+        handle.await.unwrap();
+        saw
+    });
+    assert!(saw_it_run, "the goroutine never ran while block_on's future blocked its thread");
+}
