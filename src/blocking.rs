@@ -1,17 +1,440 @@
-//! The `spawn_blocking` pool (stub: filled in by the blocking issue).
+//! [`spawn_blocking`]: run a blocking closure on a pool of threads made for it.
+//!
+//! # Design
+//!
+//! A blocking call is a goroutine like any other: an async-task task whose metadata is a
+//! [`Goroutine`] and whose future is `async move { f() }` inside a [`GoroutineFuture`] (so a
+//! panic in `f` reaches the [`JoinHandle`] as [`JoinError::Panic`](crate::JoinError), the call
+//! shows in `num_goroutine` and `dump`, and shutdown cancels it like any goroutine). It
+//! differs in one thing: its schedule function queues it on this pool instead of a P. Its
+//! future finishes in its first poll, so it is queued exactly once (at spawn) unless
+//! the shutdown sweep wakes it, which finds the pool closed and cancels it.
+//!
+//! The pool is tokio's design (`blocking/pool.rs`): one `Mutex<VecDeque>` and a condvar.
+//!
+//! - A call goes to the back of the queue. If a thread is idle, one is notified; otherwise a
+//!   new thread is started if fewer than `max_blocking_threads` exist. Beyond the cap the call
+//!   waits in the queue (FIFO, never refused).
+//! - A thread runs queued calls front to back until the queue is empty, then waits on the
+//!   condvar. After `blocking_keep_alive` without work it exits.
+//! - Threads are started outside the lock (a thread start costs tens of microseconds): the
+//!   spawner reserves the slot under the lock (`threads`, `starting`), starts the thread, then
+//!   files its `JoinHandle` under the lock again.
+//!
+//! While running calls a thread has a gmp [`Context`] installed whose M holds no P, so
+//! `gmp::spawn` and `Handle::current` work inside `f` (their goroutines go to the global
+//! queue) and `gmp::syscall` just calls its closure.
+//!
+//! # Counting idle threads and notifications
+//!
+//! `idle` counts threads waiting for work that nobody has notified yet; `notified` counts
+//! notifications not yet taken. A spawner that finds `idle > 0` moves one unit from `idle` to
+//! `notified` and signals the condvar. A waking thread first takes a notification if there is
+//! one (whichever thread wakes first takes it; a thread woken without one keeps waiting for
+//! the rest of its keep-alive), and only then considers shutdown or its keep-alive expired. So
+//! every notification is taken by exactly one thread, which goes back to the queue: a call is
+//! never left queued with every thread asleep.
+//!
+//! # Lifetimes
+//!
+//! The pool lives inside the runtime's `Shared`; its threads hold its state (`PoolInner`) by
+//! `Arc` and the runtime only by `Weak`, upgraded while they run calls, so an idle pool never
+//! keeps a runtime alive. Shutdown (runtime drop, before the Ms are joined) closes the pool,
+//! cancels the queued calls by dropping their `Runnable`s (never under the lock: dropping one
+//! runs the closure's destructors, which may call back into gmp), wakes the idle threads so
+//! they exit, waits for busy ones until the deadline and joins the threads that have exited.
+//! A `Runnable` is never dropped while a pool lock is held, and every queued `Runnable` is
+//! dropped or run before `Shared` goes, so the uncounted runtime pointer in its metadata
+//! stays valid (see `goroutine.rs`).
 
-use std::time::Instant;
+use std::collections::VecDeque;
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
+use std::thread;
+use std::time::{Duration, Instant};
 
-/// Threads for blocking calls.
-#[derive(Debug)]
-pub(crate) struct BlockingPool {}
+use crate::builder::Config;
+use crate::goroutine::{Goroutine, GoroutineFuture, GoroutineState, Runnable, RuntimePointer};
+use crate::loom::lock;
+use crate::machine::{self, Context};
+use crate::runtime::{Handle, Shared};
+use crate::sched::Machine;
+use crate::task::JoinHandle;
+
+/// The `spawn_blocking` pool of one runtime.
+pub(crate) struct BlockingPool {
+    inner: Arc<PoolInner>,
+    /// The runtime this pool belongs to, for the threads it starts. Set by the first
+    /// `spawn_blocking` (the pool is built inside `Shared`, before any `Arc` to it exists).
+    runtime: OnceLock<Weak<Shared>>,
+}
+
+/// What the pool's threads share with it.
+struct PoolInner {
+    state: Mutex<PoolState>,
+    /// Idle threads wait here for work.
+    work: Condvar,
+    /// Shutdown waits here for threads to exit (and for thread starts to finish).
+    exited: Condvar,
+    max_threads: usize,
+    keep_alive: Duration,
+    thread_name: String,
+    stack_size: Option<usize>,
+}
+
+struct PoolState {
+    queue: VecDeque<Runnable>,
+    /// Threads started (or being started) and not yet exited.
+    threads: usize,
+    /// Threads being started whose `JoinHandle` is not in `handles` yet.
+    starting: usize,
+    /// Threads waiting for work that nobody has notified.
+    idle: usize,
+    /// Notifications sent and not yet taken by a waking thread.
+    notified: usize,
+    /// Handles of started threads (finished ones are pruned when a new thread starts).
+    handles: Vec<thread::JoinHandle<()>>,
+    shutdown: bool,
+    /// Seeds the threads' Ms (their random numbers are unused without a P, but cheap).
+    next_seed: u32,
+}
+
+impl fmt::Debug for BlockingPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = lock(&self.inner.state);
+        f.debug_struct("BlockingPool")
+            .field("queued", &state.queue.len())
+            .field("threads", &state.threads)
+            .field("idle", &state.idle)
+            .field("max_threads", &self.inner.max_threads)
+            .finish()
+    }
+}
 
 impl BlockingPool {
-    pub(crate) fn new(_config: &crate::builder::Config) -> Self {
-        Self {}
+    pub(crate) fn new(config: &Config) -> Self {
+        Self {
+            inner: Arc::new(PoolInner {
+                state: Mutex::new(PoolState {
+                    queue: VecDeque::new(),
+                    threads: 0,
+                    starting: 0,
+                    idle: 0,
+                    notified: 0,
+                    handles: Vec::new(),
+                    shutdown: false,
+                    next_seed: 0x6A09_E667,
+                }),
+                work: Condvar::new(),
+                exited: Condvar::new(),
+                max_threads: config.max_blocking_threads,
+                keep_alive: config.blocking_keep_alive,
+                thread_name: format!("{}-blocking", config.thread_name),
+                stack_size: config.thread_stack_size,
+            }),
+            runtime: OnceLock::new(),
+        }
+    }
+
+    /// Queues a call: notifies an idle thread, or starts one if the cap allows; otherwise the
+    /// call waits its turn. After shutdown the call is cancelled instead.
+    fn push(&self, runnable: Runnable) {
+        let mut state = lock(&self.inner.state);
+        if state.shutdown {
+            drop(state);
+            cancel(runnable);
+            return;
+        }
+        state.queue.push_back(runnable);
+        if state.idle > 0 {
+            state.idle -= 1;
+            state.notified += 1;
+            drop(state);
+            self.inner.work.notify_one();
+        } else if state.threads < self.inner.max_threads {
+            state.threads += 1;
+            state.starting += 1;
+            let seed = state.next_seed;
+            state.next_seed = seed.wrapping_add(0x9E37_79B9);
+            drop(state);
+            self.start_thread(seed);
+        }
+    }
+
+    /// Starts a pool thread whose slot `push` has reserved.
+    fn start_thread(&self, seed: u32) {
+        let inner = self.inner.clone();
+        let runtime = self.runtime.get().cloned().unwrap_or_default();
+        let mut builder = thread::Builder::new().name(inner.thread_name.clone());
+        if let Some(size) = inner.stack_size {
+            builder = builder.stack_size(size);
+        }
+        let started = builder.spawn(move || thread_main(&inner, &runtime, seed));
+        let mut state = lock(&self.inner.state);
+        state.starting -= 1;
+        let error = match started {
+            Ok(handle) => {
+                // Threads that left after their keep-alive are done; drop (detach) them.
+                state.handles.retain(|handle| !handle.is_finished());
+                state.handles.push(handle);
+                None
+            }
+            Err(error) => {
+                state.threads -= 1;
+                Some((error, state.threads == 0 && !state.queue.is_empty()))
+            }
+        };
+        if state.shutdown {
+            self.inner.exited.notify_all();
+        }
+        drop(state);
+        if let Some((error, stranded)) = error {
+            assert!(
+                !stranded,
+                "gmp::spawn_blocking could not start a blocking-pool thread and none is running \
+                 to take the call: {error}. Lower Builder::thread_stack_size or free resources"
+            );
+            eprintln!("gmp: could not start a blocking-pool thread ({error}); the call waits for a running one");
+        }
     }
 
     /// Stops the pool: queued calls are cancelled, idle threads exit; waits for busy threads
-    /// until `deadline` (forever if `None`).
-    pub(crate) fn shutdown(&self, _deadline: Option<Instant>) {}
+    /// until `deadline` (forever if `None`). Threads still busy after that are left to finish
+    /// on their own.
+    pub(crate) fn shutdown(&self, deadline: Option<Instant>) {
+        let queued = {
+            let mut state = lock(&self.inner.state);
+            state.shutdown = true;
+            std::mem::take(&mut state.queue)
+        };
+        self.inner.work.notify_all();
+        for runnable in queued {
+            cancel(runnable);
+        }
+        let mut state = lock(&self.inner.state);
+        while state.threads > 0 || state.starting > 0 {
+            state = match deadline {
+                None => wait(&self.inner.exited, state),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break;
+                    }
+                    wait_timeout(&self.inner.exited, state, deadline - now)
+                }
+            };
+        }
+        let all_exited = state.threads == 0;
+        let handles = std::mem::take(&mut state.handles);
+        drop(state);
+        for handle in handles {
+            // A thread that has left its loop finishes at once; one still in a call after the
+            // deadline is detached (dropping its handle).
+            if all_exited || handle.is_finished() {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+/// Cancels a call: dropping its `Runnable` drops `f` and makes its `JoinHandle` report
+/// cancellation. A panicking destructor in `f`'s captures must not unwind into gmp.
+fn cancel(runnable: Runnable) {
+    let _ = catch_unwind(AssertUnwindSafe(|| drop(runnable)));
+}
+
+/// The life of a pool thread: run queued calls; wait up to the keep-alive for more; exit.
+fn thread_main(inner: &PoolInner, runtime: &Weak<Shared>, seed: u32) {
+    let mut state = lock(&inner.state);
+    loop {
+        if !state.queue.is_empty() {
+            drop(state);
+            if !run_queued(inner, runtime, seed) {
+                state = lock(&inner.state);
+                break;
+            }
+            state = lock(&inner.state);
+            continue;
+        }
+        if state.shutdown {
+            break;
+        }
+        let got_work;
+        (state, got_work) = wait_for_work(inner, state);
+        if !got_work {
+            break;
+        }
+    }
+    state.threads -= 1;
+    if state.shutdown {
+        inner.exited.notify_all();
+    }
+}
+
+/// Runs queued calls until the queue is empty, with the runtime's context installed. Returns
+/// false if the runtime is gone (cannot happen while calls are queued: shutdown empties the
+/// queue before the runtime can be freed).
+fn run_queued(inner: &PoolInner, runtime: &Weak<Shared>, seed: u32) -> bool {
+    let Some(shared) = runtime.upgrade() else {
+        return false;
+    };
+    let context = Context::new(shared, Machine::new(seed, None));
+    let _entered = context.enter();
+    loop {
+        let Some(runnable) = lock(&inner.state).queue.pop_front() else {
+            return true;
+        };
+        // A panic in `f` is caught inside its `GoroutineFuture`; this catches one from
+        // dropping its output, so no call can unwind the thread.
+        let _ = catch_unwind(AssertUnwindSafe(|| runnable.run()));
+    }
+}
+
+/// Waits for a notification. Returns false if the keep-alive ran out or the pool shut down
+/// first (the thread then exits).
+fn wait_for_work<'a>(inner: &'a PoolInner, mut state: MutexGuard<'a, PoolState>) -> (MutexGuard<'a, PoolState>, bool) {
+    state.idle += 1;
+    // A keep-alive too long to add to `now` means "forever".
+    let deadline = Instant::now().checked_add(inner.keep_alive);
+    loop {
+        state = match deadline {
+            None => wait(&inner.work, state),
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                wait_timeout(&inner.work, state, left)
+            }
+        };
+        if state.notified > 0 {
+            // The notifier already took us out of `idle`.
+            state.notified -= 1;
+            return (state, true);
+        }
+        if state.shutdown || deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            state.idle -= 1;
+            return (state, false);
+        }
+    }
+}
+
+fn wait<'a>(condvar: &Condvar, guard: MutexGuard<'a, PoolState>) -> MutexGuard<'a, PoolState> {
+    condvar.wait(guard).unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn wait_timeout<'a>(
+    condvar: &Condvar,
+    guard: MutexGuard<'a, PoolState>,
+    timeout: Duration,
+) -> MutexGuard<'a, PoolState> {
+    match condvar.wait_timeout(guard, timeout) {
+        Ok((guard, _)) => guard,
+        Err(poisoned) => poisoned.into_inner().0,
+    }
+}
+
+/// The schedule function of every blocking call (zero-sized: the pool comes from the
+/// goroutine's metadata). Calls are queued directly at spawn; this runs only if a call is
+/// woken, which the shutdown sweep does (the pool is closed by then, so it is cancelled).
+fn schedule(runnable: Runnable) {
+    let g = runnable.metadata();
+    g.set_state(GoroutineState::Runnable);
+    let shared: *const Shared = g.runtime();
+    // SAFETY: the runtime outlives every goroutine that can still be scheduled
+    // (see `goroutine.rs`), and `runnable` is one.
+    unsafe { &*shared }.blocking.push(runnable);
+}
+
+/// Creates the call's goroutine, registers it, and queues it on `shared`'s pool.
+fn spawn_on<F, R>(shared: &Arc<Shared>, f: F, spawned_at: &'static Location<'static>) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let pool = &shared.blocking;
+    pool.runtime.get_or_init(|| Arc::downgrade(shared));
+    let id = machine::with_current(|context| match context {
+        Some(context) if Arc::ptr_eq(&context.shared, shared) => context.next_goroutine_id(),
+        _ => shared.reserve_goroutine_ids(1),
+    });
+    let metadata = Goroutine::new(id, spawned_at, RuntimePointer(&**shared), shared.coarse_now());
+    let (runnable, task) = async_task::Builder::new()
+        .metadata(metadata)
+        .spawn(move |g: &Goroutine| GoroutineFuture::new(async move { f() }, g), schedule);
+    if !shared.registry.insert(runnable.metadata(), runnable.waker()) {
+        // The runtime has shut down: cancel at once (the handle reports it).
+        drop(runnable);
+        return JoinHandle::new(task);
+    }
+    pool.push(runnable);
+    JoinHandle::new(task)
+}
+
+/// Runs `f`, a blocking closure, on the current runtime's blocking pool and returns a handle
+/// to await its result, so the goroutine that calls it (and its P) is not blocked.
+///
+/// Threads are started on demand, up to [`Builder::max_blocking_threads`] (512 by default);
+/// beyond that, calls wait in FIFO order and are never refused. A thread left idle for
+/// [`Builder::blocking_keep_alive`] (10 s by default) exits. A panic in `f` reaches the handle
+/// as [`JoinError::Panic`](crate::JoinError::Panic) and does not kill the pool thread. Inside
+/// `f`, [`gmp::spawn`](crate::spawn) and [`Handle::current`] work.
+///
+/// Prefer [`gmp::syscall`](crate::syscall) for calls that are usually short: it runs `f` on
+/// the current thread and hands the P off only if `f` is slow. Use `spawn_blocking` for calls
+/// that are long or many, or when the caller should not wait.
+///
+/// Shutting the runtime down cancels calls still queued (their handles report
+/// [`JoinError::Cancelled`](crate::JoinError::Cancelled)) and waits for running ones.
+///
+/// [`Builder::max_blocking_threads`]: crate::Builder::max_blocking_threads
+/// [`Builder::blocking_keep_alive`]: crate::Builder::blocking_keep_alive
+///
+/// # Panics
+///
+/// Outside a gmp runtime; from other threads use [`Handle::spawn_blocking`].
+///
+/// # Examples
+///
+/// ```
+/// gmp::Runtime::new().unwrap().block_on(async {
+///     let contents = gmp::spawn_blocking(|| std::fs::read_to_string("Cargo.toml"));
+///     assert!(contents.await.unwrap().unwrap().contains("[package]"));
+/// });
+/// ```
+#[track_caller]
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let location = Location::caller();
+    machine::with_current(|context| match context {
+        Some(context) => spawn_on(&context.shared, f, location),
+        None => panic!(
+            "gmp::spawn_blocking must be called from inside a gmp runtime: run the code under \
+             Runtime::block_on or #[gmp::main], or call Handle::spawn_blocking (Runtime::handle) \
+             from other threads"
+        ),
+    })
+}
+
+impl Handle {
+    /// Runs `f` on this handle's runtime's blocking pool; see [`spawn_blocking`] for the
+    /// details. Works from any thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = gmp::Runtime::new().unwrap();
+    /// let handle = rt.handle();
+    /// let call = std::thread::spawn(move || handle.spawn_blocking(|| 6 * 7)).join().unwrap();
+    /// assert_eq!(rt.block_on(call).unwrap(), 42);
+    /// ```
+    #[track_caller]
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        spawn_on(self.shared(), f, Location::caller())
+    }
 }

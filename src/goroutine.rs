@@ -14,7 +14,7 @@
 //! - `Running`: being polled. Set by [`GoroutineFuture`] at the start of each poll.
 //! - `Waiting`: the last poll returned `Pending`. Set by [`GoroutineFuture`] after the poll,
 //!   with the wait reason that a gmp leaf future (sleep, I/O, join, ...) recorded.
-//! - `Syscall`: inside `gmp::syscall`. Set and cleared by `blocking.rs`.
+//! - `Syscall`: inside `gmp::syscall`. Set and cleared by `syscall.rs`.
 //!
 //! The fields are relaxed atomics written only by whoever holds the goroutine at that moment
 //! (the M polling it, or the waker queueing it); readers (dump) see a recent snapshot.

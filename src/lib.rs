@@ -28,6 +28,33 @@
 //!     assert_eq!(answer, 42);
 //! }
 //! ```
+//!
+//! Misusing the attributes is a compile error that names the problem: a `#[gmp::main]` or
+//! `#[gmp::test]` function must be `async`,
+//!
+//! ```compile_fail
+//! #[gmp::main]
+//! fn main() {}
+//! ```
+//!
+//! take no parameters,
+//!
+//! ```compile_fail
+//! #[gmp::test]
+//! async fn takes_an_argument(x: u32) {}
+//! ```
+//!
+//! and be given only known arguments with positive integer values:
+//!
+//! ```compile_fail
+//! #[gmp::main(flavor = "current_thread")]
+//! async fn main() {}
+//! ```
+//!
+//! ```compile_fail
+//! #[gmp::main(maxprocs = 0)]
+//! async fn main() {}
+//! ```
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 

@@ -367,6 +367,24 @@ impl Runtime {
         self.shared.spawn(future, Location::caller())
     }
 
+    /// Runs `f` on the runtime's blocking pool; see [`spawn_blocking`](crate::spawn_blocking).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = gmp::Runtime::new().unwrap();
+    /// let handle = rt.spawn_blocking(|| 6 * 7);
+    /// assert_eq!(rt.block_on(handle).unwrap(), 42);
+    /// ```
+    #[track_caller]
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.handle().spawn_blocking(f)
+    }
+
     /// A handle for spawning onto this runtime from other threads.
     pub fn handle(&self) -> Handle {
         Handle { shared: self.shared.clone() }
