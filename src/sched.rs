@@ -83,11 +83,18 @@ impl Parker {
     }
 
     fn take_handoff(&self) -> Option<Wakeup> {
-        match self.handoff.swap(HANDOFF_NONE, Acquire) {
-            HANDOFF_NONE => None,
-            HANDOFF_EXIT => Some(Wakeup::Exit),
-            index => Some(Wakeup::Processor { index, spinning: self.spinning.load(Relaxed) }),
-        }
+        let wakeup = match self.handoff.load(Acquire) {
+            HANDOFF_NONE => return None,
+            HANDOFF_EXIT => Wakeup::Exit,
+            index => Wakeup::Processor { index, spinning: self.spinning.load(Relaxed) },
+        };
+        // A plain store, not a swap, is enough: only this M clears the word, and a waker
+        // writes it once per stay on the idle list (it popped the M off the list under the
+        // idle lock, after the M's last clear). It also keeps loom honest: loom 0.7 lets an
+        // RMW read the M's own older store instead of a waker's newer one (loom#254), which
+        // made the park models report deadlocks that cannot happen.
+        self.handoff.store(HANDOFF_NONE, Relaxed);
+        Some(wakeup)
     }
 
     /// Wakes the thread without a handoff (it re-checks its interrupt flag).
@@ -194,6 +201,9 @@ struct IdleLists {
     machines: Vec<Arc<Parker>>,
     /// Ps beyond `maxprocs`, unused until one stands in for a blocked P.
     spares: Vec<usize>,
+    /// Set when the platform could not start an M for new work: the next M to park takes an
+    /// idle P and looks again instead (see `machine_not_started`).
+    missed_wakeup: bool,
 }
 
 /// The scheduler state shared by all Ms: the Ps, the global queue, the idle lists.
@@ -241,6 +251,7 @@ impl<T: QueueItem> Scheduler<T> {
             processors: (0..maxprocs).rev().collect(),
             machines: Vec::new(),
             spares: (maxprocs..total).rev().collect(),
+            missed_wakeup: false,
         };
         Self {
             processors,
@@ -386,13 +397,35 @@ impl<T: QueueItem> Scheduler<T> {
                     .platform()
                     .is_some_and(|p| p.start_machine(Wakeup::Processor { index: processor, spinning }));
                 if !started {
-                    if spinning {
-                        self.nmspinning.fetch_sub(1, SeqCst);
-                    }
-                    self.put_idle_processor(processor);
+                    self.machine_not_started(processor, spinning);
                 }
             }
         }
+    }
+
+    /// The platform could not start an M for P `processor` (thread limit, or the OS refused).
+    /// Go never gets here (`newm` succeeds or throws), and this is where a wakeup could be
+    /// lost: the M that should run the new work may be between its last re-check and the
+    /// idle-M list, and its re-check could not get the P this call was holding. So under the
+    /// idle lock: hand the P to an M that parked meanwhile, or put it back and leave a note
+    /// that the next M to park must look for work once more (see `park`).
+    #[cold]
+    fn machine_not_started(&self, processor: usize, spinning: bool) {
+        let mut idle = lock(&self.idle);
+        if let Some(parker) = idle.machines.pop() {
+            drop(idle);
+            parker.hand_off(processor, spinning);
+            return;
+        }
+        // Uncount the spinner that never started before the P and the note become visible,
+        // so the M that takes them may spin.
+        if spinning {
+            self.nmspinning.fetch_sub(1, SeqCst);
+        }
+        self.processors[processor].set_status(ProcessorStatus::Idle);
+        idle.processors.push(processor);
+        self.npidle.fetch_add(1, SeqCst);
+        idle.missed_wakeup = true;
     }
 
     /// Go's `handoffp`: the calling M gives up P `processor`; if the P has work, another M
@@ -457,9 +490,16 @@ impl<T: QueueItem> Scheduler<T> {
     #[inline]
     fn next_local(&self, p: usize) -> Option<T> {
         let processor = &self.processors[p];
-        if processor.tick() && !self.global.is_empty() {
-            if let Some(item) = self.global_fair_share(processor) {
-                return Some(item);
+        if processor.tick() {
+            // Go checks timers on every schedule; gmp does it on the same rounds as the
+            // global queue, so a P whose queue never empties still fires its timers on time.
+            if let Some(platform) = self.platform() {
+                platform.run_timers(p);
+            }
+            if !self.global.is_empty() {
+                if let Some(item) = self.global_fair_share(processor) {
+                    return Some(item);
+                }
             }
         }
         self.local_get(processor)
@@ -666,17 +706,37 @@ impl<T: QueueItem> Scheduler<T> {
         if let Some(wakeup) = self.park_in_network(m) {
             return wakeup;
         }
-        lock(&self.idle).machines.push(m.parker.clone());
+        {
+            let mut idle = lock(&self.idle);
+            // A start that failed while this M was on its way here: look once more.
+            if std::mem::take(&mut idle.missed_wakeup) {
+                if let Some(index) = self.take_idle_processor(&mut idle) {
+                    return Wakeup::Processor { index, spinning: false };
+                }
+            }
+            idle.machines.push(m.parker.clone());
+        }
         loop {
             if let Some(wakeup) = m.parker.take_handoff() {
                 return wakeup;
             }
-            if self.shutdown.load(Acquire) {
+            let leave = if self.shutdown.load(Acquire) {
+                Some(Wakeup::Exit)
+            } else if m.interrupted() {
+                Some(Wakeup::Interrupted)
+            } else {
+                None
+            };
+            if let Some(reason) = leave {
                 if self.leave_idle_list(m) {
-                    return Wakeup::Exit;
+                    return reason;
                 }
-            } else if m.interrupted() && self.leave_idle_list(m) {
-                return Wakeup::Interrupted;
+                // A waker took this M off the list first, so its handoff is on the way. Look
+                // once more before parking: taking the lock may have blocked this thread, and
+                // loom 0.7 drops a pending unpark when a thread blocks on a lock (loom#249).
+                if let Some(wakeup) = m.parker.take_handoff() {
+                    return wakeup;
+                }
             }
             park();
         }
