@@ -105,10 +105,7 @@ impl Contender for Gmp {
     type Join = gmp::JoinHandle<()>;
 
     fn start(threads: usize) -> Self {
-        Gmp(gmp::Builder::new()
-            .maxprocs(threads)
-            .build()
-            .expect("gmp runtime"))
+        Gmp(gmp::Builder::new().maxprocs(threads).build().expect("gmp runtime"))
     }
     fn spawner(&self) -> GmpSpawner {
         GmpSpawner
@@ -215,8 +212,7 @@ impl Contender for AsyncExecutor {
     type Join = async_executor::Task<()>;
 
     fn start(threads: usize) -> Self {
-        let executor: &'static async_executor::Executor<'static> =
-            Box::leak(Box::new(async_executor::Executor::new()));
+        let executor: &'static async_executor::Executor<'static> = Box::leak(Box::new(async_executor::Executor::new()));
         let (stop, stopped) = oneshot::channel::<()>();
         let stopped = stopped.shared();
         let threads = (0..threads)
@@ -230,11 +226,7 @@ impl Contender for AsyncExecutor {
                     .expect("async-executor thread")
             })
             .collect();
-        AsyncExecutor {
-            executor,
-            stop: Some(stop),
-            threads,
-        }
+        AsyncExecutor { executor, stop: Some(stop), threads }
     }
     fn spawner(&self) -> AsyncExecutorSpawner {
         AsyncExecutorSpawner(self.executor)
@@ -273,10 +265,7 @@ struct Countdown {
 
 impl Countdown {
     fn new(done: mpsc::SyncSender<()>) -> Arc<Self> {
-        Arc::new(Countdown {
-            left: AtomicUsize::new(0),
-            done,
-        })
+        Arc::new(Countdown { left: AtomicUsize::new(0), done })
     }
     fn reset(&self, n: usize) {
         self.left.store(n, Ordering::Relaxed);
@@ -309,9 +298,7 @@ fn spawn_many_local<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, thre
 
 /// Spawns `SPAWNS` empty goroutines from outside, then awaits every one of them.
 fn spawn_remote_and_join_all<C: Contender>(contender: &C) {
-    let joins: Vec<C::Join> = (0..SPAWNS)
-        .map(|_| contender.spawn_remote(async {}))
-        .collect();
+    let joins: Vec<C::Join> = (0..SPAWNS).map(|_| contender.spawn_remote(async {})).collect();
     contender.block_on(async {
         for join in joins {
             C::join(join).await;
@@ -321,9 +308,7 @@ fn spawn_remote_and_join_all<C: Contender>(contender: &C) {
 
 fn spawn_many_remote_idle<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, threads: usize) {
     let contender = C::start(threads);
-    group.bench_function(BenchmarkId::new(C::NAME, threads), |b| {
-        b.iter(|| spawn_remote_and_join_all(&contender))
-    });
+    group.bench_function(BenchmarkId::new(C::NAME, threads), |b| b.iter(|| spawn_remote_and_join_all(&contender)));
 }
 
 fn spawn_many_remote_busy<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, threads: usize) {
@@ -344,9 +329,7 @@ fn spawn_many_remote_busy<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>
             stopped_tx.send(()).unwrap();
         });
     }
-    group.bench_function(BenchmarkId::new(C::NAME, threads), |b| {
-        b.iter(|| spawn_remote_and_join_all(&contender))
-    });
+    group.bench_function(BenchmarkId::new(C::NAME, threads), |b| b.iter(|| spawn_remote_and_join_all(&contender)));
     stop.store(true, Ordering::Relaxed);
     for _ in 0..BUSY_GOROUTINES {
         stopped_rx.recv().unwrap();

@@ -39,11 +39,7 @@ fn a_million_goroutines() {
         }
         count.load(Ordering::Relaxed)
     });
-    println!(
-        "1. {done} goroutines spawned and joined in {:?} on {} Ps",
-        started.elapsed(),
-        gmp::runtime::num_cpu()
-    );
+    println!("1. {done} goroutines spawned and joined in {:?} on {} Ps", started.elapsed(), gmp::runtime::num_cpu());
 }
 
 /// With one P, goroutine A spawns B (B lands in A's P's runnext) and then blocks its thread
@@ -118,7 +114,8 @@ fn idle_cpu() {
 /// User + system CPU time of this process (Linux `/proc/self/stat`, 100 Hz ticks).
 fn process_cpu_time() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
     // After the ')' the state is field 0; utime and stime are fields 11 and 12.
     Duration::from_millis((ticks(11) + ticks(12)) * 10)

@@ -121,10 +121,7 @@ impl Builder {
             return Err(invalid("max_threads must be at least 1 (got 0)"));
         }
         if self.max_threads < maxprocs {
-            return Err(invalid(format!(
-                "max_threads ({}) must be at least maxprocs ({maxprocs})",
-                self.max_threads
-            )));
+            return Err(invalid(format!("max_threads ({}) must be at least maxprocs ({maxprocs})", self.max_threads)));
         }
         if self.max_blocking_threads == 0 {
             return Err(invalid("max_blocking_threads must be at least 1 (got 0)"));

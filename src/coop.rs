@@ -46,10 +46,7 @@ impl Drop for BudgetGuard {
 /// The returned guard restores the enclosing budget.
 pub(crate) fn start_poll(preempt: Option<&AtomicBool>) -> BudgetGuard {
     let preempt = preempt.map_or(ptr::null(), |p| p as *const AtomicBool);
-    BudgetGuard {
-        budget: BUDGET.with(|b| b.replace(BUDGET_PER_POLL)),
-        preempt: PREEMPT.with(|p| p.replace(preempt)),
-    }
+    BudgetGuard { budget: BUDGET.with(|b| b.replace(BUDGET_PER_POLL)), preempt: PREEMPT.with(|p| p.replace(preempt)) }
 }
 
 /// Points the budget at another P's preempt flag (after a syscall moved the M).

@@ -60,9 +60,7 @@ impl<T: QueueItem> GlobalQueue<T> {
     /// `local` must be owned by the caller.
     pub fn pop_batch_into(&self, local: &LocalQueue<T>, maxprocs: usize) -> Option<T> {
         let first = self.pop()?;
-        let wanted = (self.len() / maxprocs.max(1) + 1)
-            .min(GLOBAL_BATCH_LIMIT)
-            .min(LOCAL_QUEUE_CAPACITY / 2);
+        let wanted = (self.len() / maxprocs.max(1) + 1).min(GLOBAL_BATCH_LIMIT).min(LOCAL_QUEUE_CAPACITY / 2);
         for _ in 1..wanted {
             match self.pop() {
                 Some(item) => local.push_back(item, self),

@@ -132,6 +132,7 @@ impl Registry {
     }
 
     /// True if no goroutine is registered.
+    #[allow(dead_code)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -127,9 +127,7 @@ impl<T: QueueItem> Default for LocalQueue<T> {
 impl<T: QueueItem> LocalQueue<T> {
     /// An empty queue.
     pub fn new() -> Self {
-        let slots = (0..LOCAL_QUEUE_CAPACITY)
-            .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
-            .collect();
+        let slots = (0..LOCAL_QUEUE_CAPACITY).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect();
         Self {
             head: AtomicU64::new(0),
             tail: AtomicU32::new(0),
@@ -188,11 +186,7 @@ impl<T: QueueItem> LocalQueue<T> {
     fn push_overflow(&self, item: T, real: u32, tail: u32, overflow: &impl Overflow<T>) -> Result<(), T> {
         debug_assert_eq!(tail.wrapping_sub(real), LOCAL_QUEUE_CAPACITY as u32);
         let claimed = real.wrapping_add(HALF);
-        if self
-            .head
-            .compare_exchange(pack(real, real), pack(claimed, claimed), AcqRel, Acquire)
-            .is_err()
-        {
+        if self.head.compare_exchange(pack(real, real), pack(claimed, claimed), AcqRel, Acquire).is_err() {
             return Err(item);
         }
         // The CAS gave the owner slots [real, claimed): no thief can claim them any more.

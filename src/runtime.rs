@@ -28,14 +28,14 @@ use async_task::{ScheduleInfo, WithInfo};
 use crate::builder::{Builder, Config};
 use crate::goroutine::{self, Goroutine, GoroutineFuture, Runnable, RuntimePointer};
 use crate::machine::{self, Context};
-use crate::registry::Registry;
 use crate::platform::RuntimePlatform;
+use crate::registry::Registry;
 use crate::sched::{Machine, Scheduler, Wakeup};
 use crate::task::JoinHandle;
 
+pub use crate::goroutine::{GoroutineState, WaitReason};
 pub use crate::registry::GoroutineRecord;
 pub use crate::trace::Stats;
-pub use crate::goroutine::{GoroutineState, WaitReason};
 
 /// What the threads of one runtime share.
 pub(crate) struct Shared {

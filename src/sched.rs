@@ -96,11 +96,6 @@ impl Parker {
         self.handoff.store(HANDOFF_NONE, Relaxed);
         Some(wakeup)
     }
-
-    /// Wakes the thread without a handoff (it re-checks its interrupt flag).
-    pub fn unpark(&self) {
-        self.thread.unpark();
-    }
 }
 
 /// M: the scheduling state of one worker thread. Owned by that thread.
@@ -148,11 +143,13 @@ impl Machine {
     }
 
     /// True while this M is counted in `nmspinning`.
+    #[cfg_attr(not(loom), allow(dead_code))]
     pub fn is_spinning(&self) -> bool {
         self.spinning.get()
     }
 
     /// The parker others use to wake this M.
+    #[cfg_attr(not(loom), allow(dead_code))]
     pub fn parker(&self) -> &Arc<Parker> {
         &self.parker
     }
@@ -345,12 +342,6 @@ impl<T: QueueItem> Scheduler<T> {
         self.wake_if_idle();
     }
 
-    /// Makes a batch runnable from outside any P.
-    pub fn ready_global_batch(&self, items: impl Iterator<Item = T>) {
-        self.global.push_batch(items);
-        self.wake_if_idle();
-    }
-
     /// After publishing work: wake an idle P's M unless someone is already looking.
     #[inline]
     pub fn wake_if_idle(&self) {
@@ -393,9 +384,8 @@ impl<T: QueueItem> Scheduler<T> {
         match machine {
             Some(parker) => parker.hand_off(processor, spinning),
             None => {
-                let started = self
-                    .platform()
-                    .is_some_and(|p| p.start_machine(Wakeup::Processor { index: processor, spinning }));
+                let started =
+                    self.platform().is_some_and(|p| p.start_machine(Wakeup::Processor { index: processor, spinning }));
                 if !started {
                     self.machine_not_started(processor, spinning);
                 }
@@ -695,8 +685,7 @@ impl<T: QueueItem> Scheduler<T> {
 
     /// The global queue, and (for a former spinner) every P's local queue.
     fn has_visible_work(&self, check_local_queues: bool) -> bool {
-        !self.global.is_empty()
-            || (check_local_queues && self.processors.iter().any(|p| !p.queue.is_empty()))
+        !self.global.is_empty() || (check_local_queues && self.processors.iter().any(|p| !p.queue.is_empty()))
     }
 
     /// Parks M `m`, which holds no P, until it is handed one, the runtime shuts down, or its
@@ -811,10 +800,7 @@ impl<T: QueueItem> Scheduler<T> {
     pub fn leave_blocked(&self, m: &Machine, index: usize) {
         let processor = &self.processors[index];
         processor.blocked.store(false, Release);
-        let retire = self
-            .extra
-            .fetch_update(SeqCst, SeqCst, |extra| extra.checked_sub(1))
-            .is_ok();
+        let retire = self.extra.fetch_update(SeqCst, SeqCst, |extra| extra.checked_sub(1)).is_ok();
         if !retire {
             return;
         }

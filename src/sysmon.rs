@@ -287,10 +287,11 @@ fn watch_poll(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Ins
         acted = true;
     }
     if !note.handed_off && !processor.queue.is_empty() {
-        let stuck = age >= STUCK_COMPUTING_AFTER || (age >= note.next_state_check && {
-            note.next_state_check = (age * 2).max(MIN_DELAY);
-            thread_is_blocked(processor.owner_thread.load(std::sync::atomic::Ordering::Relaxed))
-        });
+        let stuck = age >= STUCK_COMPUTING_AFTER
+            || (age >= note.next_state_check && {
+                note.next_state_check = (age * 2).max(MIN_DELAY);
+                thread_is_blocked(processor.owner_thread.load(std::sync::atomic::Ordering::Relaxed))
+            });
         if stuck {
             note.handed_off = true;
             acted |= shared.sched.mark_blocked(index);
@@ -329,10 +330,7 @@ fn tune_global_interval(shared: &Shared, index: usize, note: &mut ProcessorNotes
 
 /// The calling thread's OS id (Linux: its tid), or 0 if unknown.
 pub(crate) fn current_thread_id() -> u32 {
-    std::fs::read_link("/proc/thread-self")
-        .ok()
-        .and_then(|path| path.file_name()?.to_str()?.parse().ok())
-        .unwrap_or(0)
+    std::fs::read_link("/proc/thread-self").ok().and_then(|path| path.file_name()?.to_str()?.parse().ok()).unwrap_or(0)
 }
 
 /// True if thread `thread_id` of this process sleeps in the kernel (state S or D): a poll

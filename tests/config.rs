@@ -59,10 +59,7 @@ fn run_child(name: &str, env: &[(&str, &str)]) -> Output {
         String::from_utf8_lossy(&output.stderr)
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        stdout.contains(&format!("child {name} ran")),
-        "child `{name}` did not run (wrong test name?):\n{stdout}"
-    );
+    assert!(stdout.contains(&format!("child {name} ran")), "child `{name}` did not run (wrong test name?):\n{stdout}");
     output
 }
 
@@ -85,39 +82,27 @@ fn default_maxprocs() -> usize {
 }
 
 fn build_error(builder: gmp::Builder) -> io::Error {
-    builder
-        .build()
-        .err()
-        .expect("build() accepted an invalid configuration")
+    builder.build().expect_err("build() accepted an invalid configuration")
 }
 
 #[test]
 fn maxprocs_zero_is_an_invalid_input_error_naming_maxprocs() {
     let error = build_error(gmp::Builder::new().maxprocs(0));
     assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
-    assert!(
-        error.to_string().contains("maxprocs"),
-        "error does not name maxprocs: {error}"
-    );
+    assert!(error.to_string().contains("maxprocs"), "error does not name maxprocs: {error}");
 }
 
 #[test]
 fn max_threads_zero_is_an_invalid_input_error_naming_max_threads() {
     let error = build_error(gmp::Builder::new().max_threads(0));
     assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
-    assert!(
-        error.to_string().contains("max_threads"),
-        "error does not name max_threads: {error}"
-    );
+    assert!(error.to_string().contains("max_threads"), "error does not name max_threads: {error}");
 }
 
 #[test]
 fn maxprocs_defaults_to_the_available_parallelism() {
     let output = run_child("child_reports_default_maxprocs", &[]);
-    assert!(
-        warning_lines(&output).is_empty(),
-        "warned without GMP_MAXPROCS set"
-    );
+    assert!(warning_lines(&output).is_empty(), "warned without GMP_MAXPROCS set");
 }
 
 #[test]
@@ -133,10 +118,7 @@ fn child_reports_default_maxprocs() {
 #[test]
 fn gmp_maxprocs_in_the_environment_sets_the_default_number_of_processors() {
     let output = run_child("child_expects_three_processors", &[("GMP_MAXPROCS", "3")]);
-    assert!(
-        warning_lines(&output).is_empty(),
-        "warned about a valid GMP_MAXPROCS=3"
-    );
+    assert!(warning_lines(&output).is_empty(), "warned about a valid GMP_MAXPROCS=3");
 }
 
 #[test]
@@ -147,21 +129,14 @@ fn child_expects_three_processors() {
     let rt = gmp::Runtime::new().unwrap();
     assert_eq!(maxprocs_inside(&rt), 3);
     let built = gmp::Builder::new().build().unwrap();
-    assert_eq!(
-        maxprocs_inside(&built),
-        3,
-        "Builder::new() without maxprocs ignored the env"
-    );
+    assert_eq!(maxprocs_inside(&built), 3, "Builder::new() without maxprocs ignored the env");
     println!("child child_expects_three_processors ran");
 }
 
 #[test]
 fn an_invalid_gmp_maxprocs_is_ignored_with_exactly_one_warning_line() {
     for invalid in ["abc", "0", "-2"] {
-        let output = run_child(
-            "child_expects_default_processors",
-            &[("GMP_MAXPROCS", invalid)],
-        );
+        let output = run_child("child_expects_default_processors", &[("GMP_MAXPROCS", invalid)]);
         let warnings = warning_lines(&output);
         assert_eq!(
             warnings.len(),
@@ -185,10 +160,7 @@ fn child_expects_default_processors() {
 #[test]
 fn builder_maxprocs_overrides_gmp_maxprocs() {
     let output = run_child("child_builds_with_two_processors", &[("GMP_MAXPROCS", "3")]);
-    assert!(
-        warning_lines(&output).is_empty(),
-        "warned about a valid GMP_MAXPROCS=3"
-    );
+    assert!(warning_lines(&output).is_empty(), "warned about a valid GMP_MAXPROCS=3");
 }
 
 #[test]
@@ -203,18 +175,12 @@ fn child_builds_with_two_processors() {
 
 #[test]
 fn thread_name_is_given_to_worker_threads() {
-    let rt = gmp::Builder::new()
-        .maxprocs(2)
-        .thread_name("gmp-cfg-worker")
-        .build()
-        .unwrap();
+    let rt = gmp::Builder::new().maxprocs(2).thread_name("gmp-cfg-worker").build().unwrap();
     // Spawned from outside while nobody is in block_on, so a worker thread (not M0) runs it.
     let handle = rt.spawn(async { thread::current().name().map(str::to_owned) });
-    let name = within(
-        Duration::from_secs(30),
-        "the goroutine reporting its thread name",
-        || futures::executor::block_on(handle).unwrap(),
-    );
+    let name = within(Duration::from_secs(30), "the goroutine reporting its thread name", || {
+        futures::executor::block_on(handle).unwrap()
+    });
     assert_eq!(name.as_deref(), Some("gmp-cfg-worker"));
 }
 
@@ -240,11 +206,7 @@ fn child_uses_a_deep_stack_on_a_worker() {
             use_stack(frames - 1).wrapping_add(block[frames % block.len()])
         }
     }
-    let rt = gmp::Builder::new()
-        .maxprocs(2)
-        .thread_stack_size(32 << 20)
-        .build()
-        .unwrap();
+    let rt = gmp::Builder::new().maxprocs(2).thread_stack_size(32 << 20).build().unwrap();
     let handle = rt.spawn(async { use_stack(4) });
     futures::executor::block_on(handle).unwrap();
     drop(rt);

@@ -35,64 +35,56 @@ fn one_processor() -> gmp::Runtime {
 fn a_goroutine_yielding_in_a_loop_does_not_starve_the_one_that_stops_it() {
     let rt = one_processor();
     let stop = Arc::new(AtomicBool::new(false));
-    within(
-        Duration::from_secs(30),
-        "the yielding goroutine to be stopped",
-        || {
-            rt.block_on(async {
-                let spinner = gmp::spawn({
-                    let stop = stop.clone();
-                    async move {
-                        let mut yields = 0u64;
-                        while !stop.load(Ordering::Acquire) {
-                            gmp::yield_now().await;
-                            yields += 1;
-                        }
-                        yields
+    within(Duration::from_secs(30), "the yielding goroutine to be stopped", || {
+        rt.block_on(async {
+            let spinner = gmp::spawn({
+                let stop = stop.clone();
+                async move {
+                    let mut yields = 0u64;
+                    while !stop.load(Ordering::Acquire) {
+                        gmp::yield_now().await;
+                        yields += 1;
                     }
-                });
-                let stopper = gmp::spawn({
-                    let stop = stop.clone();
-                    async move { stop.store(true, Ordering::Release) }
-                });
-                spinner.await.unwrap();
-                stopper.await.unwrap();
-            })
-        },
-    );
+                    yields
+                }
+            });
+            let stopper = gmp::spawn({
+                let stop = stop.clone();
+                async move { stop.store(true, Ordering::Release) }
+            });
+            spinner.await.unwrap();
+            stopper.await.unwrap();
+        })
+    });
 }
 
 #[test]
 fn many_yielding_goroutines_do_not_starve_the_one_spawned_after_them() {
     let rt = one_processor();
     let stop = Arc::new(AtomicBool::new(false));
-    within(
-        Duration::from_secs(30),
-        "ten yielding goroutines to be stopped",
-        || {
-            rt.block_on(async {
-                let spinners: Vec<_> = (0..10)
-                    .map(|_| {
-                        let stop = stop.clone();
-                        gmp::spawn(async move {
-                            while !stop.load(Ordering::Acquire) {
-                                gmp::yield_now().await;
-                            }
-                        })
-                    })
-                    .collect();
-                gmp::yield_now().await;
-                let stopper = gmp::spawn({
+    within(Duration::from_secs(30), "ten yielding goroutines to be stopped", || {
+        rt.block_on(async {
+            let spinners: Vec<_> = (0..10)
+                .map(|_| {
                     let stop = stop.clone();
-                    async move { stop.store(true, Ordering::Release) }
-                });
-                for spinner in spinners {
-                    spinner.await.unwrap();
-                }
-                stopper.await.unwrap();
-            })
-        },
-    );
+                    gmp::spawn(async move {
+                        while !stop.load(Ordering::Acquire) {
+                            gmp::yield_now().await;
+                        }
+                    })
+                })
+                .collect();
+            gmp::yield_now().await;
+            let stopper = gmp::spawn({
+                let stop = stop.clone();
+                async move { stop.store(true, Ordering::Release) }
+            });
+            for spinner in spinners {
+                spinner.await.unwrap();
+            }
+            stopper.await.unwrap();
+        })
+    });
 }
 
 #[test]
@@ -119,29 +111,25 @@ fn a_local_yielder_does_not_starve_a_goroutine_spawned_from_outside() {
     let rt = one_processor();
     let handle = rt.handle().clone();
     let stop = Arc::new(AtomicBool::new(false));
-    within(
-        Duration::from_secs(30),
-        "a remote spawn to run past a local yielder",
-        || {
-            rt.block_on(async {
-                let spinner = gmp::spawn({
-                    let stop = stop.clone();
-                    async move {
-                        while !stop.load(Ordering::Acquire) {
-                            gmp::yield_now().await;
-                        }
-                    }
-                });
+    within(Duration::from_secs(30), "a remote spawn to run past a local yielder", || {
+        rt.block_on(async {
+            let spinner = gmp::spawn({
                 let stop = stop.clone();
-                thread::spawn(move || {
-                    drop(handle.spawn(async move { stop.store(true, Ordering::Release) }));
-                })
-                .join()
-                .unwrap();
-                spinner.await.unwrap();
+                async move {
+                    while !stop.load(Ordering::Acquire) {
+                        gmp::yield_now().await;
+                    }
+                }
+            });
+            let stop = stop.clone();
+            thread::spawn(move || {
+                drop(handle.spawn(async move { stop.store(true, Ordering::Release) }));
             })
-        },
-    );
+            .join()
+            .unwrap();
+            spinner.await.unwrap();
+        })
+    });
 }
 
 #[test]
@@ -150,45 +138,41 @@ fn two_goroutines_ping_ponging_through_runnext_do_not_starve_a_third() {
     // hand-offs share one time slice, the goroutine waiting in the ring never runs again.
     let rt = one_processor();
     let stop = Arc::new(AtomicBool::new(false));
-    within(
-        Duration::from_secs(30),
-        "the third goroutine to stop the ping-pong",
-        || {
-            rt.block_on(async {
-                let stopper = gmp::spawn({
-                    let stop = stop.clone();
-                    async move {
-                        // The first yield sends it to the tail of the ring, behind the players.
-                        gmp::yield_now().await;
-                        stop.store(true, Ordering::Release);
-                    }
-                });
-                let (to_a, mut a_inbox) = futures::channel::mpsc::unbounded::<()>();
-                let (to_b, mut b_inbox) = futures::channel::mpsc::unbounded::<()>();
-                let player_a = gmp::spawn({
-                    let stop = stop.clone();
-                    async move {
-                        while !stop.load(Ordering::Acquire) {
-                            if to_b.unbounded_send(()).is_err() || a_inbox.next().await.is_none() {
-                                break;
-                            }
+    within(Duration::from_secs(30), "the third goroutine to stop the ping-pong", || {
+        rt.block_on(async {
+            let stopper = gmp::spawn({
+                let stop = stop.clone();
+                async move {
+                    // The first yield sends it to the tail of the ring, behind the players.
+                    gmp::yield_now().await;
+                    stop.store(true, Ordering::Release);
+                }
+            });
+            let (to_a, mut a_inbox) = futures::channel::mpsc::unbounded::<()>();
+            let (to_b, mut b_inbox) = futures::channel::mpsc::unbounded::<()>();
+            let player_a = gmp::spawn({
+                let stop = stop.clone();
+                async move {
+                    while !stop.load(Ordering::Acquire) {
+                        if to_b.unbounded_send(()).is_err() || a_inbox.next().await.is_none() {
+                            break;
                         }
                     }
-                });
-                let player_b = gmp::spawn({
-                    let stop = stop.clone();
-                    async move {
-                        while !stop.load(Ordering::Acquire) {
-                            if b_inbox.next().await.is_none() || to_a.unbounded_send(()).is_err() {
-                                break;
-                            }
+                }
+            });
+            let player_b = gmp::spawn({
+                let stop = stop.clone();
+                async move {
+                    while !stop.load(Ordering::Acquire) {
+                        if b_inbox.next().await.is_none() || to_a.unbounded_send(()).is_err() {
+                            break;
                         }
                     }
-                });
-                stopper.await.unwrap();
-                player_a.await.unwrap();
-                player_b.await.unwrap();
-            })
-        },
-    );
+                }
+            });
+            stopper.await.unwrap();
+            player_a.await.unwrap();
+            player_b.await.unwrap();
+        })
+    });
 }

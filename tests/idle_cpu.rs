@@ -117,19 +117,7 @@ fn an_idle_runtime_uses_no_cpu() {
     let waiting = cpu_ticks() - before;
     waker.join().unwrap();
 
-    eprintln!(
-        "CPU over {IDLE:?} idle: {} ms unused, {} ms waiting in block_on",
-        unused * 10,
-        waiting * 10
-    );
-    assert!(
-        unused < BUDGET_TICKS,
-        "an unused runtime burned {} ms of CPU in {IDLE:?}",
-        unused * 10
-    );
-    assert!(
-        waiting < BUDGET_TICKS,
-        "a runtime waiting in block_on burned {} ms of CPU in {IDLE:?}",
-        waiting * 10
-    );
+    eprintln!("CPU over {IDLE:?} idle: {} ms unused, {} ms waiting in block_on", unused * 10, waiting * 10);
+    assert!(unused < BUDGET_TICKS, "an unused runtime burned {} ms of CPU in {IDLE:?}", unused * 10);
+    assert!(waiting < BUDGET_TICKS, "a runtime waiting in block_on burned {} ms of CPU in {IDLE:?}", waiting * 10);
 }

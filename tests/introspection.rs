@@ -48,7 +48,9 @@ fn a_goroutine_inside_syscall_is_shown_in_the_syscall_state() {
         let handle = gmp::spawn(async move {
             gmp::syscall(|| {
                 let started = Instant::now();
-                while !release2.load(std::sync::atomic::Ordering::Acquire) && started.elapsed() < Duration::from_secs(20) {
+                while !release2.load(std::sync::atomic::Ordering::Acquire)
+                    && started.elapsed() < Duration::from_secs(20)
+                {
                     std::thread::sleep(Duration::from_millis(1));
                 }
             })

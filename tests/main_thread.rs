@@ -80,25 +80,21 @@ fn with_one_processor_nested_goroutines_also_run_on_the_calling_thread() {
 fn with_one_processor_a_goroutine_woken_from_a_plain_thread_runs_on_the_calling_thread() {
     let rt = gmp::Builder::new().maxprocs(1).build().unwrap();
     let caller = thread::current().id();
-    let ran_on = within(
-        Duration::from_secs(30),
-        "a goroutine woken from outside",
-        || {
-            rt.block_on(async {
-                let (wake_tx, wake_rx) = oneshot::channel::<()>();
-                let sleeper = gmp::spawn(async move {
-                    wake_rx.await.unwrap();
-                    thread::current().id()
-                });
-                let waker = thread::spawn(move || {
-                    thread::sleep(Duration::from_millis(50));
-                    wake_tx.send(()).unwrap();
-                });
-                let ran_on = sleeper.await.unwrap();
-                waker.join().unwrap();
-                ran_on
-            })
-        },
-    );
+    let ran_on = within(Duration::from_secs(30), "a goroutine woken from outside", || {
+        rt.block_on(async {
+            let (wake_tx, wake_rx) = oneshot::channel::<()>();
+            let sleeper = gmp::spawn(async move {
+                wake_rx.await.unwrap();
+                thread::current().id()
+            });
+            let waker = thread::spawn(move || {
+                thread::sleep(Duration::from_millis(50));
+                wake_tx.send(()).unwrap();
+            });
+            let ran_on = sleeper.await.unwrap();
+            waker.join().unwrap();
+            ran_on
+        })
+    });
     assert_eq!(ran_on, caller);
 }

@@ -54,10 +54,7 @@ fn goroutines_parked_on_channels_are_counted_until_they_finish() {
                     rx.await.unwrap();
                 }));
             }
-            wait_until("every goroutine has parked", || {
-                parked_now.load(Ordering::Acquire) == PARKED
-            })
-            .await;
+            wait_until("every goroutine has parked", || parked_now.load(Ordering::Acquire) == PARKED).await;
             let while_parked = gmp::runtime::num_goroutine();
             assert!(
                 while_parked >= baseline + PARKED,
@@ -71,10 +68,7 @@ fn goroutines_parked_on_channels_are_counted_until_they_finish() {
             for handle in handles {
                 handle.await.unwrap();
             }
-            wait_until("the count is back to the baseline", || {
-                gmp::runtime::num_goroutine() == baseline
-            })
-            .await;
+            wait_until("the count is back to the baseline", || gmp::runtime::num_goroutine() == baseline).await;
         })
     });
 }
@@ -82,49 +76,37 @@ fn goroutines_parked_on_channels_are_counted_until_they_finish() {
 #[test]
 fn detached_panicking_and_cancelled_goroutines_stop_being_counted() {
     let rt = gmp::Runtime::new().unwrap();
-    within(
-        Duration::from_secs(60),
-        "goroutines ending in different ways",
-        || {
-            rt.block_on(async {
-                let baseline = gmp::runtime::num_goroutine();
-                let finished = Arc::new(AtomicUsize::new(0));
-                for _ in 0..1000 {
-                    let finished = finished.clone();
-                    drop(gmp::spawn(async move {
-                        gmp::yield_now().await;
-                        finished.fetch_add(1, Ordering::AcqRel);
-                    }));
-                }
-                let panicked: Vec<_> = (0..100)
-                    .map(|_| gmp::spawn(async { panic!("deliberate") }))
-                    .collect();
-                let (_keep_tx, never_rx) = oneshot::channel::<()>();
-                let never_rx = futures::future::FutureExt::shared(never_rx);
-                let cancelled: Vec<_> = (0..100)
-                    .map(|_| {
-                        let never_rx = never_rx.clone();
-                        gmp::spawn(async move {
-                            let _ = never_rx.await;
-                        })
+    within(Duration::from_secs(60), "goroutines ending in different ways", || {
+        rt.block_on(async {
+            let baseline = gmp::runtime::num_goroutine();
+            let finished = Arc::new(AtomicUsize::new(0));
+            for _ in 0..1000 {
+                let finished = finished.clone();
+                drop(gmp::spawn(async move {
+                    gmp::yield_now().await;
+                    finished.fetch_add(1, Ordering::AcqRel);
+                }));
+            }
+            let panicked: Vec<_> = (0..100).map(|_| gmp::spawn(async { panic!("deliberate") })).collect();
+            let (_keep_tx, never_rx) = oneshot::channel::<()>();
+            let never_rx = futures::future::FutureExt::shared(never_rx);
+            let cancelled: Vec<_> = (0..100)
+                .map(|_| {
+                    let never_rx = never_rx.clone();
+                    gmp::spawn(async move {
+                        let _ = never_rx.await;
                     })
-                    .collect();
+                })
+                .collect();
 
-                wait_until("the detached goroutines finish", || {
-                    finished.load(Ordering::Acquire) == 1000
-                })
-                .await;
-                for handle in panicked {
-                    assert!(handle.await.expect_err("a panic returned Ok").is_panic());
-                }
-                for handle in cancelled {
-                    assert_eq!(handle.cancel().await, None);
-                }
-                wait_until("the count is back to the baseline", || {
-                    gmp::runtime::num_goroutine() == baseline
-                })
-                .await;
-            })
-        },
-    );
+            wait_until("the detached goroutines finish", || finished.load(Ordering::Acquire) == 1000).await;
+            for handle in panicked {
+                assert!(handle.await.expect_err("a panic returned Ok").is_panic());
+            }
+            for handle in cancelled {
+                assert_eq!(handle.cancel().await, None);
+            }
+            wait_until("the count is back to the baseline", || gmp::runtime::num_goroutine() == baseline).await;
+        })
+    });
 }

@@ -85,17 +85,10 @@ fn a_panicking_goroutine_gives_a_join_error_that_carries_the_payload() {
             .await
             .expect_err("a panicking goroutine returned Ok");
             assert!(error.is_panic());
-            let payload = error
-                .into_panic()
-                .downcast::<CustomPayload>()
-                .expect("payload type");
+            let payload = error.into_panic().downcast::<CustomPayload>().expect("payload type");
             assert_eq!(*payload, CustomPayload(7));
 
-            assert_eq!(
-                run_goroutines(1000).await,
-                1000,
-                "the runtime stopped running goroutines"
-            );
+            assert_eq!(run_goroutines(1000).await, 1000, "the runtime stopped running goroutines");
         })
     });
 }
@@ -104,16 +97,12 @@ fn a_panicking_goroutine_gives_a_join_error_that_carries_the_payload() {
 fn a_panic_seen_from_outside_through_rt_spawn_is_a_join_error_too() {
     let rt = gmp::Runtime::new().unwrap();
     let handle = rt.spawn(async { panic!("boom from outside") });
-    let error = within(
-        Duration::from_secs(30),
-        "the remote panicking goroutine",
-        || futures::executor::block_on(handle).expect_err("a panicking goroutine returned Ok"),
-    );
+    let error = within(Duration::from_secs(30), "the remote panicking goroutine", || {
+        futures::executor::block_on(handle).expect_err("a panicking goroutine returned Ok")
+    });
     assert!(error.is_panic());
     assert_eq!(panic_message(&*error.into_panic()), "boom from outside");
-    let after = within(Duration::from_secs(30), "work after the panic", || {
-        rt.block_on(run_goroutines(1000))
-    });
+    let after = within(Duration::from_secs(30), "work after the panic", || rt.block_on(run_goroutines(1000)));
     assert_eq!(after, 1000);
 }
 
@@ -123,16 +112,10 @@ fn panics_on_every_thread_kill_no_thread_and_the_runtime_keeps_working() {
     const PANICKERS: usize = 2000;
     // A name of our own (comm keeps 15 bytes) to count this runtime's threads in /proc.
     const NAME: &str = "gmp-panic-test";
-    let rt = gmp::Builder::new()
-        .maxprocs(MAXPROCS)
-        .thread_name(NAME)
-        .build()
-        .unwrap();
+    let rt = gmp::Builder::new().maxprocs(MAXPROCS).thread_name(NAME).build().unwrap();
 
     // Let the runtime start its threads, then count them.
-    within(Duration::from_secs(60), "warm-up", || {
-        rt.block_on(run_goroutines(10_000))
-    });
+    within(Duration::from_secs(60), "warm-up", || rt.block_on(run_goroutines(10_000)));
     let threads_before = thread_names().iter().filter(|n| n.as_str() == NAME).count();
     assert!(threads_before > 0, "no thread named {NAME:?} found in /proc/self/task");
 
@@ -144,14 +127,10 @@ fn panics_on_every_thread_kill_no_thread_and_the_runtime_keeps_working() {
     };
     // Half from outside (global queue, any M), half from inside (M0's processor, then stolen),
     // some detached so that nobody ever looks at their JoinError.
-    let remote: Vec<_> = (0..PANICKERS / 2)
-        .map(|_| rt.spawn(panicker(panicked_on.clone())))
-        .collect();
+    let remote: Vec<_> = (0..PANICKERS / 2).map(|_| rt.spawn(panicker(panicked_on.clone()))).collect();
     let errors = within(Duration::from_secs(60), "panicking goroutines", || {
         rt.block_on(async {
-            let local: Vec<_> = (0..PANICKERS / 2)
-                .map(|_| gmp::spawn(panicker(panicked_on.clone())))
-                .collect();
+            let local: Vec<_> = (0..PANICKERS / 2).map(|_| gmp::spawn(panicker(panicked_on.clone()))).collect();
             for _ in 0..100 {
                 drop(gmp::spawn(panicker(panicked_on.clone())));
             }
@@ -165,10 +144,7 @@ fn panics_on_every_thread_kill_no_thread_and_the_runtime_keeps_working() {
         })
     });
     assert_eq!(errors, PANICKERS);
-    eprintln!(
-        "panics happened on {} distinct threads",
-        panicked_on.lock().unwrap().len()
-    );
+    eprintln!("panics happened on {} distinct threads", panicked_on.lock().unwrap().len());
 
     // All processors still work at once: two goroutines that each wait, blocking their thread,
     // for the other to arrive only both finish if two Ms are alive. They are spawned from
@@ -191,18 +167,11 @@ fn panics_on_every_thread_kill_no_thread_and_the_runtime_keeps_working() {
         })
         .collect();
     let met = within(Duration::from_secs(60), "the rendezvous", || {
-        handles
-            .into_iter()
-            .all(|handle| futures::executor::block_on(handle).unwrap())
+        handles.into_iter().all(|handle| futures::executor::block_on(handle).unwrap())
     });
-    assert!(
-        met,
-        "after the panics, {MAXPROCS} goroutines could not run at the same time"
-    );
+    assert!(met, "after the panics, {MAXPROCS} goroutines could not run at the same time");
 
-    let after = within(Duration::from_secs(60), "work after the panics", || {
-        rt.block_on(run_goroutines(10_000))
-    });
+    let after = within(Duration::from_secs(60), "work after the panics", || rt.block_on(run_goroutines(10_000)));
     assert_eq!(after, 10_000);
 
     let threads_after = thread_names().iter().filter(|n| n.as_str() == NAME).count();

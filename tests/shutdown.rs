@@ -54,16 +54,11 @@ struct DropLedger(Vec<AtomicUsize>);
 
 impl DropLedger {
     fn new(goroutines: usize) -> Arc<Self> {
-        Arc::new(DropLedger(
-            (0..goroutines).map(|_| AtomicUsize::new(0)).collect(),
-        ))
+        Arc::new(DropLedger((0..goroutines).map(|_| AtomicUsize::new(0)).collect()))
     }
 
     fn guard(self: &Arc<Self>, id: usize) -> DropGuard {
-        DropGuard {
-            ledger: self.clone(),
-            id,
-        }
+        DropGuard { ledger: self.clone(), id }
     }
 
     /// Asserts that every goroutine's future was dropped exactly once.
@@ -129,10 +124,7 @@ fn leave_goroutines_behind(rt: &gmp::Runtime, parked: usize, queued: usize) -> L
                     handles.push(handle);
                 }
             }
-            wait_until("every parked goroutine has parked", || {
-                parked_now.load(Ordering::Acquire) == parked
-            })
-            .await;
+            wait_until("every parked goroutine has parked", || parked_now.load(Ordering::Acquire) == parked).await;
             for id in parked..parked + queued {
                 let guard = ledger.guard(id);
                 let queued_polled = queued_polled.clone();
@@ -148,12 +140,7 @@ fn leave_goroutines_behind(rt: &gmp::Runtime, parked: usize, queued: usize) -> L
             (senders, handles)
         })
     });
-    Leftovers {
-        ledger,
-        senders,
-        handles,
-        queued_polled,
-    }
+    Leftovers { ledger, senders, handles, queued_polled }
 }
 
 impl Leftovers {
@@ -165,22 +152,15 @@ impl Leftovers {
             self.queued_polled.load(Ordering::SeqCst)
         );
         let still_listening = self.senders.iter().filter(|tx| !tx.is_canceled()).count();
-        assert_eq!(
-            still_listening, 0,
-            "{how}: parked goroutines' receivers are still alive"
-        );
-        within(
-            Duration::from_secs(30),
-            "awaiting handles after shutdown",
-            || {
-                for handle in self.handles {
-                    let error = futures::executor::block_on(handle)
-                        .expect_err("a goroutine dropped at shutdown reported success");
-                    assert!(error.is_cancelled(), "{how}: JoinError is not cancelled");
-                    assert!(!error.is_panic());
-                }
-            },
-        );
+        assert_eq!(still_listening, 0, "{how}: parked goroutines' receivers are still alive");
+        within(Duration::from_secs(30), "awaiting handles after shutdown", || {
+            for handle in self.handles {
+                let error =
+                    futures::executor::block_on(handle).expect_err("a goroutine dropped at shutdown reported success");
+                assert!(error.is_cancelled(), "{how}: JoinError is not cancelled");
+                assert!(!error.is_panic());
+            }
+        });
     }
 }
 
@@ -233,26 +213,20 @@ fn assert_refuses_drop_in_async_context(message: &str) {
 fn dropping_a_runtime_inside_a_goroutine_panics_with_a_clear_message() {
     let outer = gmp::Runtime::new().unwrap();
     let inner = gmp::Builder::new().maxprocs(1).build().unwrap();
-    let error = within(
-        Duration::from_secs(60),
-        "the goroutine dropping a runtime",
-        || {
-            outer.block_on(async move {
-                gmp::spawn(async move { drop(inner) })
-                    .await
-                    .expect_err("dropping a runtime inside a goroutine did not panic")
-            })
-        },
-    );
+    let error = within(Duration::from_secs(60), "the goroutine dropping a runtime", || {
+        outer.block_on(async move {
+            gmp::spawn(async move { drop(inner) })
+                .await
+                .expect_err("dropping a runtime inside a goroutine did not panic")
+        })
+    });
     assert!(error.is_panic());
     assert_refuses_drop_in_async_context(&panic_message(&*error.into_panic()));
 
     // The outer runtime is unharmed.
-    let value = within(
-        Duration::from_secs(30),
-        "work after the refused drop",
-        || outer.block_on(async { gmp::spawn(async { 5 }).await.unwrap() }),
-    );
+    let value = within(Duration::from_secs(30), "work after the refused drop", || {
+        outer.block_on(async { gmp::spawn(async { 5 }).await.unwrap() })
+    });
     assert_eq!(value, 5);
 }
 
@@ -260,31 +234,19 @@ fn dropping_a_runtime_inside_a_goroutine_panics_with_a_clear_message() {
 fn dropping_a_runtime_inside_block_on_panics_with_a_clear_message() {
     let outer = gmp::Runtime::new().unwrap();
     let inner = gmp::Builder::new().maxprocs(1).build().unwrap();
-    let payload = within(
-        Duration::from_secs(60),
-        "block_on dropping a runtime",
-        || {
-            std::panic::catch_unwind(AssertUnwindSafe(|| {
-                outer.block_on(async move { drop(inner) })
-            }))
+    let payload = within(Duration::from_secs(60), "block_on dropping a runtime", || {
+        std::panic::catch_unwind(AssertUnwindSafe(|| outer.block_on(async move { drop(inner) })))
             .expect_err("dropping a runtime inside block_on did not panic")
-        },
-    );
+    });
     assert_refuses_drop_in_async_context(&panic_message(&*payload));
-    within(
-        Duration::from_secs(60),
-        "dropping the outer runtime",
-        || drop(outer),
-    );
+    within(Duration::from_secs(60), "dropping the outer runtime", || drop(outer));
 }
 
 #[test]
 fn shutdown_timeout_drops_every_leftover_goroutine_and_returns() {
     let rt = gmp::Builder::new().maxprocs(2).build().unwrap();
     let leftovers = leave_goroutines_behind(&rt, 500, 500);
-    within(Duration::from_secs(60), "shutdown_timeout", || {
-        rt.shutdown_timeout(Duration::from_secs(10))
-    });
+    within(Duration::from_secs(60), "shutdown_timeout", || rt.shutdown_timeout(Duration::from_secs(10)));
     leftovers.check_after_shutdown("shutdown_timeout");
 }
 
@@ -308,23 +270,15 @@ fn shutdown_timeout_returns_even_while_a_poll_blocks_its_thread() {
     drop(stuck);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !started.load(Ordering::Acquire) {
-        assert!(
-            Instant::now() < deadline,
-            "the blocking goroutine never started"
-        );
+        assert!(Instant::now() < deadline, "the blocking goroutine never started");
         thread::sleep(Duration::from_millis(1));
     }
 
     let began = Instant::now();
-    within(
-        Duration::from_secs(50),
-        "shutdown_timeout with a stuck poll",
-        || rt.shutdown_timeout(Duration::from_millis(200)),
-    );
+    within(Duration::from_secs(50), "shutdown_timeout with a stuck poll", || {
+        rt.shutdown_timeout(Duration::from_millis(200))
+    });
     let took = began.elapsed();
     release.store(true, Ordering::Release);
-    assert!(
-        took < Duration::from_secs(30),
-        "shutdown_timeout(200ms) waited {took:?}, as if for the stuck poll to end"
-    );
+    assert!(took < Duration::from_secs(30), "shutdown_timeout(200ms) waited {took:?}, as if for the stuck poll to end");
 }

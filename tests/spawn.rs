@@ -73,10 +73,7 @@ fn a_million_goroutines_spawned_from_block_on_all_complete() {
             all_done_rx.await.unwrap();
         })
     });
-    eprintln!(
-        "1,000,000 spawns from block_on completed in {:?}",
-        started.elapsed()
-    );
+    eprintln!("1,000,000 spawns from block_on completed in {:?}", started.elapsed());
     assert_eq!(completed.load(Ordering::Acquire), GOROUTINES);
 }
 
@@ -122,19 +119,13 @@ fn forty_thousand_goroutines_spawned_from_four_plain_threads_through_a_handle_al
 #[test]
 fn a_handle_taken_inside_a_goroutine_spawns_from_a_plain_thread() {
     let rt = gmp::Runtime::new().unwrap();
-    let value = within(
-        Duration::from_secs(30),
-        "spawn through Handle::current",
-        || {
-            rt.block_on(async {
-                let handle = gmp::spawn(async { gmp::Handle::current() }).await.unwrap();
-                let join = thread::spawn(move || handle.spawn(async { 7 }))
-                    .join()
-                    .unwrap();
-                join.await.unwrap()
-            })
-        },
-    );
+    let value = within(Duration::from_secs(30), "spawn through Handle::current", || {
+        rt.block_on(async {
+            let handle = gmp::spawn(async { gmp::Handle::current() }).await.unwrap();
+            let join = thread::spawn(move || handle.spawn(async { 7 })).join().unwrap();
+            join.await.unwrap()
+        })
+    });
     assert_eq!(value, 7);
 }
 
@@ -149,10 +140,7 @@ fn a_join_handle_returns_the_goroutines_value() {
         assert_eq!(rt.block_on(from_outside).unwrap(), "from outside");
 
         let awaited_elsewhere = rt.spawn(async { vec![1, 2, 3] });
-        assert_eq!(
-            futures::executor::block_on(awaited_elsewhere).unwrap(),
-            vec![1, 2, 3]
-        );
+        assert_eq!(futures::executor::block_on(awaited_elsewhere).unwrap(), vec![1, 2, 3]);
     });
 }
 
@@ -170,9 +158,7 @@ fn dropping_a_join_handle_detaches_the_goroutine_which_still_runs_to_completion(
             });
             drop(handle);
             go_tx.send(()).unwrap();
-            done_rx
-                .await
-                .expect("the detached goroutine was dropped instead of run")
+            done_rx.await.expect("the detached goroutine was dropped instead of run")
         })
     });
     assert_eq!(value, 7);
@@ -199,10 +185,7 @@ fn cancel_returns_none_for_a_pending_goroutine_and_some_for_a_finished_one() {
                 1
             });
             assert_eq!(pending.cancel().await, None);
-            assert!(
-                dropped.load(Ordering::SeqCst),
-                "cancel did not drop the pending future"
-            );
+            assert!(dropped.load(Ordering::SeqCst), "cancel did not drop the pending future");
 
             let finished = gmp::spawn(async { 2 });
             wait_until("the goroutine finishes", || finished.is_finished()).await;
@@ -247,9 +230,7 @@ fn nested_spawns_all_run_and_their_values_flow_back() {
     }
 
     let rt = gmp::Runtime::new().unwrap();
-    let leaves = within(Duration::from_secs(60), "a tree of nested spawns", || {
-        rt.block_on(tree(10))
-    });
+    let leaves = within(Duration::from_secs(60), "a tree of nested spawns", || rt.block_on(tree(10)));
     assert_eq!(leaves, 1024);
 
     // Detached grandchildren of a detached child still run.
@@ -272,10 +253,7 @@ fn nested_spawns_all_run_and_their_values_flow_back() {
                     }
                 }));
             }
-            wait_until("1,000 grandchildren ran", || {
-                ran.load(Ordering::Acquire) == 1000
-            })
-            .await;
+            wait_until("1,000 grandchildren ran", || ran.load(Ordering::Acquire) == 1000).await;
         })
     });
 }
@@ -284,18 +262,15 @@ fn nested_spawns_all_run_and_their_values_flow_back() {
 fn spawn_outside_a_runtime_panics_with_a_message_that_says_where_to_call_it() {
     let check = |payload: Box<dyn Any + Send>| {
         let message = panic_message(&*payload);
-        assert!(
-            message.contains("gmp::spawn"),
-            "message does not name the call: {message:?}"
-        );
+        assert!(message.contains("gmp::spawn"), "message does not name the call: {message:?}");
         assert!(
             message.contains("must be called from inside a gmp runtime"),
             "message does not say how to enter a runtime: {message:?}"
         );
     };
 
-    let payload = std::panic::catch_unwind(|| gmp::spawn(async {}))
-        .expect_err("gmp::spawn outside a runtime did not panic");
+    let payload =
+        std::panic::catch_unwind(|| gmp::spawn(async {})).expect_err("gmp::spawn outside a runtime did not panic");
     check(payload);
 
     // A runtime existing somewhere does not make a plain thread "inside" it.

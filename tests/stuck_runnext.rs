@@ -82,26 +82,17 @@ fn with_two_processors_a_goroutine_in_the_runnext_of_a_blocked_processor_still_r
             .unwrap()
         })
     });
-    assert!(
-        b_ran_in_time,
-        "B, stuck in the runnext of A's blocked processor, never ran"
-    );
+    assert!(b_ran_in_time, "B, stuck in the runnext of A's blocked processor, never ran");
 }
 
 #[test]
 fn with_two_processors_goroutines_in_the_ring_of_a_blocked_processor_still_run() {
-    assert!(
-        spawn_then_block(2, 10),
-        "goroutines queued behind a blocked poll (ring and runnext) did not all run"
-    );
+    assert!(spawn_then_block(2, 10), "goroutines queued behind a blocked poll (ring and runnext) did not all run");
 }
 
 #[test]
 fn with_one_processor_sysmon_hands_a_blocked_processors_goroutines_to_another_thread() {
     // With a single P nobody can steal: only sysmon noticing the stuck poll (past 10 ms) and
     // handing the P's queue to another M gets these goroutines out. This is gmp's headline.
-    assert!(
-        spawn_then_block(1, 3),
-        "with maxprocs = 1, goroutines queued behind a blocked poll never ran"
-    );
+    assert!(spawn_then_block(1, 3), "with maxprocs = 1, goroutines queued behind a blocked poll never ran");
 }

@@ -81,22 +81,14 @@ impl Config {
     /// Parses `name = value, ...` to the end of `input`. A syntax error (something that is not
     /// `name = expression` followed by a comma or the end) stops parsing and is returned; a
     /// well-formed argument with a bad name or value is added to `errors` and parsing goes on.
-    fn parse_list(
-        &mut self,
-        kind: Kind,
-        input: ParseStream<'_>,
-        errors: &mut Option<syn::Error>,
-    ) -> syn::Result<()> {
+    fn parse_list(&mut self, kind: Kind, input: ParseStream<'_>, errors: &mut Option<syn::Error>) -> syn::Result<()> {
         while !input.is_empty() {
             // `Ident::parse_any` also accepts keywords, so `crate = ...` or `async` gets the
             // "unknown argument" message rather than syn's "expected identifier".
             let name = input.call(Ident::parse_any).map_err(|error| {
                 syn::Error::new(
                     error.span(),
-                    format!(
-                        "expected an argument such as `maxprocs = 2`; {kind} accepts {}",
-                        accepted_list()
-                    ),
+                    format!("expected an argument such as `maxprocs = 2`; {kind} accepts {}", accepted_list()),
                 )
             })?;
             let index = KNOBS.iter().position(|knob| name == knob);
@@ -110,15 +102,11 @@ impl Config {
             input.parse::<Token![=]>()?;
             let value: Expr = input.parse()?;
             match index {
-                None => push_error(
-                    errors,
-                    syn::Error::new(name.span(), unknown_argument(kind, &name)),
-                ),
+                None => push_error(errors, syn::Error::new(name.span(), unknown_argument(kind, &name))),
                 Some(index) => match (&self.values[index], positive_integer(&name, &value)) {
-                    (Some(_), _) => push_error(
-                        errors,
-                        syn::Error::new(name.span(), format!("`{name}` is given more than once")),
-                    ),
+                    (Some(_), _) => {
+                        push_error(errors, syn::Error::new(name.span(), format!("`{name}` is given more than once")))
+                    }
                     (None, Ok(knob)) => self.values[index] = Some(knob),
                     (None, Err(error)) => push_error(errors, error),
                 },
@@ -135,10 +123,7 @@ impl Config {
 /// Checks that `value` is an integer literal of at least 1 that fits a `usize`.
 fn positive_integer(name: &Ident, value: &Expr) -> syn::Result<Knob> {
     let literal = match value {
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(literal),
-            attrs,
-        }) if attrs.is_empty() => literal,
+        Expr::Lit(ExprLit { lit: Lit::Int(literal), attrs }) if attrs.is_empty() => literal,
         _ => {
             return Err(syn::Error::new_spanned(
                 value,
@@ -150,21 +135,12 @@ fn positive_integer(name: &Ident, value: &Expr) -> syn::Result<Knob> {
     match literal.base10_parse::<usize>() {
         Ok(0) => Err(syn::Error::new(span, format!("{name} must be at least 1"))),
         Ok(value) => Ok(Knob { value, span }),
-        Err(_) => Err(syn::Error::new(
-            span,
-            format!(
-                "`{name} = {}` does not fit in a usize",
-                literal.base10_digits()
-            ),
-        )),
+        Err(_) => Err(syn::Error::new(span, format!("`{name} = {}` does not fit in a usize", literal.base10_digits()))),
     }
 }
 
 fn unknown_argument(kind: Kind, name: &Ident) -> String {
-    format!(
-        "unknown argument `{name}` to {kind}; the accepted arguments are {}",
-        accepted_list()
-    )
+    format!("unknown argument `{name}` to {kind}; the accepted arguments are {}", accepted_list())
 }
 
 /// "`maxprocs`, `max_threads` and `max_blocking_threads`"
@@ -189,10 +165,7 @@ mod tests {
     /// Every error message, in order.
     fn parse_errors(kind: Kind, args: TokenStream) -> Vec<String> {
         let (_, errors) = Config::parse(kind, args);
-        errors
-            .into_iter()
-            .flat_map(|error| error.into_iter().map(|e| e.to_string()))
-            .collect()
+        errors.into_iter().flat_map(|error| error.into_iter().map(|e| e.to_string())).collect()
     }
 
     #[test]
@@ -204,27 +177,17 @@ mod tests {
 
     #[test]
     fn every_knob_is_read_and_emitted_in_a_fixed_order() {
-        let config = parse_ok(quote!(
-            max_blocking_threads = 64,
-            maxprocs = 2,
-            max_threads = 8,
-        ));
+        let config = parse_ok(quote!(max_blocking_threads = 64, maxprocs = 2, max_threads = 8,));
         assert_eq!(config.get("maxprocs"), Some(2));
         assert_eq!(config.get("max_threads"), Some(8));
         assert_eq!(config.get("max_blocking_threads"), Some(64));
-        assert_eq!(
-            config.builder_calls().to_string(),
-            ". maxprocs (2) . max_threads (8) . max_blocking_threads (64)"
-        );
+        assert_eq!(config.builder_calls().to_string(), ". maxprocs (2) . max_threads (8) . max_blocking_threads (64)");
     }
 
     #[test]
     fn a_suffixed_or_underscored_literal_is_emitted_as_a_plain_usize() {
         let config = parse_ok(quote!(maxprocs = 4usize, max_blocking_threads = 1_000));
-        assert_eq!(
-            config.builder_calls().to_string(),
-            ". maxprocs (4) . max_blocking_threads (1000)"
-        );
+        assert_eq!(config.builder_calls().to_string(), ". maxprocs (4) . max_blocking_threads (1000)");
     }
 
     #[test]
@@ -232,60 +195,35 @@ mod tests {
         let errors = parse_errors(Kind::Test, quote!(flavor = 1));
         assert_eq!(
             errors,
-            [
-                "unknown argument `flavor` to #[gmp::test]; the accepted arguments are \
-              `maxprocs`, `max_threads` and `max_blocking_threads`"
-            ]
+            ["unknown argument `flavor` to #[gmp::test]; the accepted arguments are \
+              `maxprocs`, `max_threads` and `max_blocking_threads`"]
         );
     }
 
     #[test]
     fn a_keyword_is_an_unknown_argument_too() {
         let errors = parse_errors(Kind::Main, quote!(crate = 1));
-        assert!(
-            errors[0].starts_with("unknown argument `crate` to #[gmp::main]"),
-            "{errors:?}"
-        );
+        assert!(errors[0].starts_with("unknown argument `crate` to #[gmp::main]"), "{errors:?}");
     }
 
     #[test]
     fn zero_is_rejected() {
-        assert_eq!(
-            parse_errors(Kind::Main, quote!(maxprocs = 0)),
-            ["maxprocs must be at least 1"]
-        );
-        assert_eq!(
-            parse_errors(Kind::Main, quote!(max_threads = 0)),
-            ["max_threads must be at least 1"]
-        );
+        assert_eq!(parse_errors(Kind::Main, quote!(maxprocs = 0)), ["maxprocs must be at least 1"]);
+        assert_eq!(parse_errors(Kind::Main, quote!(max_threads = 0)), ["max_threads must be at least 1"]);
     }
 
     #[test]
     fn a_value_that_is_not_an_integer_literal_is_rejected_naming_the_argument() {
-        for value in [
-            quote!("2"),
-            quote!(2.0),
-            quote!(-1),
-            quote!(N),
-            quote!(1 + 1),
-            quote!(true),
-        ] {
+        for value in [quote!("2"), quote!(2.0), quote!(-1), quote!(N), quote!(1 + 1), quote!(true)] {
             let errors = parse_errors(Kind::Main, quote!(maxprocs = #value));
-            assert_eq!(
-                errors,
-                ["`maxprocs` takes a positive integer literal, as in `maxprocs = 2`"],
-                "for {value}"
-            );
+            assert_eq!(errors, ["`maxprocs` takes a positive integer literal, as in `maxprocs = 2`"], "for {value}");
         }
     }
 
     #[test]
     fn a_value_too_large_for_usize_is_rejected() {
         let errors = parse_errors(Kind::Main, quote!(maxprocs = 100000000000000000000000000));
-        assert_eq!(
-            errors,
-            ["`maxprocs = 100000000000000000000000000` does not fit in a usize"]
-        );
+        assert_eq!(errors, ["`maxprocs = 100000000000000000000000000` does not fit in a usize"]);
     }
 
     #[test]
@@ -296,12 +234,8 @@ mod tests {
 
     #[test]
     fn a_name_without_a_value_is_rejected() {
-        assert_eq!(
-            parse_errors(Kind::Main, quote!(maxprocs)),
-            ["`maxprocs` needs a value, as in `maxprocs = 2`"]
-        );
-        assert!(parse_errors(Kind::Main, quote!(multi_thread))[0]
-            .starts_with("unknown argument `multi_thread`"));
+        assert_eq!(parse_errors(Kind::Main, quote!(maxprocs)), ["`maxprocs` needs a value, as in `maxprocs = 2`"]);
+        assert!(parse_errors(Kind::Main, quote!(multi_thread))[0].starts_with("unknown argument `multi_thread`"));
     }
 
     #[test]
@@ -309,10 +243,8 @@ mod tests {
         let errors = parse_errors(Kind::Main, quote!(2));
         assert_eq!(
             errors,
-            [
-                "expected an argument such as `maxprocs = 2`; #[gmp::main] accepts \
-              `maxprocs`, `max_threads` and `max_blocking_threads`"
-            ]
+            ["expected an argument such as `maxprocs = 2`; #[gmp::main] accepts \
+              `maxprocs`, `max_threads` and `max_blocking_threads`"]
         );
     }
 
@@ -324,10 +256,7 @@ mod tests {
 
     #[test]
     fn every_bad_argument_is_reported_and_good_ones_kept() {
-        let (config, errors) = Config::parse(
-            Kind::Main,
-            quote!(maxprocs = 0, flavor = 1, max_threads = 3),
-        );
+        let (config, errors) = Config::parse(Kind::Main, quote!(maxprocs = 0, flavor = 1, max_threads = 3));
         let errors: Vec<String> = errors.unwrap().into_iter().map(|e| e.to_string()).collect();
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert_eq!(errors[0], "maxprocs must be at least 1");

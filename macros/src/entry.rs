@@ -70,12 +70,7 @@ pub(crate) fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenS
 
 /// The good path: the synchronous function that runs the body on a new runtime.
 fn entry_point(kind: Kind, config: &Config, function: ItemFn) -> TokenStream {
-    let ItemFn {
-        attrs,
-        vis,
-        mut sig,
-        block,
-    } = function;
+    let ItemFn { attrs, vis, mut sig, block } = function;
     sig.asyncness = None;
     let test_attribute = match kind {
         Kind::Main => quote!(),
@@ -157,9 +152,7 @@ fn check_signature(kind: Kind, function: &ItemFn, errors: &mut Option<syn::Error
     }
     if kind == Kind::Test {
         for attr in function.attrs.iter().filter(|attr| is_test_attribute(attr)) {
-            let message = format!(
-                "{kind} already makes the function a test; remove this second test attribute"
-            );
+            let message = format!("{kind} already makes the function a test; remove this second test attribute");
             push_error(errors, syn::Error::new_spanned(attr, message));
         }
     }
@@ -169,10 +162,7 @@ fn check_signature(kind: Kind, function: &ItemFn, errors: &mut Option<syn::Error
 /// `#[test]`, `#[core::prelude::v1::test]`, `#[tokio::test]`, `#[gmp::test]` and the like: an
 /// attribute whose path ends in `test`. (`#[cfg(test)]` is a `cfg`, so it does not count.)
 fn is_test_attribute(attr: &Attribute) -> bool {
-    attr.path()
-        .segments
-        .last()
-        .is_some_and(|segment| segment.ident == "test")
+    attr.path().segments.last().is_some_and(|segment| segment.ident == "test")
 }
 
 /// Adds `error` to the errors found so far.
@@ -279,10 +269,7 @@ mod tests {
                 async fn main() {}
             ),
         );
-        assert!(
-            output.contains(":: gmp :: Builder :: new () . maxprocs (2) . build ()"),
-            "{output}"
-        );
+        assert!(output.contains(":: gmp :: Builder :: new () . maxprocs (2) . build ()"), "{output}");
         assert!(output.contains("block_on"), "{output}");
         assert_eq!(errors_in(&output), 0);
 
@@ -292,12 +279,7 @@ mod tests {
                 async fn main() {}
             ),
         );
-        assert!(
-            output.contains(
-                ". maxprocs (2) . max_threads (16) . max_blocking_threads (4) . build ()"
-            ),
-            "{output}"
-        );
+        assert!(output.contains(". maxprocs (2) . max_threads (16) . max_blocking_threads (4) . build ()"), "{output}");
     }
 
     #[test]
@@ -349,14 +331,8 @@ mod tests {
                 }
             ),
         );
-        assert!(
-            output.contains("fn works () -> std :: io :: Result < () > {"),
-            "{output}"
-        );
-        assert!(
-            output.contains("block_on (async move { Ok (()) })"),
-            "{output}"
-        );
+        assert!(output.contains("fn works () -> std :: io :: Result < () > {"), "{output}");
+        assert!(output.contains("block_on (async move { Ok (()) })"), "{output}");
     }
 
     #[test]
@@ -378,10 +354,7 @@ mod tests {
             "{output}"
         );
         // The fallback is the ordinary expansion, so rustc finds `main` and nothing else fails.
-        assert!(
-            output.contains("fn main () { :: gmp :: Builder :: new ()"),
-            "{output}"
-        );
+        assert!(output.contains("fn main () { :: gmp :: Builder :: new ()"), "{output}");
 
         let output = expand_test(
             quote!(),
@@ -389,14 +362,8 @@ mod tests {
                 fn sync_test() {}
             ),
         );
-        assert!(
-            output.contains("#[gmp::test] requires an async fn"),
-            "{output}"
-        );
-        assert!(
-            output.contains("# [:: core :: prelude :: v1 :: test] fn sync_test ()"),
-            "{output}"
-        );
+        assert!(output.contains("#[gmp::test] requires an async fn"), "{output}");
+        assert!(output.contains("# [:: core :: prelude :: v1 :: test] fn sync_test ()"), "{output}");
     }
 
     #[test]
@@ -428,10 +395,7 @@ mod tests {
         );
         assert_eq!(errors_in(&output), 1, "{output}");
         assert!(output.contains("maxprocs must be at least 1"), "{output}");
-        assert!(
-            output.contains(":: gmp :: Builder :: new () . build ()"),
-            "{output}"
-        );
+        assert!(output.contains(":: gmp :: Builder :: new () . build ()"), "{output}");
     }
 
     #[test]
@@ -443,12 +407,7 @@ mod tests {
             ),
         );
         assert_eq!(errors_in(&output), 1, "{output}");
-        assert!(
-            output.contains(
-                "`max_threads` takes a positive integer literal, as in `max_threads = 2`"
-            ),
-            "{output}"
-        );
+        assert!(output.contains("`max_threads` takes a positive integer literal, as in `max_threads = 2`"), "{output}");
     }
 
     #[test]
@@ -462,10 +421,7 @@ mod tests {
             ),
         );
         assert_eq!(errors_in(&output), 1, "{output}");
-        assert!(
-            output.contains("#[gmp::main] functions cannot take parameters"),
-            "{output}"
-        );
+        assert!(output.contains("#[gmp::main] functions cannot take parameters"), "{output}");
         let expected = quote! {
             fn main() {
                 #[allow(dead_code)]
@@ -486,10 +442,7 @@ mod tests {
             ),
         );
         assert_eq!(errors_in(&output), 1, "{output}");
-        assert!(
-            output.contains("#[gmp::test] functions cannot take parameters"),
-            "{output}"
-        );
+        assert!(output.contains("#[gmp::test] functions cannot take parameters"), "{output}");
         let expected = quote! {
             #[allow(dead_code)]
             async fn t(x: u32) { let _ = x; }
@@ -505,10 +458,7 @@ mod tests {
                 async fn run(&self) {}
             ),
         );
-        assert!(
-            output.contains("#[gmp::main] functions cannot take parameters"),
-            "{output}"
-        );
+        assert!(output.contains("#[gmp::main] functions cannot take parameters"), "{output}");
         assert!(!output.contains("block_on"), "{output}");
     }
 
@@ -521,13 +471,9 @@ mod tests {
             ),
         );
         assert_eq!(errors_in(&output), 1, "{output}");
-        assert!(
-            output.contains("#[gmp::main] functions cannot be generic"),
-            "{output}"
-        );
+        assert!(output.contains("#[gmp::main] functions cannot be generic"), "{output}");
         assert!(output.starts_with(":: core :: compile_error !"), "{output}");
-        assert!(output
-            .contains("fn main () { # [allow (dead_code)] async fn main < T : Default > () { } }"));
+        assert!(output.contains("fn main () { # [allow (dead_code)] async fn main < T : Default > () { } }"));
     }
 
     #[test]
@@ -560,16 +506,10 @@ mod tests {
         );
         assert_eq!(errors_in(&output), 1, "{output}");
         assert!(
-            output.contains(
-                "#[gmp::test] already makes the function a test; remove this second test attribute"
-            ),
+            output.contains("#[gmp::test] already makes the function a test; remove this second test attribute"),
             "{output}"
         );
-        assert_eq!(
-            output.matches(":: core :: prelude :: v1 :: test]").count(),
-            1,
-            "{output}"
-        );
+        assert_eq!(output.matches(":: core :: prelude :: v1 :: test]").count(), 1, "{output}");
         assert!(!output.contains("# [test]"), "{output}");
 
         let output = expand_test(
@@ -591,10 +531,7 @@ mod tests {
             ),
         );
         assert_eq!(errors_in(&output), 1, "{output}");
-        assert!(
-            output.contains("#[gmp::main] can only be applied to an `async fn`"),
-            "{output}"
-        );
+        assert!(output.contains("#[gmp::main] can only be applied to an `async fn`"), "{output}");
         assert!(output.ends_with("struct Main ;"), "{output}");
     }
 }
