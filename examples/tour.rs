@@ -103,7 +103,8 @@ fn idle_cpu() {
             handle.await.expect("goroutine");
         }
     });
-    let seconds = 3;
+    // TOUR_IDLE_SECONDS=10 measures over 10 s.
+    let seconds = std::env::var("TOUR_IDLE_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
     let before = process_cpu_time();
     std::thread::sleep(Duration::from_secs(seconds));
     let used = process_cpu_time().saturating_sub(before);
@@ -111,12 +112,13 @@ fn idle_cpu() {
     drop(rt);
 }
 
-/// User + system CPU time of this process (Linux `/proc/self/stat`, 100 Hz ticks).
+/// CPU time of this process's live threads, in nanoseconds (Linux `/proc/self/task/*/schedstat`).
 fn process_cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> =
-        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    // After the ')' the state is field 0; utime and stime are fields 11 and 12.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Duration::ZERO };
+    let nanos: u64 = tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
 }
