@@ -1,0 +1,410 @@
+//! TCP, UDP and Unix sockets whose waits park the goroutine, not the thread.
+//!
+//! The types mirror `std::net` and `std::os::unix::net`, and tokio's: what may resolve a name
+//! or wait for the network is `async` (`TcpListener::bind`, `TcpStream::connect`,
+//! `UdpSocket::bind`, `UnixStream::connect`, every `accept`, `send` and `recv`); binding a Unix
+//! path is not. Streams implement `futures::io::{AsyncRead, AsyncWrite}`, also through a
+//! shared reference, so one goroutine can read while another writes. Every failure is an
+//! `io::Error`: a refused connect is `ConnectionRefused`, end of stream is a read of 0 bytes.
+//!
+//! All of them are [`gmp::io::Async`](crate::io::Async) over the std type: one registration
+//! with the runtime's netpoller, made when the socket is created and removed when it drops.
+//! Creating one outside a gmp runtime panics.
+//!
+//! # Examples
+//!
+//! ```
+//! use futures::io::{AsyncReadExt, AsyncWriteExt};
+//! use gmp::net::{TcpListener, TcpStream};
+//!
+//! gmp::Runtime::new().unwrap().block_on(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+//!     let addr = listener.local_addr().unwrap();
+//!     gmp::spawn(async move {
+//!         let (mut stream, _) = listener.accept().await.unwrap();
+//!         let mut buf = [0u8; 4];
+//!         stream.read_exact(&mut buf).await.unwrap();
+//!         stream.write_all(&buf).await.unwrap();
+//!     });
+//!     let mut client = TcpStream::connect(addr).await.unwrap();
+//!     client.write_all(b"ping").await.unwrap();
+//!     let mut reply = [0u8; 4];
+//!     client.read_exact(&mut reply).await.unwrap();
+//!     assert_eq!(&reply, b"ping");
+//! });
+//! ```
+
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use crate::io::Async;
+use crate::netpoll::{Direction, EXHAUSTED_BACKOFF_MAX, EXHAUSTED_BACKOFF_MIN};
+
+/// `AsyncRead` and `AsyncWrite` for a stream type with an `io: Async<$inner>` field, on the
+/// type and on a shared reference to it.
+macro_rules! stream_io {
+    ($ty:ty, $inner:ty) => {
+        impl $ty {
+            fn poll_read_priv(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.io.poll_read_ref(cx, |mut stream: &$inner| std::io::Read::read(&mut stream, buf))
+            }
+
+            fn poll_read_vectored_priv(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.io.poll_read_ref(cx, |mut stream: &$inner| std::io::Read::read_vectored(&mut stream, bufs))
+            }
+
+            fn poll_write_priv(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.io.poll_write_ref(cx, |mut stream: &$inner| std::io::Write::write(&mut stream, buf))
+            }
+
+            fn poll_write_vectored_priv(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.io.poll_write_ref(cx, |mut stream: &$inner| std::io::Write::write_vectored(&mut stream, bufs))
+            }
+
+            /// `poll_close`: shuts down the write side (the peer reads end of stream).
+            fn poll_close_priv(&self) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(match self.io.get_ref().shutdown(std::net::Shutdown::Write) {
+                    Err(error) if error.kind() == std::io::ErrorKind::NotConnected => Ok(()),
+                    result => result,
+                })
+            }
+        }
+
+        impl futures::io::AsyncRead for $ty {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.poll_read_priv(cx, buf)
+            }
+
+            fn poll_read_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.poll_read_vectored_priv(cx, bufs)
+            }
+        }
+
+        impl futures::io::AsyncRead for &$ty {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.poll_read_priv(cx, buf)
+            }
+
+            fn poll_read_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.poll_read_vectored_priv(cx, bufs)
+            }
+        }
+
+        impl futures::io::AsyncWrite for $ty {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.poll_write_priv(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.poll_write_vectored_priv(cx, bufs)
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                self.poll_close_priv()
+            }
+        }
+
+        impl futures::io::AsyncWrite for &$ty {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.poll_write_priv(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.poll_write_vectored_priv(cx, bufs)
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                self.poll_close_priv()
+            }
+        }
+    };
+}
+
+mod sys;
+mod tcp;
+mod udp;
+mod unix;
+
+pub use tcp::{TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixListener, UnixStream};
+
+/// Addresses a socket can be bound or connected to: what `std::net::ToSocketAddrs` takes
+/// (`"host:port"`, `("host", port)`, `SocketAddr`, `(IpAddr, u16)`, `&[SocketAddr]`...).
+/// IP literals are used as they are; host names are resolved on a helper thread, never on a
+/// thread that runs goroutines.
+///
+/// The trait is sealed: its method is not part of gmp's API.
+pub trait ToSocketAddrs: sealed::ToSocketAddrsPriv {}
+
+pub(crate) mod sealed {
+    use std::io;
+    use std::net::SocketAddr;
+
+    /// What an address turned into: addresses, or a name to look up.
+    #[derive(Debug)]
+    pub enum Addresses {
+        Ready(Vec<SocketAddr>),
+        Lookup(String),
+        LookupPair(String, u16),
+    }
+
+    pub trait ToSocketAddrsPriv {
+        fn to_addresses(&self) -> io::Result<Addresses>;
+    }
+}
+
+use sealed::{Addresses, ToSocketAddrsPriv};
+
+macro_rules! ready_addresses {
+    ($($ty:ty => |$this:ident| $body:expr;)*) => {$(
+        impl ToSocketAddrs for $ty {}
+        impl ToSocketAddrsPriv for $ty {
+            fn to_addresses(&self) -> io::Result<Addresses> {
+                let $this = self;
+                Ok(Addresses::Ready($body))
+            }
+        }
+    )*};
+}
+
+ready_addresses! {
+    SocketAddr => |a| vec![*a];
+    SocketAddrV4 => |a| vec![SocketAddr::V4(*a)];
+    SocketAddrV6 => |a| vec![SocketAddr::V6(*a)];
+    (IpAddr, u16) => |a| vec![SocketAddr::new(a.0, a.1)];
+    (Ipv4Addr, u16) => |a| vec![SocketAddr::new(IpAddr::V4(a.0), a.1)];
+    (Ipv6Addr, u16) => |a| vec![SocketAddr::new(IpAddr::V6(a.0), a.1)];
+    [SocketAddr] => |a| a.to_vec();
+    Vec<SocketAddr> => |a| a.clone();
+}
+
+impl ToSocketAddrs for str {}
+impl ToSocketAddrsPriv for str {
+    fn to_addresses(&self) -> io::Result<Addresses> {
+        match self.parse::<SocketAddr>() {
+            Ok(address) => Ok(Addresses::Ready(vec![address])),
+            Err(_) => Ok(Addresses::Lookup(self.to_owned())),
+        }
+    }
+}
+
+impl ToSocketAddrs for String {}
+impl ToSocketAddrsPriv for String {
+    fn to_addresses(&self) -> io::Result<Addresses> {
+        self.as_str().to_addresses()
+    }
+}
+
+impl ToSocketAddrs for (&str, u16) {}
+impl ToSocketAddrsPriv for (&str, u16) {
+    fn to_addresses(&self) -> io::Result<Addresses> {
+        match self.0.parse::<IpAddr>() {
+            Ok(ip) => Ok(Addresses::Ready(vec![SocketAddr::new(ip, self.1)])),
+            Err(_) => Ok(Addresses::LookupPair(self.0.to_owned(), self.1)),
+        }
+    }
+}
+
+impl ToSocketAddrs for (String, u16) {}
+impl ToSocketAddrsPriv for (String, u16) {
+    fn to_addresses(&self) -> io::Result<Addresses> {
+        (self.0.as_str(), self.1).to_addresses()
+    }
+}
+
+impl<T: ToSocketAddrs + ?Sized> ToSocketAddrs for &T {}
+impl<T: ToSocketAddrsPriv + ?Sized> ToSocketAddrsPriv for &T {
+    fn to_addresses(&self) -> io::Result<Addresses> {
+        (**self).to_addresses()
+    }
+}
+
+/// Resolves `address`; a name lookup runs on the blocking pool. The returned future does not
+/// borrow `address`. `call` names the public function for the outside-a-runtime panic.
+pub(crate) fn resolve<A: ToSocketAddrs>(
+    address: A,
+    call: &'static str,
+) -> impl Future<Output = io::Result<Vec<SocketAddr>>> + Send {
+    let addresses = address.to_addresses();
+    async move {
+        use std::net::ToSocketAddrs as _;
+        let addresses = match addresses? {
+            Addresses::Ready(addresses) => addresses,
+            Addresses::Lookup(name) => {
+                run_blocking(call, move || name.to_socket_addrs().map(Iterator::collect)).await??
+            }
+            Addresses::LookupPair(host, port) => {
+                run_blocking(call, move || (host.as_str(), port).to_socket_addrs().map(Iterator::collect)).await??
+            }
+        };
+        if addresses.is_empty() {
+            return Err(no_addresses());
+        }
+        Ok(addresses)
+    }
+}
+
+/// Tries `f` on each resolved address in turn; the last error if none works.
+pub(crate) async fn first_that_works<T, F, Fut>(addresses: Vec<SocketAddr>, mut f: F) -> io::Result<T>
+where
+    F: FnMut(SocketAddr) -> Fut,
+    Fut: Future<Output = io::Result<T>>,
+{
+    let mut last_error = None;
+    for address in addresses {
+        match f(address).await {
+            Ok(value) => return Ok(value),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(no_addresses))
+}
+
+fn no_addresses() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "could not resolve to any address")
+}
+
+/// Runs a blocking call (a name lookup, a fallback connect) on the runtime's blocking pool and
+/// waits for it without blocking the M.
+///
+/// # Panics
+///
+/// Outside a gmp runtime, naming `call`.
+pub(crate) async fn run_blocking<R: Send + 'static>(
+    call: &'static str,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> io::Result<R> {
+    let handle = crate::Handle::try_current().unwrap_or_else(|_| panic!("{}", crate::netpoll::outside_runtime(call)));
+    Ok(handle.spawn_blocking(f).await?)
+}
+
+/// True for the errors of `accept` that mean "out of descriptors or memory": retrying at once
+/// would fail again, so the listener backs off (see `netpoll.rs`).
+fn out_of_resources(error: &io::Error) -> bool {
+    const ENFILE: i32 = 23;
+    const EMFILE: i32 = 24;
+    matches!(error.raw_os_error(), Some(EMFILE | ENFILE)) || error.kind() == io::ErrorKind::OutOfMemory
+}
+
+/// The back-off of a listener after an out-of-resources `accept` (0: none yet).
+#[derive(Debug, Default)]
+pub(crate) struct AcceptBackoff {
+    nanos: AtomicU64,
+}
+
+impl AcceptBackoff {
+    fn reset(&self) {
+        if self.nanos.load(Relaxed) != 0 {
+            self.nanos.store(0, Relaxed);
+        }
+    }
+
+    fn next(&self) -> Duration {
+        let previous = Duration::from_nanos(self.nanos.load(Relaxed));
+        let delay = (previous * 2).clamp(EXHAUSTED_BACKOFF_MIN, EXHAUSTED_BACKOFF_MAX);
+        self.nanos.store(delay.as_nanos() as u64, Relaxed);
+        delay
+    }
+}
+
+/// `accept` for the listeners: waits for readability, and after an out-of-resources error
+/// makes the next attempt wait for a back-off (or a new connection) instead of spinning.
+pub(crate) fn poll_accept<T: AsFd, R>(
+    io: &Async<T>,
+    backoff: &AcceptBackoff,
+    cx: &mut Context<'_>,
+    mut accept: impl FnMut(&T) -> io::Result<R>,
+) -> Poll<io::Result<R>> {
+    let registration = io.registration();
+    loop {
+        let event = ready!(registration.poll_ready(cx, Direction::Read))?;
+        ready!(crate::coop::poll_proceed(cx));
+        match accept(io.get_ref()) {
+            Ok(accepted) => {
+                backoff.reset();
+                return Poll::Ready(Ok(accepted));
+            }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => registration.clear_readiness(event),
+            Err(error) => {
+                if out_of_resources(&error) {
+                    registration.defer_readiness(event, backoff.next());
+                }
+                return Poll::Ready(Err(error));
+            }
+        }
+    }
+}

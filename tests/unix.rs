@@ -1,0 +1,181 @@
+//! Unix-domain sockets through the netpoller.
+
+use std::path::PathBuf;
+use std::sync::mpsc::RecvTimeoutError;
+use std::thread;
+use std::time::Duration;
+
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use gmp::net::{UnixDatagram, UnixListener, UnixStream};
+
+/// Runs `f`; if it is not done within `limit`, says what hung and aborts the test process.
+fn within<T>(limit: Duration, what: &str, f: impl FnOnce() -> T) -> T {
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let what = what.to_owned();
+    let watchdog = thread::spawn(move || {
+        if let Err(RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
+            eprintln!("{what}: not done after {limit:?}; aborting the test process");
+            std::process::abort();
+        }
+    });
+    let out = f();
+    drop(done_tx);
+    let _ = watchdog.join();
+    out
+}
+
+fn runtime() -> gmp::Runtime {
+    gmp::Builder::new().maxprocs(2).build().unwrap()
+}
+
+/// A socket path unique to this process and `name`, removed when dropped.
+struct SocketPath(PathBuf);
+
+impl SocketPath {
+    fn new(name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("gmp-test-{}-{name}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        SocketPath(path)
+    }
+}
+
+impl Drop for SocketPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn a_unix_stream_client_gets_its_bytes_echoed_by_the_listener() {
+    let path = SocketPath::new("stream");
+    let rt = runtime();
+    within(Duration::from_secs(60), "Unix stream echo", || {
+        rt.block_on(async {
+            let listener = UnixListener::bind(&path.0).unwrap();
+            assert_eq!(listener.local_addr().unwrap().as_pathname(), Some(path.0.as_path()));
+            gmp::spawn(async move {
+                loop {
+                    let (mut stream, _) = listener.accept().await.unwrap();
+                    gmp::spawn(async move {
+                        let mut buf = [0u8; 1024];
+                        loop {
+                            let n = stream.read(&mut buf).await.unwrap();
+                            if n == 0 {
+                                return;
+                            }
+                            stream.write_all(&buf[..n]).await.unwrap();
+                        }
+                    });
+                }
+            });
+            let clients: Vec<_> = (0..200u32)
+                .map(|i| {
+                    let path = path.0.clone();
+                    gmp::spawn(async move {
+                        let mut stream = UnixStream::connect(&path).await.unwrap();
+                        let message = format!("hello from {i}");
+                        stream.write_all(message.as_bytes()).await.unwrap();
+                        stream.close().await.unwrap();
+                        let mut reply = String::new();
+                        stream.read_to_string(&mut reply).await.unwrap();
+                        assert_eq!(reply, message);
+                    })
+                })
+                .collect();
+            for client in clients {
+                client.await.unwrap();
+            }
+        })
+    });
+}
+
+#[test]
+fn a_stream_pair_carries_a_megabyte_through_shared_references() {
+    let rt = runtime();
+    within(Duration::from_secs(60), "Unix pair", || {
+        rt.block_on(async {
+            let (a, b) = UnixStream::pair().unwrap();
+            const TOTAL: usize = 1 << 20;
+            let writer = gmp::spawn(async move {
+                let chunk = vec![3u8; 4096];
+                for _ in 0..TOTAL / chunk.len() {
+                    (&a).write_all(&chunk).await.unwrap();
+                }
+                a
+            });
+            let mut received = 0;
+            let mut buf = vec![0u8; 16 * 1024];
+            while received < TOTAL {
+                let n = (&b).read(&mut buf).await.unwrap();
+                assert!(n > 0);
+                received += n;
+            }
+            let a = writer.await.unwrap();
+            drop(a);
+            assert_eq!((&b).read(&mut buf).await.unwrap(), 0, "EOF after the peer drops");
+        })
+    });
+}
+
+#[test]
+fn a_unix_datagram_round_trip_between_bound_sockets() {
+    let server_path = SocketPath::new("dgram-server");
+    let client_path = SocketPath::new("dgram-client");
+    let rt = runtime();
+    within(Duration::from_secs(30), "Unix datagram round trip", || {
+        rt.block_on(async {
+            let server = UnixDatagram::bind(&server_path.0).unwrap();
+            let echo = gmp::spawn(async move {
+                let mut buf = [0u8; 256];
+                for _ in 0..50 {
+                    let (n, from) = server.recv_from(&mut buf).await.unwrap();
+                    let from = from.as_pathname().unwrap().to_owned();
+                    server.send_to(&buf[..n], &from).await.unwrap();
+                }
+            });
+            let client = UnixDatagram::bind(&client_path.0).unwrap();
+            let mut buf = [0u8; 256];
+            for i in 0..50u32 {
+                client.send_to(&i.to_le_bytes(), &server_path.0).await.unwrap();
+                let (n, from) = client.recv_from(&mut buf).await.unwrap();
+                assert_eq!(&buf[..n], &i.to_le_bytes());
+                assert_eq!(from.as_pathname(), Some(server_path.0.as_path()));
+            }
+            echo.await.unwrap();
+        })
+    });
+}
+
+#[test]
+fn connected_and_paired_unix_datagrams_send_and_recv() {
+    let server_path = SocketPath::new("dgram-connected");
+    let rt = runtime();
+    within(Duration::from_secs(30), "Unix datagram send/recv", || {
+        rt.block_on(async {
+            let (a, b) = UnixDatagram::pair().unwrap();
+            let receiver = gmp::spawn(async move {
+                let mut buf = [0u8; 16];
+                let n = b.recv(&mut buf).await.unwrap();
+                buf[..n].to_vec()
+            });
+            a.send(b"paired").await.unwrap();
+            assert_eq!(receiver.await.unwrap(), b"paired");
+
+            let server = UnixDatagram::bind(&server_path.0).unwrap();
+            let client = UnixDatagram::unbound().unwrap();
+            client.connect(&server_path.0).unwrap();
+            client.send(b"connected").await.unwrap();
+            let mut buf = [0u8; 16];
+            let (n, _) = server.recv_from(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"connected");
+        })
+    });
+}
+
+#[test]
+fn connecting_to_a_missing_path_is_not_found() {
+    let path = SocketPath::new("missing");
+    let rt = runtime();
+    let error = rt.block_on(async { UnixStream::connect(&path.0).await.unwrap_err() });
+    assert_eq!(error.kind(), std::io::ErrorKind::NotFound, "{error:?}");
+}
