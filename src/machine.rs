@@ -40,6 +40,23 @@ pub(crate) struct Context {
 
 thread_local! {
     static CURRENT: Cell<*const Context> = const { Cell::new(ptr::null()) };
+    static BATCH_WAKE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `wake` (which wakes a batch of goroutines, e.g. everything one netpoll found) so that
+/// the woken goroutines queue in the order they were woken, at the ring's tail, instead of
+/// each taking runnext from the one before (which would run the batch newest first).
+pub(crate) fn as_batch_wake<R>(wake: impl FnOnce() -> R) -> R {
+    let previous = BATCH_WAKE.with(|flag| flag.replace(true));
+    let result = wake();
+    BATCH_WAKE.with(|flag| flag.set(previous));
+    result
+}
+
+/// True inside [`as_batch_wake`].
+#[inline]
+pub(crate) fn in_batch_wake() -> bool {
+    BATCH_WAKE.with(|flag| flag.get())
 }
 
 /// Uninstalls a context when dropped, restoring the previous one.

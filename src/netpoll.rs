@@ -23,7 +23,7 @@
 //! - an M that found no local or global work calls [`Netpoller::poll_now`]: a non-blocking
 //!   `wait`, only if goroutines wait on I/O, no M is blocked in the poller, nobody looked in
 //!   the last [`POLL_INTERVAL`] and no other M is looking (`try_lock`);
-//! - an M about to park calls [`Netpoller::block_until`]: exactly one M at a time blocks in
+//! - an M about to park calls [`Netpoller::block_until_ready`]: exactly one M at a time blocks in
 //!   `wait`, with the nearest timer as its deadline; [`Netpoller::notify`] breaks the wait;
 //! - sysmon calls `poll_now` when [`Netpoller::last_poll_age`] passes 10 ms, as a backstop.
 //!
@@ -396,7 +396,7 @@ pub(crate) struct ReadyList(Vec<Waker>);
 
 impl ReadyList {
     /// How many goroutines are ready.
-    #[allow(dead_code)] // for the scheduler (see `block_until_ready`)
+    #[allow(dead_code)] // kept for stats and tests
     pub(crate) fn len(&self) -> usize {
         self.0.len()
     }
@@ -415,9 +415,9 @@ pub(crate) struct Netpoller {
     events: Mutex<wait::EventBuffer>,
     /// Breaks a `wait` early.
     notifier: wait::Notifier,
-    /// An M is blocked in (or about to enter) `wait` in `block_until`.
+    /// An M is blocked in (or about to enter) `wait` in `block_until_ready`.
     blocked: AtomicBool,
-    /// `notify` was called and no `block_until` has consumed it yet.
+    /// `notify` was called and no `block_until_ready` has consumed it yet.
     notified: AtomicBool,
     /// When the last `wait` began, in nanoseconds since `core.epoch`.
     last_poll: AtomicU64,
@@ -494,20 +494,15 @@ impl Netpoller {
         wake_all(wakers)
     }
 
-    /// Blocks in the poller until I/O is ready, `deadline` passes, or `notify` is called, then
-    /// wakes the goroutines it made ready.
-    /// Only one M may block at a time: returns false at once (without blocking) if another M
+    /// Blocks in the poller until I/O is ready, `deadline` passes, or `notify` is called, and
+    /// hands back the wakers of the goroutines made ready instead of waking them: the caller
+    /// first takes an idle P and then wakes them, so they land on that P's queue and run on
+    /// this M instead of on the global queue with another M woken to run them (Go's
+    /// `findRunnable` after `netpoll`).
+    ///
+    /// Only one M may block at a time: returns `None` at once (without blocking) if another M
     /// is already blocked here, if `has_work()` is already true, or if nothing could end the
     /// wait but `notify` (no goroutine waits on I/O and there is no deadline).
-    pub(crate) fn block_until(&self, deadline: Option<Instant>, has_work: &dyn Fn() -> bool) -> bool {
-        self.block_until_ready(deadline, has_work).map(ReadyList::wake).is_some()
-    }
-
-    /// As [`block_until`](Self::block_until), but hands back the wakers of the goroutines made
-    /// ready instead of waking them (`None` where `block_until` returns false). A caller that
-    /// first takes an idle P and then wakes them gets them on that P's queue, to run on this
-    /// M, instead of on the global queue with another M woken to run them (Go's
-    /// `findRunnable` after `netpoll`).
     pub(crate) fn block_until_ready(
         &self,
         deadline: Option<Instant>,
@@ -553,10 +548,10 @@ impl Netpoller {
         Some(ReadyList(wakers))
     }
 
-    /// Breaks a blocked `block_until`, or makes the next one return at once.
+    /// Breaks a blocked `block_until_ready`, or makes the next one return at once.
     pub(crate) fn notify(&self) {
         self.notified.store(true, SeqCst);
-        // Pairs with `block_until`: it sets `blocked` then reads `notified`; we set `notified`
+        // Pairs with `block_until_ready`: it sets `blocked` then reads `notified`; we set `notified`
         // then read `blocked`. One of us sees the other.
         fence(SeqCst);
         if self.blocked.load(SeqCst) {

@@ -5,6 +5,7 @@
 use std::sync::Weak;
 use std::time::Instant;
 
+use crate::machine::as_batch_wake;
 use crate::runtime::Shared;
 use crate::sched::{Platform, Wakeup};
 
@@ -25,15 +26,15 @@ impl Platform for RuntimePlatform {
     }
 
     fn poll_network_now(&self) -> bool {
-        self.shared.upgrade().is_some_and(|shared| shared.netpoll.poll_now())
+        self.shared.upgrade().is_some_and(|shared| as_batch_wake(|| shared.netpoll.poll_now()))
     }
 
-    fn block_in_network(&self, has_work: &dyn Fn() -> bool) -> bool {
+    fn block_in_network(&self, has_work: &dyn Fn() -> bool, before_waking: &dyn Fn()) -> bool {
         let Some(shared) = self.shared.upgrade() else { return false };
         let deadline = shared.timers.next_deadline();
-        if !shared.netpoll.block_until(deadline, has_work) {
-            return false;
-        }
+        let Some(ready) = shared.netpoll.block_until_ready(deadline, has_work) else { return false };
+        before_waking();
+        as_batch_wake(|| ready.wake());
         shared.timers.run_all_due(Instant::now());
         true
     }

@@ -183,9 +183,11 @@ pub trait Platform: Send + Sync {
         false
     }
     /// Called by an M about to park without a P: it may block in the netpoller instead (only
-    /// one M at a time). Returns true if it blocked there (and made goroutines runnable or
-    /// timed out), false if the M should park normally.
-    fn block_in_network(&self, _wake: &dyn Fn() -> bool) -> bool {
+    /// one M at a time). `has_work` ends the wait early; `before_waking` runs once the wait is
+    /// over and before the goroutines it readied are woken (the M takes an idle P there, so
+    /// they land on its queue and run on this M, as in Go). Returns true if it blocked there,
+    /// false if the M should park normally.
+    fn block_in_network(&self, _has_work: &dyn Fn() -> bool, _before_waking: &dyn Fn()) -> bool {
         false
     }
     /// Breaks a blocked netpoll wait so an M can come out and run new work.
@@ -198,9 +200,10 @@ struct IdleLists {
     machines: Vec<Arc<Parker>>,
     /// Ps beyond `maxprocs`, unused until one stands in for a blocked P.
     spares: Vec<usize>,
-    /// Set when the platform could not start an M for new work: the next M to park takes an
-    /// idle P and looks again instead (see `machine_not_started`).
-    missed_wakeup: bool,
+    /// `Some(spinning)` when the platform could not start an M for new work: the next M to
+    /// park takes an idle P instead and looks again, as the M that was not started would have
+    /// (as a spinner, if that one was to spin). See `machine_not_started`.
+    missed_wakeup: Option<bool>,
 }
 
 /// The scheduler state shared by all Ms: the Ps, the global queue, the idle lists.
@@ -248,7 +251,7 @@ impl<T: QueueItem> Scheduler<T> {
             processors: (0..maxprocs).rev().collect(),
             machines: Vec::new(),
             spares: (maxprocs..total).rev().collect(),
-            missed_wakeup: false,
+            missed_wakeup: None,
         };
         Self {
             processors,
@@ -336,6 +339,13 @@ impl<T: QueueItem> Scheduler<T> {
         !self.sysmon_backed_off.load(Relaxed)
     }
 
+    /// Makes `item` runnable on P `processor` (held by the calling M) at the ring's tail, in
+    /// order with others made runnable in the same batch.
+    pub fn ready_local_in_order(&self, processor: usize, item: T) {
+        self.processors[processor].queue.push_back(item, &self.global);
+        self.wake_if_idle();
+    }
+
     /// Makes `item` runnable from outside any P: global queue, then wake an idle P.
     pub fn ready_global(&self, item: T) {
         self.global.push(item);
@@ -398,7 +408,7 @@ impl<T: QueueItem> Scheduler<T> {
     /// lost: the M that should run the new work may be between its last re-check and the
     /// idle-M list, and its re-check could not get the P this call was holding. So under the
     /// idle lock: hand the P to an M that parked meanwhile, or put it back and leave a note
-    /// that the next M to park must look for work once more (see `park`).
+    /// that the next M to park must take a P and look for work once more (see `park`).
     #[cold]
     fn machine_not_started(&self, processor: usize, spinning: bool) {
         let mut idle = lock(&self.idle);
@@ -407,15 +417,14 @@ impl<T: QueueItem> Scheduler<T> {
             parker.hand_off(processor, spinning);
             return;
         }
-        // Uncount the spinner that never started before the P and the note become visible,
-        // so the M that takes them may spin.
+        // Uncount the spinner that never started; the M that takes the note counts itself.
         if spinning {
             self.nmspinning.fetch_sub(1, SeqCst);
         }
         self.processors[processor].set_status(ProcessorStatus::Idle);
         idle.processors.push(processor);
         self.npidle.fetch_add(1, SeqCst);
-        idle.missed_wakeup = true;
+        idle.missed_wakeup = Some(spinning || idle.missed_wakeup.unwrap_or(false));
     }
 
     /// Go's `handoffp`: the calling M gives up P `processor`; if the P has work, another M
@@ -485,6 +494,10 @@ impl<T: QueueItem> Scheduler<T> {
             // global queue, so a P whose queue never empties still fires its timers on time.
             if let Some(platform) = self.platform() {
                 platform.run_timers(p);
+                // As tokio's event interval: busy Ps look at the network too (rate-limited
+                // inside), so readiness is found by an M holding a P rather than by an extra
+                // thread that would compete with the busy ones for the CPU.
+                platform.poll_network_now();
             }
             if !self.global.is_empty() {
                 if let Some(item) = self.global_fair_share(processor) {
@@ -697,10 +710,15 @@ impl<T: QueueItem> Scheduler<T> {
         }
         {
             let mut idle = lock(&self.idle);
-            // A start that failed while this M was on its way here: look once more.
-            if std::mem::take(&mut idle.missed_wakeup) {
+            // A start that failed while this M was on its way here: be the M that was not
+            // started. It must spin if that one was to: as a non-spinner it could be kept from
+            // stealing by a spinner count that a concurrent `wakep` holds only for a moment.
+            if let Some(spinning) = idle.missed_wakeup.take() {
                 if let Some(index) = self.take_idle_processor(&mut idle) {
-                    return Wakeup::Processor { index, spinning: false };
+                    if spinning {
+                        self.nmspinning.fetch_add(1, SeqCst);
+                    }
+                    return Wakeup::Processor { index, spinning };
                 }
             }
             idle.machines.push(m.parker.clone());
@@ -733,16 +751,25 @@ impl<T: QueueItem> Scheduler<T> {
 
     /// Offers the M to the netpoller: one M at a time may block there instead of parking.
     fn park_in_network(&self, m: &Machine) -> Option<Wakeup> {
-        let platform = self.platform()?;
-        let has_work = || !self.global.is_empty() || self.shutdown.load(Acquire) || m.interrupted();
-        if !platform.block_in_network(&has_work) {
+        // With every P busy, an M woken by the network could not run what it found, and would
+        // only take CPU from the Ms that hold Ps; busy Ps poll the network themselves.
+        if self.npidle.load(Relaxed) == 0 {
             return None;
         }
-        // Woken from the network: retry with any idle P (goroutines it readied went global).
-        if let Some(index) = self.acquire_idle_processor() {
-            return Some(Wakeup::Processor { index, spinning: false });
+        let platform = self.platform()?;
+        let has_work = || !self.global.is_empty() || self.shutdown.load(Acquire) || m.interrupted();
+        let take_processor = || {
+            if let Some(index) = self.acquire_idle_processor() {
+                self.bind(m, index);
+            }
+        };
+        if !platform.block_in_network(&has_work, &take_processor) {
+            return None;
         }
-        None
+        // Back from the network, holding a P if one was idle: the goroutines the wait readied
+        // are on its queue. Without one they went to the global queue.
+        let index = m.processor().or_else(|| self.acquire_idle_processor())?;
+        Some(Wakeup::Processor { index, spinning: false })
     }
 
     /// Removes `m` from the idle list. False if a waker already took it (a handoff is
