@@ -74,15 +74,15 @@ mod netpoll;
 mod platform;
 mod processor;
 mod registry;
-pub mod runtime;
 mod runq;
+pub mod runtime;
 mod sched;
+pub mod sync;
 mod syscall;
 mod sysmon;
 mod task;
-mod trace;
-pub mod sync;
 pub mod time;
+mod trace;
 
 pub use blocking::spawn_blocking;
 pub use builder::Builder;

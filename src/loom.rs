@@ -53,10 +53,45 @@ impl<T> UnsafeCell<T> {
 /// Locks a mutex, ignoring poisoning: gmp never leaves its own state half-updated across a
 /// panic (goroutine code never runs while a scheduler lock is held), so a poisoned lock only
 /// means some unrelated thread panicked while holding it.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    match mutex.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
+///
+/// Takes the shim's [`Mutex`] and, under loom, `std`'s too: the runtime's glue keeps plain
+/// `std` locks for thread handles (never model-checked), and a loom build must still compile it.
+pub(crate) fn lock<L: Lock + ?Sized>(mutex: &L) -> L::Guard<'_> {
+    mutex.lock_ignoring_poison()
+}
+
+/// A mutex that [`lock`] can take.
+pub(crate) trait Lock {
+    type Guard<'a>
+    where
+        Self: 'a;
+    fn lock_ignoring_poison(&self) -> Self::Guard<'_>;
+}
+
+impl<T> Lock for Mutex<T> {
+    type Guard<'a>
+        = MutexGuard<'a, T>
+    where
+        T: 'a;
+    fn lock_ignoring_poison(&self) -> MutexGuard<'_, T> {
+        match self.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}
+
+#[cfg(loom)]
+impl<T> Lock for std::sync::Mutex<T> {
+    type Guard<'a>
+        = std::sync::MutexGuard<'a, T>
+    where
+        T: 'a;
+    fn lock_ignoring_poison(&self) -> std::sync::MutexGuard<'_, T> {
+        match self.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
     }
 }
 

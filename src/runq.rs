@@ -431,4 +431,90 @@ mod tests {
         }
         assert!(sink.0.borrow().is_empty());
     }
+
+    // The two tests below run real threads. They are small so that Miri (which runs the ring
+    // and runnext tests in CI and checks every access for data races) gets through them in
+    // seconds; loom-tests/ checks the same races exhaustively on a 4-slot ring.
+
+    /// An overflow sink two threads can share.
+    #[derive(Default)]
+    struct SharedSink(std::sync::Mutex<Vec<u32>>);
+
+    impl Overflow<Box<u32>> for SharedSink {
+        fn push(&self, item: Box<u32>) {
+            self.0.lock().unwrap().push(*item);
+        }
+        fn push_batch(&self, items: impl Iterator<Item = Box<u32>>) {
+            self.0.lock().unwrap().extend(items.map(|b| *b));
+        }
+    }
+
+    #[test]
+    fn a_thief_stealing_while_the_owner_pushes_and_pops_takes_each_item_once() {
+        const ITEMS: u32 = 64;
+        let victim: LocalQueue<Box<u32>> = LocalQueue::new();
+        let sink = SharedSink::default();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let (owner_got, thief_got) = std::thread::scope(|scope| {
+            let thief = scope.spawn(|| {
+                let own = LocalQueue::new();
+                let mut got = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                    if let Some(item) = victim.steal_half_into(&own) {
+                        let mut batch: Vec<u32> = std::iter::from_fn(|| own.pop()).map(|b| *b).collect();
+                        batch.push(*item);
+                        assert!(batch.windows(2).all(|w| w[0] < w[1]), "a stolen batch out of order: {batch:?}");
+                        got.extend(batch);
+                    }
+                    std::thread::yield_now();
+                }
+                got
+            });
+            let mut got = Vec::new();
+            for id in 0..ITEMS {
+                victim.push_back(Box::new(id), &sink);
+                if id % 3 == 0 {
+                    got.extend(victim.pop().map(|b| *b));
+                }
+            }
+            got.extend(std::iter::from_fn(|| victim.pop()).map(|b| *b));
+            stop.store(true, std::sync::atomic::Ordering::Release);
+            (got, thief.join().unwrap())
+        });
+        assert!(owner_got.windows(2).all(|w| w[0] < w[1]), "the owner's pops out of order");
+        let mut all = [owner_got, thief_got, sink.0.into_inner().unwrap()].concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..ITEMS).collect::<Vec<_>>(), "every item exactly once");
+    }
+
+    #[test]
+    fn runnext_raced_by_a_thief_hands_each_item_out_once() {
+        const ITEMS: u32 = 32;
+        let queue: LocalQueue<Box<u32>> = LocalQueue::new();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let (owner_got, thief_got) = std::thread::scope(|scope| {
+            let thief = scope.spawn(|| {
+                let mut got = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                    got.extend(queue.take_runnext().map(|b| *b));
+                    std::thread::yield_now();
+                }
+                got
+            });
+            let mut got = Vec::new();
+            for id in 0..ITEMS {
+                // As `ready_local` does: the displaced item would go to the ring; keep it.
+                got.extend(queue.swap_runnext(Box::new(id)).map(|b| *b));
+                if id % 4 == 0 {
+                    got.extend(queue.take_runnext().map(|b| *b));
+                }
+            }
+            got.extend(queue.take_runnext().map(|b| *b));
+            stop.store(true, std::sync::atomic::Ordering::Release);
+            (got, thief.join().unwrap())
+        });
+        let mut all = [owner_got, thief_got].concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..ITEMS).collect::<Vec<_>>(), "every item exactly once");
+    }
 }
