@@ -114,3 +114,17 @@ pub(crate) fn brief_backoff(done: impl Fn() -> bool) {
         loom::thread::yield_now();
     }
 }
+
+/// Pads and aligns a value to 128 bytes (two cache lines, as adjacent-line prefetch pairs
+/// them), so that a word written often never shares a line with unrelated ones.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct CachePadded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for CachePadded<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}

@@ -53,6 +53,10 @@ impl ProcessorStatus {
 }
 
 /// P: a logical processor with its own run queue.
+///
+/// Aligned to 128 bytes (two cache lines, as adjacent-line prefetch pairs them) so that the
+/// counters one P's owner bumps on every poll never share a line with another P's.
+#[repr(align(128))]
 pub struct Processor<T: QueueItem> {
     /// Position in the scheduler's `allp`.
     pub index: usize,

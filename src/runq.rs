@@ -93,6 +93,10 @@ pub trait Overflow<T> {
 }
 
 /// A P's ring plus its `runnext` slot. See the module docs for the protocol.
+///
+/// Aligned to 128 bytes so that the words thieves touch (`head`, `tail`, `runnext`) sit apart
+/// from the owner's per-poll counters next to it in `Processor`.
+#[repr(align(128))]
 pub struct LocalQueue<T: QueueItem> {
     /// `(steal << 32) | real`.
     head: AtomicU64,

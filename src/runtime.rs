@@ -51,7 +51,7 @@ pub(crate) struct Shared {
     sysmon: Mutex<Option<thread::JoinHandle<()>>>,
     started: Instant,
     pub(crate) trace: crate::trace::TraceConfig,
-    coarse_millis: AtomicU32,
+    coarse_millis: crate::loom::CachePadded<AtomicU32>,
     seed: AtomicU32,
 }
 
@@ -289,7 +289,7 @@ impl Runtime {
             sysmon: Mutex::new(None),
             started: Instant::now(),
             trace: crate::trace::TraceConfig::from_env(),
-            coarse_millis: AtomicU32::new(0),
+            coarse_millis: crate::loom::CachePadded(AtomicU32::new(0)),
             seed: AtomicU32::new(0x2545_F491),
         });
         shared.sched.set_platform(Box::new(RuntimePlatform { shared: Arc::downgrade(&shared) }));

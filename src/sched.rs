@@ -38,7 +38,8 @@ use std::sync::OnceLock;
 
 use crate::global_queue::{GlobalQueue, GLOBAL_BATCH_LIMIT};
 use crate::loom::{
-    brief_backoff, current_thread, fence, lock, park, Arc, AtomicBool, AtomicUsize, Mutex, Ordering::*, Thread,
+    brief_backoff, current_thread, fence, lock, park, Arc, AtomicBool, AtomicUsize, CachePadded, Mutex, Ordering::*,
+    Thread,
 };
 use crate::processor::{Processor, ProcessorStatus};
 use crate::runq::{Overflow, QueueItem, LOCAL_QUEUE_CAPACITY};
@@ -214,9 +215,9 @@ pub struct Scheduler<T: QueueItem> {
     pub maxprocs: usize,
     /// The global run queue.
     pub global: GlobalQueue<T>,
-    idle: Mutex<IdleLists>,
-    npidle: AtomicUsize,
-    nmspinning: AtomicUsize,
+    idle: CachePadded<Mutex<IdleLists>>,
+    npidle: CachePadded<AtomicUsize>,
+    nmspinning: CachePadded<AtomicUsize>,
     /// Spare Ps currently standing in for blocked ones.
     extra: AtomicUsize,
     shutdown: AtomicBool,
@@ -224,7 +225,7 @@ pub struct Scheduler<T: QueueItem> {
     // sysmon is always a real OS thread with a clock (never a loom thread), so std's `Thread`
     // even under `--cfg loom`.
     sysmon: OnceLock<std::thread::Thread>,
-    sysmon_sleeping: AtomicBool,
+    sysmon_sleeping: CachePadded<AtomicBool>,
     /// Set while sysmon's tick is longer than its minimum; a spawn or wake onto a P then
     /// nudges it back to the fast tick (work queued behind a poll is when a stuck poll hurts).
     sysmon_backed_off: AtomicBool,
@@ -257,14 +258,14 @@ impl<T: QueueItem> Scheduler<T> {
             processors,
             maxprocs,
             global: GlobalQueue::new(),
-            idle: Mutex::new(idle),
-            npidle: AtomicUsize::new(maxprocs),
-            nmspinning: AtomicUsize::new(0),
+            idle: CachePadded(Mutex::new(idle)),
+            npidle: CachePadded(AtomicUsize::new(maxprocs)),
+            nmspinning: CachePadded(AtomicUsize::new(0)),
             extra: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             platform: OnceLock::new(),
             sysmon: OnceLock::new(),
-            sysmon_sleeping: AtomicBool::new(false),
+            sysmon_sleeping: CachePadded(AtomicBool::new(false)),
             sysmon_backed_off: AtomicBool::new(false),
         }
     }
@@ -292,7 +293,7 @@ impl<T: QueueItem> Scheduler<T> {
 
     /// Ms parked on the idle list.
     pub fn idle_machines(&self) -> usize {
-        lock(&self.idle).machines.len()
+        lock(&*self.idle).machines.len()
     }
 
     /// True once `shutdown` was called.
@@ -378,7 +379,7 @@ impl<T: QueueItem> Scheduler<T> {
     /// Go's `startm`: runs P `processor` (or any idle P) on a parked M, or a new one. If
     /// `spinning`, the caller already counted the M in `nmspinning`.
     pub fn start_machine(&self, processor: Option<usize>, spinning: bool) {
-        let mut idle = lock(&self.idle);
+        let mut idle = lock(&*self.idle);
         let processor = match processor.or_else(|| self.take_idle_processor(&mut idle)) {
             Some(p) => p,
             None => {
@@ -411,7 +412,7 @@ impl<T: QueueItem> Scheduler<T> {
     /// that the next M to park must take a P and look for work once more (see `park`).
     #[cold]
     fn machine_not_started(&self, processor: usize, spinning: bool) {
-        let mut idle = lock(&self.idle);
+        let mut idle = lock(&*self.idle);
         if let Some(parker) = idle.machines.pop() {
             drop(idle);
             parker.hand_off(processor, spinning);
@@ -455,12 +456,12 @@ impl<T: QueueItem> Scheduler<T> {
         if self.npidle.load(Relaxed) == 0 {
             return None;
         }
-        self.take_idle_processor(&mut lock(&self.idle))
+        self.take_idle_processor(&mut lock(&*self.idle))
     }
 
     /// Puts P `index` on the idle list.
     pub fn put_idle_processor(&self, index: usize) {
-        let mut idle = lock(&self.idle);
+        let mut idle = lock(&*self.idle);
         self.processors[index].set_status(ProcessorStatus::Idle);
         idle.processors.push(index);
         self.npidle.fetch_add(1, SeqCst);
@@ -503,6 +504,11 @@ impl<T: QueueItem> Scheduler<T> {
                 if let Some(item) = self.global_fair_share(processor) {
                     return Some(item);
                 }
+            }
+            // Yields never wake anyone, so a P with a long queue of yielding goroutines could
+            // keep them to itself while other Ps sleep: now and then, offer its work.
+            if processor.queue.len() > 1 {
+                self.wake_if_idle();
             }
         }
         self.local_get(processor)
@@ -669,7 +675,7 @@ impl<T: QueueItem> Scheduler<T> {
     /// M holding a P again if there is work it may run.
     fn release_processor(&self, m: &Machine, p: usize) {
         {
-            let mut idle = lock(&self.idle);
+            let mut idle = lock(&*self.idle);
             if !self.global.is_empty() {
                 return; // keep the P; the next pass takes the work
             }
@@ -709,7 +715,7 @@ impl<T: QueueItem> Scheduler<T> {
             return wakeup;
         }
         {
-            let mut idle = lock(&self.idle);
+            let mut idle = lock(&*self.idle);
             // A start that failed while this M was on its way here: be the M that was not
             // started. It must spin if that one was to: as a non-spinner it could be kept from
             // stealing by a spinner count that a concurrent `wakep` holds only for a moment.
@@ -775,7 +781,7 @@ impl<T: QueueItem> Scheduler<T> {
     /// Removes `m` from the idle list. False if a waker already took it (a handoff is
     /// coming, so keep waiting for it).
     fn leave_idle_list(&self, m: &Machine) -> bool {
-        let mut idle = lock(&self.idle);
+        let mut idle = lock(&*self.idle);
         match idle.machines.iter().position(|p| Arc::ptr_eq(p, &m.parker)) {
             Some(position) => {
                 idle.machines.swap_remove(position);
@@ -806,7 +812,7 @@ impl<T: QueueItem> Scheduler<T> {
         if self.processors[index].blocked.swap(true, AcqRel) {
             return false;
         }
-        let spare = lock(&self.idle).spares.pop();
+        let spare = lock(&*self.idle).spares.pop();
         match spare {
             Some(spare) => {
                 self.extra.fetch_add(1, SeqCst);
@@ -837,7 +843,7 @@ impl<T: QueueItem> Scheduler<T> {
         m.processor.set(None);
         self.global.push_batch(processor.queue.drain());
         {
-            let mut idle = lock(&self.idle);
+            let mut idle = lock(&*self.idle);
             processor.set_status(ProcessorStatus::Idle);
             idle.spares.push(index);
         }
@@ -911,7 +917,7 @@ impl<T: QueueItem> Scheduler<T> {
         if let Some(thread) = self.sysmon.get() {
             thread.unpark();
         }
-        let machines = std::mem::take(&mut lock(&self.idle).machines);
+        let machines = std::mem::take(&mut lock(&*self.idle).machines);
         for parker in machines {
             parker.hand_off(HANDOFF_EXIT, false);
         }
