@@ -310,6 +310,12 @@ impl<T: QueueItem> Scheduler<T> {
         let queue = &self.processors[processor].queue;
         if yielded {
             queue.push_back(item, &self.global);
+            if !self.global.is_empty() {
+                // A yield is a turn for everyone: goroutines waiting globally (outside spawns)
+                // queue up behind the yielder, so a P kept busy by goroutines that yield to each
+                // other still takes in outside work at the rate they yield.
+                self.take_global_batch(&self.processors[processor]);
+            }
             return;
         }
         if let Some(previous) = queue.swap_runnext(item) {
@@ -520,6 +526,14 @@ impl<T: QueueItem> Scheduler<T> {
     #[cold]
     fn global_fair_share(&self, processor: &Processor<T>) -> Option<T> {
         let first = self.global.pop()?;
+        self.take_global_batch(processor);
+        Some(first)
+    }
+
+    /// Owner of `processor`: moves a fair share of the global queue to its ring's tail,
+    /// `min(len / maxprocs + 1, 128)`, never more than half the ring's free room.
+    #[cold]
+    fn take_global_batch(&self, processor: &Processor<T>) {
         let free = LOCAL_QUEUE_CAPACITY.saturating_sub(processor.queue.len()) / 2;
         let wanted = (self.global.len() / self.maxprocs + 1).min(GLOBAL_BATCH_LIMIT).min(free);
         for _ in 0..wanted {
@@ -528,7 +542,6 @@ impl<T: QueueItem> Scheduler<T> {
                 None => break,
             }
         }
-        Some(first)
     }
 
     fn local_get(&self, processor: &Processor<T>) -> Option<T> {
