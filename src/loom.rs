@@ -128,3 +128,20 @@ impl<T> std::ops::Deref for CachePadded<T> {
         &self.0
     }
 }
+
+/// Calls `done` repeatedly for up to `limit`, until it returns true. Under loom it calls it
+/// once (loom has no clock, and one look is all a model needs).
+pub(crate) fn spin_for(limit: std::time::Duration, mut done: impl FnMut() -> bool) {
+    #[cfg(not(loom))]
+    {
+        let until = std::time::Instant::now() + limit;
+        while !done() && std::time::Instant::now() < until {
+            std::hint::spin_loop();
+        }
+    }
+    #[cfg(loom)]
+    {
+        let _ = limit;
+        let _ = done();
+    }
+}

@@ -459,7 +459,6 @@ impl Netpoller {
 
     /// How long since a thread last looked at the poller; zero while an M is blocked in it.
     /// sysmon calls [`poll_now`](Self::poll_now) when this passes 10 ms.
-    #[allow(dead_code)] // for sysmon
     pub(crate) fn last_poll_age(&self) -> Duration {
         if self.blocked.load(Relaxed) {
             return Duration::ZERO;
@@ -471,6 +470,16 @@ impl Netpoller {
     /// Polls without blocking, if goroutines wait on I/O and nobody polled recently.
     /// Returns true if it made any goroutine runnable.
     pub(crate) fn poll_now(&self) -> bool {
+        self.poll_without_blocking(POLL_INTERVAL)
+    }
+
+    /// As [`poll_now`](Self::poll_now), but polls even if someone did a moment ago: for an M
+    /// that holds a P with nothing to run and is waiting a few microseconds for work.
+    pub(crate) fn poll_now_eager(&self) -> bool {
+        self.poll_without_blocking(Duration::ZERO)
+    }
+
+    fn poll_without_blocking(&self, interval: Duration) -> bool {
         if !self.has_waiters() || self.blocked.load(Relaxed) {
             return false;
         }
@@ -478,7 +487,7 @@ impl Netpoller {
         let now = core.now();
         let mut wakers = Vec::new();
         core.fire_due_retries(now, &mut wakers);
-        if now.saturating_sub(self.last_poll.load(Relaxed)) >= POLL_INTERVAL.as_nanos() as u64 {
+        if now.saturating_sub(self.last_poll.load(Relaxed)) >= interval.as_nanos() as u64 {
             let events = match self.events.try_lock() {
                 Ok(events) => Some(events),
                 Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),

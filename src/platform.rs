@@ -29,6 +29,10 @@ impl Platform for RuntimePlatform {
         self.shared.upgrade().is_some_and(|shared| as_batch_wake(|| shared.netpoll.poll_now()))
     }
 
+    fn poll_network_eager(&self) -> bool {
+        self.shared.upgrade().is_some_and(|shared| as_batch_wake(|| shared.netpoll.poll_now_eager()))
+    }
+
     fn block_in_network(&self, has_work: &dyn Fn() -> bool, before_waking: &dyn Fn()) -> bool {
         let Some(shared) = self.shared.upgrade() else { return false };
         let deadline = shared.timers.next_deadline();

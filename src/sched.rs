@@ -38,14 +38,16 @@ use std::sync::OnceLock;
 
 use crate::global_queue::{GlobalQueue, GLOBAL_BATCH_LIMIT};
 use crate::loom::{
-    brief_backoff, current_thread, fence, lock, park, Arc, AtomicBool, AtomicUsize, CachePadded, Mutex, Ordering::*,
-    Thread,
+    brief_backoff, current_thread, fence, lock, park, spin_for, Arc, AtomicBool, AtomicUsize, CachePadded, Mutex,
+    Ordering::*, Thread,
 };
 use crate::processor::{Processor, ProcessorStatus};
 use crate::runq::{Overflow, QueueItem, LOCAL_QUEUE_CAPACITY};
 
 /// Steal rounds over all Ps before giving up (Go: 4).
 const STEAL_ROUNDS: usize = 4;
+/// How long an M with nothing to run keeps its P and keeps looking before it lets go.
+const LINGER: std::time::Duration = std::time::Duration::from_micros(30);
 /// Goroutines one P may take from runnext in a row before the ring gets a turn: a pair
 /// handing off through runnext shares one time slice.
 pub const RUNNEXT_STREAK_LIMIT: u32 = 8;
@@ -182,6 +184,10 @@ pub trait Platform: Send + Sync {
     /// recently; returns true if it made any goroutine runnable.
     fn poll_network_now(&self) -> bool {
         false
+    }
+    /// As `poll_network_now` without the rate limit: for an M lingering on its P.
+    fn poll_network_eager(&self) -> bool {
+        self.poll_network_now()
     }
     /// Called by an M about to park without a P: it may block in the netpoller instead (only
     /// one M at a time). `has_work` ends the wait early; `before_waking` runs once the wait is
@@ -591,6 +597,9 @@ impl<T: QueueItem> Scheduler<T> {
             if m.interrupted() {
                 return None; // keep the P for M0's main future
             }
+            if let Some(item) = self.linger(m, p) {
+                return Some(item);
+            }
             self.release_processor(m, p);
         }
     }
@@ -624,6 +633,27 @@ impl<T: QueueItem> Scheduler<T> {
             }
         }
         None
+    }
+
+    /// Before giving up its P, an M that found nothing keeps looking for a few tens of
+    /// microseconds (its own queue, the global queue, the network). Under a steady load of
+    /// short requests the next one arrives within that time, and keeping the P saves a
+    /// release, a park and a wake of another thread, each a chance for the OS to preempt a
+    /// thread that holds a P. An idle runtime pays it once per transition to idle.
+    fn linger(&self, m: &Machine, p: usize) -> Option<T> {
+        let processor = &self.processors[p];
+        let mut found = None;
+        spin_for(LINGER, || {
+            if self.shutdown.load(Relaxed) || m.interrupted() {
+                return true;
+            }
+            if let Some(platform) = self.platform() {
+                platform.poll_network_eager();
+            }
+            found = self.local_get(processor).or_else(|| self.global.pop_batch_into(&processor.queue, self.maxprocs));
+            found.is_some()
+        });
+        found
     }
 
     /// Spinners must stay fewer than half the busy Ps.

@@ -127,7 +127,12 @@ fn run(weak: Weak<Shared>) {
         shared.update_coarse_clock();
         if now.duration_since(last_backstop) >= BACKSTOP_INTERVAL {
             last_backstop = now;
-            shared.netpoll.poll_now();
+            // Only if no M looked for 10 ms: goroutines sysmon readies go to the global queue
+            // (it holds no P), behind the work of busy Ps, so it must not take events the Ps
+            // would have found themselves within a few hundred microseconds.
+            if shared.netpoll.last_poll_age() >= BACKSTOP_INTERVAL {
+                crate::machine::as_batch_wake(|| shared.netpoll.poll_now());
+            }
             shared.timers.run_all_due(now);
         }
         if notes.len() != shared.sched.processors.len() {
