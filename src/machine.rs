@@ -40,23 +40,38 @@ pub(crate) struct Context {
 
 thread_local! {
     static CURRENT: Cell<*const Context> = const { Cell::new(ptr::null()) };
-    static BATCH_WAKE: Cell<bool> = const { Cell::new(false) };
+    /// Goroutines queued so far by the batch wake in progress, or `usize::MAX` outside one.
+    static BATCH_WAKE: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
+const NOT_IN_BATCH: usize = usize::MAX;
+
 /// Runs `wake` (which wakes a batch of goroutines, e.g. everything one netpoll found) so that
-/// the woken goroutines queue in the order they were woken, at the ring's tail, instead of
-/// each taking runnext from the one before (which would run the batch newest first).
-pub(crate) fn as_batch_wake<R>(wake: impl FnOnce() -> R) -> R {
-    let previous = BATCH_WAKE.with(|flag| flag.replace(true));
+/// the goroutines woken onto this M's P queue in the order they were woken, at the ring's tail,
+/// instead of each taking runnext from the one before (which would run the batch newest
+/// first). Idle Ps are offered the batch once at the end, and only if it holds more than one
+/// goroutine: this M runs a lone one itself (Go skips `wakep` the same way after `netpoll`).
+pub(crate) fn as_batch_wake<R>(shared: &Shared, wake: impl FnOnce() -> R) -> R {
+    let previous = BATCH_WAKE.with(|batch| batch.replace(0));
     let result = wake();
-    BATCH_WAKE.with(|flag| flag.set(previous));
+    let queued = BATCH_WAKE.with(|batch| batch.replace(previous));
+    if queued > 1 {
+        shared.sched.wake_if_idle();
+    }
     result
 }
 
-/// True inside [`as_batch_wake`].
+/// Inside [`as_batch_wake`]: counts one more goroutine queued and returns true.
 #[inline]
-pub(crate) fn in_batch_wake() -> bool {
-    BATCH_WAKE.with(|flag| flag.get())
+pub(crate) fn count_in_batch_wake() -> bool {
+    BATCH_WAKE.with(|batch| {
+        let queued = batch.get();
+        if queued == NOT_IN_BATCH {
+            return false;
+        }
+        batch.set(queued + 1);
+        true
+    })
 }
 
 /// Uninstalls a context when dropped, restoring the previous one.

@@ -26,11 +26,11 @@ impl Platform for RuntimePlatform {
     }
 
     fn poll_network_now(&self) -> bool {
-        self.shared.upgrade().is_some_and(|shared| as_batch_wake(|| shared.netpoll.poll_now()))
+        self.shared.upgrade().is_some_and(|shared| as_batch_wake(&shared, || shared.netpoll.poll_now()))
     }
 
     fn poll_network_eager(&self) -> bool {
-        self.shared.upgrade().is_some_and(|shared| as_batch_wake(|| shared.netpoll.poll_now_eager()))
+        self.shared.upgrade().is_some_and(|shared| as_batch_wake(&shared, || shared.netpoll.poll_now_eager()))
     }
 
     fn block_in_network(&self, has_work: &dyn Fn() -> bool, before_waking: &dyn Fn()) -> bool {
@@ -38,7 +38,7 @@ impl Platform for RuntimePlatform {
         let deadline = shared.timers.next_deadline();
         let Some(ready) = shared.netpoll.block_until_ready(deadline, has_work) else { return false };
         before_waking();
-        as_batch_wake(|| ready.wake());
+        as_batch_wake(&shared, || ready.wake());
         shared.timers.run_all_due(Instant::now());
         true
     }

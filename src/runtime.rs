@@ -121,7 +121,7 @@ impl Shared {
     #[inline]
     fn ready(&self, runnable: Runnable, yielded: bool) {
         match machine::current_processor(self) {
-            Some(p) if machine::in_batch_wake() => self.sched.ready_local_in_order(p, runnable),
+            Some(p) if machine::count_in_batch_wake() => self.sched.ready_local_in_order(p, runnable),
             Some(p) => self.sched.ready_local(p, runnable, yielded),
             None => self.sched.ready_global(runnable),
         }

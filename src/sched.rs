@@ -353,10 +353,10 @@ impl<T: QueueItem> Scheduler<T> {
     }
 
     /// Makes `item` runnable on P `processor` (held by the calling M) at the ring's tail, in
-    /// order with others made runnable in the same batch.
+    /// order with others made runnable in the same batch. Wakes no one: the batch's caller
+    /// offers the batch to idle Ps once it is queued.
     pub fn ready_local_in_order(&self, processor: usize, item: T) {
         self.processors[processor].queue.push_back(item, &self.global);
-        self.wake_if_idle();
     }
 
     /// Makes `item` runnable from outside any P: global queue, then wake an idle P.
