@@ -177,7 +177,13 @@ impl Shared {
         loop {
             let handles = std::mem::take(&mut *crate::loom::lock(&self.threads));
             if handles.is_empty() {
-                return;
+                // A thread whose start raced with the shutdown may not have filed its handle
+                // yet: wait until every started M has exited (or the deadline passes).
+                if self.thread_count() == 0 || deadline.is_some_and(|d| Instant::now() >= d) {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(1));
+                continue;
             }
             for handle in handles {
                 if let Some(deadline) = deadline {

@@ -377,7 +377,7 @@ impl<T: QueueItem> Scheduler<T> {
     /// Go's `wakep`: start one spinning M on an idle P, if there is an idle P and no spinner.
     #[cold]
     pub fn wakep(&self) {
-        if self.nmspinning.compare_exchange(0, 1, SeqCst, Relaxed).is_err() {
+        if self.shutdown.load(Relaxed) || self.nmspinning.compare_exchange(0, 1, SeqCst, Relaxed).is_err() {
             return;
         }
         fence(SeqCst);
@@ -392,6 +392,18 @@ impl<T: QueueItem> Scheduler<T> {
     /// `spinning`, the caller already counted the M in `nmspinning`.
     pub fn start_machine(&self, processor: Option<usize>, spinning: bool) {
         let mut idle = lock(&*self.idle);
+        if self.shutdown.load(Acquire) {
+            // Shutting down: no M may start (it would run goroutines the shutdown is
+            // cancelling, and could start after the Ms were joined).
+            drop(idle);
+            if spinning {
+                self.nmspinning.fetch_sub(1, SeqCst);
+            }
+            if let Some(p) = processor {
+                self.put_idle_processor(p);
+            }
+            return;
+        }
         let processor = match processor.or_else(|| self.take_idle_processor(&mut idle)) {
             Some(p) => p,
             None => {
@@ -955,7 +967,12 @@ impl<T: QueueItem> Scheduler<T> {
     /// Stops the scheduler: every parked M is woken to exit, and running Ms exit at their next
     /// scheduling point.
     pub fn shutdown(&self) {
-        self.shutdown.store(true, SeqCst);
+        {
+            // Under the idle lock, so no `start_machine` that saw the flag clear is still
+            // handing out a P when the Ms are woken to exit below.
+            let _idle = lock(&*self.idle);
+            self.shutdown.store(true, SeqCst);
+        }
         self.sysmon_sleeping.store(false, SeqCst);
         if let Some(thread) = self.sysmon.get() {
             thread.unpark();
