@@ -10,7 +10,8 @@
 //! dropped, however it is parked), `num_goroutine()`, and `dump()`.
 //!
 //! It is sharded to keep spawns on different Ps off each other's locks: a goroutine spawned on
-//! P `i` lives in shard `i` (others in shard `id % shards`), and since most goroutines finish
+//! P `i` lives in shard `i` (spawns from threads without a P go to one shard in runs of 64,
+//! then the next), and since most goroutines finish
 //! on the P that spawned them, a shard's lock mostly stays in one core's cache. The shard and
 //! slot are stored in the goroutine's metadata.
 //!
@@ -24,6 +25,30 @@ use std::task::Waker;
 
 use crate::goroutine::{Goroutine, GoroutineState, WaitReason};
 use crate::loom::{lock, Mutex};
+
+/// Spawns from one thread without a P that go to the same shard before it moves on.
+const FOREIGN_RUN: u32 = 64;
+
+std::thread_local! {
+    /// The shard this thread registers P-less spawns in, and how many it has put there.
+    static FOREIGN_SHARD: std::cell::Cell<(u32, u32)> = const { std::cell::Cell::new((u32::MAX, 0)) };
+}
+
+/// The shard for a spawn from a thread without a P: a run of `FOREIGN_RUN` spawns goes to one
+/// shard (its lock stays in this thread's cache), then the next shard, so the Ms removing
+/// those goroutines as they finish mostly work on a shard the spawner has left.
+fn foreign_shard(count: usize) -> usize {
+    FOREIGN_SHARD.with(|state| {
+        let (shard, used) = state.get();
+        let (shard, used) = if shard as usize >= count || used >= FOREIGN_RUN {
+            (((shard.wrapping_add(1)) as usize % count) as u32, 0)
+        } else {
+            (shard, used)
+        };
+        state.set((shard, used + 1));
+        shard as usize
+    })
+}
 
 /// One registered goroutine.
 struct Entry {
@@ -85,7 +110,7 @@ impl Registry {
     pub fn insert_near(&self, goroutine: &Goroutine, waker: Waker, processor: Option<usize>) -> bool {
         let entry = Entry { id: goroutine.id(), waker, goroutine };
         let count = self.shards.len();
-        let shard_index = processor.map_or((goroutine.id() % count as u64) as usize, |p| p % count);
+        let shard_index = processor.map_or_else(|| foreign_shard(count), |p| p % count);
         let mut shard = lock(&self.shards[shard_index]);
         if shard.closed {
             return false;
