@@ -1,0 +1,103 @@
+//! What sysmon needs of the scheduler: marking a stuck P blocked and standing a spare P in
+//! for it, and sysmon's own sleep and wake-up (see `sysmon.rs`).
+
+use super::*;
+
+impl<T: QueueItem> Scheduler<T> {
+    #[cold]
+    pub(super) fn nudge_sysmon(&self) {
+        if self.sysmon_backed_off.swap(false, Relaxed) {
+            if let Some(thread) = self.sysmon.get() {
+                thread.unpark();
+            }
+        }
+    }
+
+    /// sysmon: announces that its tick is now longer than the minimum (or not).
+    pub fn set_sysmon_backed_off(&self, backed_off: bool) {
+        self.sysmon_backed_off.store(backed_off, Relaxed);
+    }
+
+    /// sysmon: true if someone nudged it since it announced a back-off.
+    pub fn sysmon_was_nudged(&self) -> bool {
+        !self.sysmon_backed_off.load(Relaxed)
+    }
+
+    /// sysmon: the poll running on P `index` is stuck. Marks the P blocked (thieves then take
+    /// its runnext at once) and puts a spare P to work so `maxprocs` Ps keep running
+    /// goroutines. Returns false if the P was already marked.
+    pub fn mark_blocked(&self, index: usize) -> bool {
+        if self.processors[index].blocked.swap(true, AcqRel) {
+            return false;
+        }
+        let spare = lock(&*self.idle).spares.pop();
+        match spare {
+            Some(spare) => {
+                self.extra.fetch_add(1, SeqCst);
+                self.processors[spare].set_status(ProcessorStatus::Running);
+                self.nmspinning.fetch_add(1, SeqCst);
+                self.start_machine(Some(spare), true);
+            }
+            // No spare left: an idle P (if any) can still steal the blocked P's work.
+            None => self.wake_if_idle(),
+        }
+        true
+    }
+
+    /// The M holding P `index` came back from a poll sysmon had marked blocked. If a spare
+    /// stood in for it, this M retires its P (its queued work goes to the global queue) so
+    /// the runtime is back to `maxprocs` running Ps; the M then parks in `next`.
+    #[cold]
+    pub fn leave_blocked(&self, m: &Machine, index: usize) {
+        let processor = &self.processors[index];
+        processor.blocked.store(false, Release);
+        let retire = self.extra.fetch_update(SeqCst, SeqCst, |extra| extra.checked_sub(1)).is_ok();
+        if !retire {
+            return;
+        }
+        if m.spinning.get() {
+            self.stop_spinning(m);
+        }
+        m.processor.set(None);
+        self.global.push_batch(processor.queue.drain());
+        {
+            let mut idle = lock(&*self.idle);
+            processor.set_status(ProcessorStatus::Idle);
+            idle.spares.push(index);
+        }
+        self.wake_if_idle();
+    }
+
+    /// Registers the sysmon thread, so that work appearing can wake it from a deep sleep.
+    pub fn set_sysmon_thread(&self, thread: std::thread::Thread) {
+        let _ = self.sysmon.set(thread);
+    }
+
+    /// True if no P is running, in a syscall or blocked: sysmon may sleep until work comes.
+    pub fn all_processors_idle(&self) -> bool {
+        self.npidle.load(SeqCst) == self.maxprocs + self.extra.load(SeqCst)
+    }
+
+    /// sysmon: announce a deep sleep; returns false (and cancels it) if a P got busy
+    /// meanwhile. After true, sysmon parks until `wake_sysmon` unparks it.
+    pub fn sysmon_prepare_sleep(&self) -> bool {
+        self.sysmon_sleeping.store(true, SeqCst);
+        fence(SeqCst);
+        if self.all_processors_idle() && !self.shutdown.load(SeqCst) {
+            return true;
+        }
+        self.sysmon_sleeping.store(false, SeqCst);
+        false
+    }
+
+    /// Wakes sysmon if it sleeps (a P became busy).
+    #[inline]
+    pub fn wake_sysmon(&self) {
+        fence(SeqCst);
+        if self.sysmon_sleeping.load(Relaxed) && self.sysmon_sleeping.swap(false, SeqCst) {
+            if let Some(thread) = self.sysmon.get() {
+                thread.unpark();
+            }
+        }
+    }
+}
