@@ -47,6 +47,40 @@ use crate::netpoll::{Direction, EXHAUSTED_BACKOFF_MAX, EXHAUSTED_BACKOFF_MIN};
 
 /// `AsyncRead` and `AsyncWrite` for a stream type with an `io: Async<$inner>` field, on the
 /// type and on a shared reference to it.
+/// The conversions every socket type has: `TryFrom` the std type (sets it non-blocking and
+/// registers it) and back (`into_std`), and `AsFd`/`AsRawFd` through its `io` field.
+macro_rules! socket_conversions {
+    ($ty:ty, $std:ty) => {
+        impl TryFrom<$std> for $ty {
+            type Error = std::io::Error;
+
+            fn try_from(socket: $std) -> std::io::Result<Self> {
+                Self::from_std(socket)
+            }
+        }
+
+        impl TryFrom<$ty> for $std {
+            type Error = std::io::Error;
+
+            fn try_from(socket: $ty) -> std::io::Result<Self> {
+                socket.into_std()
+            }
+        }
+
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.io.as_fd()
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.io.as_raw_fd()
+            }
+        }
+    };
+}
+
 macro_rules! stream_io {
     ($ty:ty, $inner:ty) => {
         impl $ty {

@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::{self as std_unix, SocketAddr};
 use std::path::Path;
 use std::task::{ready, Context, Poll};
@@ -94,37 +94,11 @@ impl UnixListener {
     }
 }
 
-impl TryFrom<std_unix::UnixListener> for UnixListener {
-    type Error = io::Error;
-
-    fn try_from(listener: std_unix::UnixListener) -> io::Result<Self> {
-        Self::from_std(listener)
-    }
-}
-
-impl TryFrom<UnixListener> for std_unix::UnixListener {
-    type Error = io::Error;
-
-    fn try_from(listener: UnixListener) -> io::Result<Self> {
-        listener.into_std()
-    }
-}
+socket_conversions!(UnixListener, std_unix::UnixListener);
 
 impl fmt::Debug for UnixListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UnixListener").field("fd", &self.as_raw_fd()).field("addr", &self.local_addr().ok()).finish()
-    }
-}
-
-impl AsFd for UnixListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.as_fd()
-    }
-}
-
-impl AsRawFd for UnixListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
     }
 }
 
@@ -256,37 +230,11 @@ impl UnixStream {
     }
 }
 
-impl TryFrom<std_unix::UnixStream> for UnixStream {
-    type Error = io::Error;
-
-    fn try_from(stream: std_unix::UnixStream) -> io::Result<Self> {
-        Self::from_std(stream)
-    }
-}
-
-impl TryFrom<UnixStream> for std_unix::UnixStream {
-    type Error = io::Error;
-
-    fn try_from(stream: UnixStream) -> io::Result<Self> {
-        stream.into_std()
-    }
-}
+socket_conversions!(UnixStream, std_unix::UnixStream);
 
 impl fmt::Debug for UnixStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UnixStream").field("fd", &self.as_raw_fd()).finish()
-    }
-}
-
-impl AsFd for UnixStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.as_fd()
-    }
-}
-
-impl AsRawFd for UnixStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
     }
 }
 
@@ -423,36 +371,10 @@ impl UnixDatagram {
     }
 }
 
-impl TryFrom<std_unix::UnixDatagram> for UnixDatagram {
-    type Error = io::Error;
-
-    fn try_from(socket: std_unix::UnixDatagram) -> io::Result<Self> {
-        Self::from_std(socket)
-    }
-}
-
-impl TryFrom<UnixDatagram> for std_unix::UnixDatagram {
-    type Error = io::Error;
-
-    fn try_from(socket: UnixDatagram) -> io::Result<Self> {
-        socket.into_std()
-    }
-}
+socket_conversions!(UnixDatagram, std_unix::UnixDatagram);
 
 impl fmt::Debug for UnixDatagram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UnixDatagram").field("fd", &self.as_raw_fd()).finish()
-    }
-}
-
-impl AsFd for UnixDatagram {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.as_fd()
-    }
-}
-
-impl AsRawFd for UnixDatagram {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
     }
 }
