@@ -5,34 +5,19 @@
 //! from /proc/self/stat is the whole process's.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use futures::channel::oneshot;
 
+mod common;
+use common::within;
+
 const IDLE: Duration = Duration::from_secs(2);
 /// The idle CPU budget must stay under 50 ms: 5 clock ticks of 100 Hz
 /// (`sysconf(_SC_CLK_TCK)` is 100 on Linux).
 const BUDGET_TICKS: u64 = 5;
-
-/// Runs `f`; if it is not done within `limit`, prints what was waited for and aborts the test
-/// process, so a lost wakeup fails the run instead of hanging it.
-fn within<T>(limit: Duration, what: &str, f: impl FnOnce() -> T) -> T {
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let what = what.to_owned();
-    let watchdog = thread::spawn(move || {
-        if let Err(RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
-            eprintln!("{what}: not done after {limit:?}; aborting the test process");
-            std::process::abort();
-        }
-    });
-    let out = f();
-    drop(done_tx);
-    let _ = watchdog.join();
-    out
-}
 
 /// This process's user + system CPU time so far, in clock ticks.
 fn cpu_ticks() -> u64 {

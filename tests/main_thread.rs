@@ -1,28 +1,13 @@
 //! M0: `block_on` holds a processor on the calling thread, so with `maxprocs = 1` every goroutine
 //! of the program runs on that thread, as a Go program with GOMAXPROCS=1 runs on one.
 
-use std::sync::mpsc::RecvTimeoutError;
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
 use futures::channel::oneshot;
 
-/// Runs `f`; if it is not done within `limit`, prints what was waited for and aborts the test
-/// process, so a lost wakeup fails the run instead of hanging it.
-fn within<T>(limit: Duration, what: &str, f: impl FnOnce() -> T) -> T {
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let what = what.to_owned();
-    let watchdog = thread::spawn(move || {
-        if let Err(RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
-            eprintln!("{what}: not done after {limit:?}; aborting the test process");
-            std::process::abort();
-        }
-    });
-    let out = f();
-    drop(done_tx);
-    let _ = watchdog.join();
-    out
-}
+mod common;
+use common::within;
 
 #[test]
 fn with_one_processor_every_goroutine_spawned_from_block_on_runs_on_the_calling_thread() {

@@ -5,7 +5,6 @@
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -15,22 +14,8 @@ use futures::io::{AsyncReadExt, AsyncWriteExt};
 use gmp::io::Async;
 use gmp::net::{TcpListener, TcpStream, UnixStream};
 
-/// Runs `f`; if it is not done within `limit`, says what hung and aborts the test process, so
-/// a lost wakeup fails the run instead of hanging it.
-fn within<T>(limit: Duration, what: &str, f: impl FnOnce() -> T) -> T {
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let what = what.to_owned();
-    let watchdog = thread::spawn(move || {
-        if let Err(RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
-            eprintln!("{what}: not done after {limit:?}; aborting the test process");
-            std::process::abort();
-        }
-    });
-    let out = f();
-    drop(done_tx);
-    let _ = watchdog.join();
-    out
-}
+mod common;
+use common::within;
 
 fn runtime(maxprocs: usize) -> gmp::Runtime {
     gmp::Builder::new().maxprocs(maxprocs).build().unwrap()

@@ -2,29 +2,13 @@
 //! `runtime.NumGoroutine`), and stops counting them once they finish, however they finish.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use futures::channel::oneshot;
 
-/// Runs `f`; if it is not done within `limit`, prints what was waited for and aborts the test
-/// process, so a hang fails the run instead of stalling it.
-fn within<T>(limit: Duration, what: &str, f: impl FnOnce() -> T) -> T {
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let what = what.to_owned();
-    let watchdog = thread::spawn(move || {
-        if let Err(RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
-            eprintln!("{what}: not done after {limit:?}; aborting the test process");
-            std::process::abort();
-        }
-    });
-    let out = f();
-    drop(done_tx);
-    let _ = watchdog.join();
-    out
-}
+mod common;
+use common::within;
 
 /// Yields until `condition` holds, panicking with `what` after a generous bound.
 async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {

@@ -5,27 +5,12 @@
 //! handing the stuck processor's queue to another M.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Runs `f`; if it is not done within `limit`, prints what was waited for and aborts the test
-/// process, so a stranded goroutine fails the run instead of hanging it.
-fn within<T>(limit: Duration, what: &str, f: impl FnOnce() -> T) -> T {
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let what = what.to_owned();
-    let watchdog = thread::spawn(move || {
-        if let Err(RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
-            eprintln!("{what}: not done after {limit:?}; aborting the test process");
-            std::process::abort();
-        }
-    });
-    let out = f();
-    drop(done_tx);
-    let _ = watchdog.join();
-    out
-}
+mod common;
+use common::within;
 
 /// Blocks the current thread (no await, so the poll never returns) until `condition` holds or
 /// about ten seconds pass. Returns whether the condition held.

@@ -10,7 +10,6 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
@@ -18,22 +17,8 @@ use std::thread;
 use gmp::runtime::WaitReason;
 use gmp::time::{interval, interval_at, sleep, sleep_until, timeout, Duration, Elapsed, Instant};
 
-/// Runs `f`; if it is not done within `limit`, aborts the test process so that a timer that
-/// never fires fails the run instead of hanging it.
-fn within<T>(limit: Duration, what: &str, f: impl FnOnce() -> T) -> T {
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let what = what.to_owned();
-    let watchdog = thread::spawn(move || {
-        if let Err(RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
-            eprintln!("{what}: not done after {limit:?}; aborting the test process");
-            std::process::abort();
-        }
-    });
-    let out = f();
-    drop(done_tx);
-    let _ = watchdog.join();
-    out
-}
+mod common;
+use common::within;
 
 fn runtime(maxprocs: usize) -> gmp::Runtime {
     gmp::Builder::new().maxprocs(maxprocs).build().unwrap()

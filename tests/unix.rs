@@ -1,28 +1,13 @@
 //! Unix-domain sockets through the netpoller.
 
 use std::path::PathBuf;
-use std::sync::mpsc::RecvTimeoutError;
-use std::thread;
 use std::time::Duration;
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use gmp::net::{UnixDatagram, UnixListener, UnixStream};
 
-/// Runs `f`; if it is not done within `limit`, says what hung and aborts the test process.
-fn within<T>(limit: Duration, what: &str, f: impl FnOnce() -> T) -> T {
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let what = what.to_owned();
-    let watchdog = thread::spawn(move || {
-        if let Err(RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
-            eprintln!("{what}: not done after {limit:?}; aborting the test process");
-            std::process::abort();
-        }
-    });
-    let out = f();
-    drop(done_tx);
-    let _ = watchdog.join();
-    out
-}
+mod common;
+use common::within;
 
 fn runtime() -> gmp::Runtime {
     gmp::Builder::new().maxprocs(2).build().unwrap()

@@ -7,31 +7,15 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-use std::thread;
 
 use gmp::runtime::WaitReason;
 use gmp::sync::WaitGroup;
 use gmp::time::{sleep, Duration, Instant};
 
-/// Runs `f`; if it is not done within `limit`, aborts the test process so that a lost
-/// wake-up fails the run instead of hanging it.
-fn within<T>(limit: Duration, what: &str, f: impl FnOnce() -> T) -> T {
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let what = what.to_owned();
-    let watchdog = thread::spawn(move || {
-        if let Err(RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
-            eprintln!("{what}: not done after {limit:?}; aborting the test process");
-            std::process::abort();
-        }
-    });
-    let out = f();
-    drop(done_tx);
-    let _ = watchdog.join();
-    out
-}
+mod common;
+use common::within;
 
 fn runtime(maxprocs: usize) -> gmp::Runtime {
     gmp::Builder::new().maxprocs(maxprocs).build().unwrap()
