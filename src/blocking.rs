@@ -363,10 +363,10 @@ where
     if !shared.registry.insert(runnable.metadata(), runnable.waker()) {
         // The runtime has shut down: cancel at once (the handle reports it).
         drop(runnable);
-        return JoinHandle::new(task);
+        return JoinHandle::for_blocking_call(task);
     }
     pool.push(runnable);
-    JoinHandle::new(task)
+    JoinHandle::for_blocking_call(task)
 }
 
 /// Runs `f`, a blocking closure, on the current runtime's blocking pool and returns a handle

@@ -27,12 +27,22 @@ use crate::goroutine::{record_wait_reason, Goroutine, Panic, WaitReason};
 pub struct JoinHandle<T> {
     task: Option<async_task::FallibleTask<Result<T, Panic>, Goroutine>>,
     id: u64,
+    /// What a goroutine awaiting this handle waits for: `Join`, or `Blocking` for a
+    /// `spawn_blocking` call.
+    wait_reason: WaitReason,
 }
 
 impl<T> JoinHandle<T> {
     pub(crate) fn new(task: async_task::Task<Result<T, Panic>, Goroutine>) -> Self {
         let id = task.metadata().id();
-        Self { task: Some(task.fallible()), id }
+        Self { task: Some(task.fallible()), id, wait_reason: WaitReason::Join }
+    }
+
+    /// The handle of a `spawn_blocking` call: awaiting it records the "blocking" wait reason.
+    pub(crate) fn for_blocking_call(task: async_task::Task<Result<T, Panic>, Goroutine>) -> Self {
+        let mut handle = Self::new(task);
+        handle.wait_reason = WaitReason::Blocking;
+        handle
     }
 
     /// Cancels the goroutine: its future is dropped at its next scheduling point (at once if
@@ -88,7 +98,7 @@ impl<T> Future for JoinHandle<T> {
         };
         match Pin::new(task).poll(cx) {
             Poll::Pending => {
-                record_wait_reason(WaitReason::Join);
+                record_wait_reason(self.wait_reason);
                 Poll::Pending
             }
             Poll::Ready(result) => {

@@ -124,3 +124,36 @@ fn gmp_debug_schedtrace_prints_go_style_sched_lines() {
     }
     assert!(stderr.contains("  P0: status="), "{stderr}");
 }
+
+#[test]
+fn a_goroutine_awaiting_a_blocking_call_waits_for_blocking() {
+    let rt = gmp::Builder::new().maxprocs(2).build().unwrap();
+    rt.block_on(async {
+        let release = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let release2 = release.clone();
+        let waiter = gmp::spawn(async move {
+            gmp::spawn_blocking(move || {
+                let started = Instant::now();
+                while !release2.load(std::sync::atomic::Ordering::Acquire)
+                    && started.elapsed() < Duration::from_secs(20)
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            })
+            .await
+            .unwrap()
+        });
+        let started = Instant::now();
+        loop {
+            let records = gmp::runtime::goroutines();
+            if records.iter().any(|g| g.id == waiter.id() && g.wait_reason == WaitReason::Blocking) {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "the waiter never showed the blocking wait reason");
+            gmp::yield_now().await;
+        }
+        assert!(gmp::runtime::dump().contains(&format!("goroutine {} [blocking]:", waiter.id())));
+        release.store(true, std::sync::atomic::Ordering::Release);
+        waiter.await.unwrap();
+    });
+}
