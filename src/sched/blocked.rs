@@ -26,20 +26,27 @@ impl<T: QueueItem> Scheduler<T> {
     /// sysmon: the poll running on P `index` is stuck. Marks the P blocked (thieves then take
     /// its runnext at once) and puts a spare P to work so `maxprocs` Ps keep running
     /// goroutines. Returns false if the P was already marked.
+    ///
+    /// Only sysmon sets the mark, and it counts the spare in `extra` *before* it sets the mark:
+    /// an M that sees the mark at its poll boundary then always finds the spare counted and
+    /// retires a P. (Marking first let an M clear the mark in between and keep its P while the
+    /// spare ran too: `maxprocs + 1` Ps for good. loom-tests/tests/blocked.rs.)
     pub fn mark_blocked(&self, index: usize) -> bool {
-        if self.processors[index].blocked.swap(true, AcqRel) {
+        let processor = &self.processors[index];
+        if processor.blocked.load(Acquire) {
             return false;
         }
         let spare = lock(&*self.idle).spares.pop();
-        match spare {
-            Some(spare) => {
-                self.extra.fetch_add(1, SeqCst);
-                self.processors[spare].set_status(ProcessorStatus::Running);
-                self.nmspinning.fetch_add(1, SeqCst);
-                self.start_machine(Some(spare), true);
-            }
+        if let Some(spare) = spare {
+            self.extra.fetch_add(1, SeqCst);
+            self.processors[spare].set_status(ProcessorStatus::Running);
+            processor.blocked.store(true, SeqCst);
+            self.nmspinning.fetch_add(1, SeqCst);
+            self.start_machine(Some(spare), true);
+        } else {
             // No spare left: an idle P (if any) can still steal the blocked P's work.
-            None => self.wake_if_idle(),
+            processor.blocked.store(true, SeqCst);
+            self.wake_if_idle();
         }
         true
     }

@@ -1,0 +1,63 @@
+//! A stuck poll's P (`sched/blocked.rs`, `sysmon.rs`) under loom: sysmon marks the P blocked
+//! and puts a spare P to work while the M holding it reaches the end of its poll. Whichever
+//! order they take, once the M has passed a poll boundary that sees the mark, the runtime is
+//! back to `maxprocs` usable Ps, no P is marked, no M counts as spinning, and the goroutine
+//! queued behind the poll is still queued exactly once.
+#![cfg(loom)]
+
+use gmp::loom_exports::{Machine, Scheduler};
+use loom::sync::atomic::Ordering::Acquire;
+use loom::sync::Arc;
+use loom::thread;
+use loom_tests::{Item, NoThreads};
+
+/// What the M does at the end of a poll (`PollFinished` in `machine.rs`).
+fn poll_boundary(sched: &Scheduler<Item>, m: &Machine) {
+    if let Some(index) = m.processor() {
+        if sched.processors[index].blocked.load(Acquire) {
+            sched.leave_blocked(m, index);
+        }
+    }
+}
+
+#[test]
+fn sysmon_marking_a_p_blocked_racing_its_poll_ending_leaves_maxprocs_usable_ps() {
+    loom_tests::model(|| {
+        let sched = Arc::new(Scheduler::new(1, 1));
+        sched.set_platform(Box::new(NoThreads::default()));
+        assert_eq!(sched.acquire_idle_processor(), Some(0));
+        let m = Machine::new(1, None);
+        sched.resume(&m, 0, false);
+        // The goroutine the stuck poll strands: what the handoff is for.
+        sched.ready_local(0, Item(7), false);
+
+        // Both sides on spawned threads: with one of them on the model's main thread, loom
+        // 0.7 explores a single interleaving here (loom#392).
+        let sysmon = {
+            let sched = sched.clone();
+            thread::spawn(move || sched.mark_blocked(0))
+        };
+        let worker = {
+            let sched = sched.clone();
+            thread::spawn(move || {
+                poll_boundary(&sched, &m);
+                m
+            })
+        };
+        let m = worker.join().unwrap();
+        assert!(sysmon.join().unwrap(), "P0 was not marked, yet nobody else marks it");
+        // The next poll boundary sees the mark if the first one ran before it was set.
+        poll_boundary(&sched, &m);
+
+        assert!(!sched.processors[0].blocked.load(Acquire), "P0 is still marked blocked");
+        assert_eq!(m.processor(), None, "the M kept a P although a spare stood in for it");
+        assert!(sched.all_processors_idle(), "more Ps are usable than maxprocs + spares in use");
+        assert_eq!(sched.idle_processors(), 1, "exactly maxprocs Ps must be usable again");
+        assert_eq!(sched.spinning_machines(), 0);
+        let queued: Vec<u32> = std::iter::from_fn(|| sched.global.pop())
+            .chain(sched.processors.iter().flat_map(|p| loom_tests::drain(&p.queue).into_iter().map(Item)))
+            .map(|item| item.0)
+            .collect();
+        assert_eq!(queued, vec![7], "the queued goroutine must survive exactly once");
+    });
+}
