@@ -1,4 +1,4 @@
-//! The public runtime: [`Runtime`], [`Handle`], [`spawn`](crate::spawn), and the
+//! The public runtime: [`Runtime`], [`Handle`], [`spawn`], and the
 //! introspection functions (`num_goroutine`, `maxprocs`, `num_cpu`, ...).
 //!
 //! # Design
