@@ -2,7 +2,7 @@
 //! netpoller. `sched.rs` is generic (loom models run it over mock items); this file is where
 //! the real runtime plugs in.
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use crate::machine::as_batch_wake;
@@ -10,42 +10,67 @@ use crate::runtime::Shared;
 use crate::sched::{Platform, Wakeup};
 
 /// The scheduler's view of one runtime.
+///
+/// The platform is owned by the runtime's own scheduler (`Shared::sched`), and the scheduler
+/// only calls it through a borrow of itself, so the runtime is alive for every call: the hooks
+/// reach it through a plain pointer. (They used to upgrade a `Weak` on every call, a CAS on the
+/// runtime's reference count — shared by every thread, and next to the scheduler's hottest
+/// read-only fields — from every find-work pass and every lingering spin.) Only starting a
+/// thread needs an owned `Arc`, which the `Weak` gives.
 pub(crate) struct RuntimePlatform {
-    pub(crate) shared: Weak<Shared>,
+    shared: *const Shared,
+    owner: Weak<Shared>,
+}
+
+// SAFETY: `Shared` is `Send + Sync`; the pointer is only dereferenced while `Shared` is alive
+// (see the type's docs).
+unsafe impl Send for RuntimePlatform {}
+// SAFETY: as above.
+unsafe impl Sync for RuntimePlatform {}
+
+impl RuntimePlatform {
+    /// The hooks for `shared`, which must own them (through its scheduler).
+    pub(crate) fn new(shared: &Arc<Shared>) -> Self {
+        Self { shared: Arc::as_ptr(shared), owner: Arc::downgrade(shared) }
+    }
+
+    fn shared(&self) -> &Shared {
+        // SAFETY: the scheduler that owns this platform lives inside `*self.shared` and calls
+        // it only through a borrow of itself, so `*self.shared` outlives the call.
+        unsafe { &*self.shared }
+    }
 }
 
 impl Platform for RuntimePlatform {
     fn start_machine(&self, wakeup: Wakeup) -> bool {
-        self.shared.upgrade().is_some_and(|shared| shared.start_thread(wakeup))
+        self.owner.upgrade().is_some_and(|shared| shared.start_thread(wakeup))
     }
 
     fn run_timers(&self, processor: usize) {
-        if let Some(shared) = self.shared.upgrade() {
-            shared.timers.run_due(processor, Instant::now());
-        }
+        self.shared().timers.run_due(processor, Instant::now());
     }
 
     fn poll_network_now(&self) -> bool {
-        self.shared.upgrade().is_some_and(|shared| as_batch_wake(&shared, || shared.netpoll.poll_now()))
+        let shared = self.shared();
+        as_batch_wake(shared, || shared.netpoll.poll_now())
     }
 
     fn poll_network_eager(&self) -> bool {
-        self.shared.upgrade().is_some_and(|shared| as_batch_wake(&shared, || shared.netpoll.poll_now_eager()))
+        let shared = self.shared();
+        as_batch_wake(shared, || shared.netpoll.poll_now_eager())
     }
 
     fn block_in_network(&self, has_work: &dyn Fn() -> bool, before_waking: &dyn Fn()) -> bool {
-        let Some(shared) = self.shared.upgrade() else { return false };
+        let shared = self.shared();
         let deadline = shared.timers.next_deadline();
         let Some(ready) = shared.netpoll.block_until_ready(deadline, has_work) else { return false };
         before_waking();
-        as_batch_wake(&shared, || ready.wake());
+        as_batch_wake(shared, || ready.wake());
         shared.timers.run_all_due(Instant::now());
         true
     }
 
     fn wake_network(&self) {
-        if let Some(shared) = self.shared.upgrade() {
-            shared.netpoll.notify();
-        }
+        self.shared().netpoll.notify();
     }
 }

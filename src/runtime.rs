@@ -298,7 +298,7 @@ impl Runtime {
             coarse_millis: crate::loom::CachePadded(AtomicU32::new(0)),
             seed: AtomicU32::new(0x2545_F491),
         });
-        shared.sched.set_platform(Box::new(RuntimePlatform { shared: Arc::downgrade(&shared) }));
+        shared.sched.set_platform(Box::new(RuntimePlatform::new(&shared)));
         let sysmon = crate::sysmon::start(&shared)?;
         *crate::loom::lock(&shared.sysmon) = Some(sysmon);
         Ok(Runtime { shared })
