@@ -395,12 +395,6 @@ fn wake_all(wakers: Vec<Waker>) -> bool {
 pub(crate) struct ReadyList(Vec<Waker>);
 
 impl ReadyList {
-    /// How many goroutines are ready.
-    #[allow(dead_code)] // kept for stats and tests
-    pub(crate) fn len(&self) -> usize {
-        self.0.len()
-    }
-
     /// Wakes them all (outside any lock, each under `catch_unwind`). True if there were any.
     pub(crate) fn wake(self) -> bool {
         wake_all(self.0)
@@ -452,7 +446,6 @@ impl Netpoller {
     }
 
     /// True if some goroutine is parked on an I/O source (Go's `netpollAnyWaiters`).
-    #[allow(dead_code)] // for sysmon
     pub(crate) fn has_waiters(&self) -> bool {
         self.core.waiting.load(Relaxed) != 0
     }

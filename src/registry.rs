@@ -156,12 +156,6 @@ impl Registry {
         self.shards.iter().map(|s| lock(s).len).sum()
     }
 
-    /// True if no goroutine is registered.
-    #[allow(dead_code)]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Closes every shard against new goroutines and returns the wakers of all registered
     /// ones; waking them makes their futures reach the shutdown sweep.
     pub fn close_and_take_wakers(&self) -> Vec<Waker> {

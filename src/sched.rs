@@ -105,18 +105,6 @@ impl Machine {
         self.processor.set(processor);
     }
 
-    /// True while this M is counted in `nmspinning`.
-    #[cfg_attr(not(loom), allow(dead_code))]
-    pub fn is_spinning(&self) -> bool {
-        self.spinning.get()
-    }
-
-    /// The parker others use to wake this M.
-    #[cfg_attr(not(loom), allow(dead_code))]
-    pub fn parker(&self) -> &Arc<Parker> {
-        &self.parker
-    }
-
     fn interrupted(&self) -> bool {
         self.interrupt.as_ref().is_some_and(|flag| flag.load(Acquire))
     }

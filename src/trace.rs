@@ -78,6 +78,8 @@ pub struct Stats {
     pub local_queue_lengths: Vec<usize>,
     /// Scheduling rounds run on each P.
     pub schedticks: Vec<u32>,
+    /// Timers (sleeps, timeouts, intervals) waiting to fire (Go's `timerslen`, summed).
+    pub pending_timers: usize,
 }
 
 pub(crate) fn stats(shared: &Shared) -> Stats {
@@ -96,6 +98,7 @@ pub(crate) fn stats(shared: &Shared) -> Stats {
             .iter()
             .map(|&p| sched.processors[p].schedtick.load(std::sync::atomic::Ordering::Relaxed))
             .collect(),
+        pending_timers: shared.timers.len(),
     }
 }
 

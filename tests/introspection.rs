@@ -87,6 +87,13 @@ fn stats_report_every_p_and_the_goroutine_count() {
         assert_eq!(stats.maxprocs, 3);
         assert_eq!(stats.local_queue_lengths.len(), 3);
         assert!(stats.goroutines >= 10);
+        let sleeper = gmp::spawn(gmp::time::sleep(Duration::from_secs(3600)));
+        let started = Instant::now();
+        while gmp::runtime::stats().pending_timers == 0 {
+            assert!(started.elapsed() < Duration::from_secs(20), "a pending sleep is never counted");
+            gmp::yield_now().await;
+        }
+        sleeper.cancel().await;
         for handle in parked {
             handle.cancel().await;
         }

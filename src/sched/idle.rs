@@ -8,8 +8,13 @@ use super::*;
 /// What a parked M was woken for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wakeup {
-    /// Run this P; `spinning` says the M was counted as a spinner.
-    Processor { index: usize, spinning: bool },
+    /// Run this P.
+    Processor {
+        /// The P handed over.
+        index: usize,
+        /// The M was counted in `nmspinning` for it.
+        spinning: bool,
+    },
     /// The runtime is shutting down.
     Exit,
     /// The M's interrupt flag was raised (M0: the main future was woken).

@@ -231,7 +231,6 @@ impl Timers {
     }
 
     /// Pending timers over all queues (a snapshot; stale entries not counted).
-    #[allow(dead_code)] // for stats()
     pub(crate) fn len(&self) -> usize {
         self.queues.iter().map(|q| lock(&q.heap).live()).sum()
     }
