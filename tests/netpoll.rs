@@ -15,11 +15,7 @@ use gmp::io::Async;
 use gmp::net::{TcpListener, TcpStream, UnixStream};
 
 mod common;
-use common::within;
-
-fn runtime(maxprocs: usize) -> gmp::Runtime {
-    gmp::Builder::new().maxprocs(maxprocs).build().unwrap()
-}
+use common::{runtime, within};
 
 #[test]
 fn async_over_a_pipe_carries_a_megabyte_past_a_full_pipe_buffer() {

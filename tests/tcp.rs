@@ -11,11 +11,7 @@ use futures::io::{AsyncReadExt, AsyncWriteExt};
 use gmp::net::{TcpListener, TcpStream};
 
 mod common;
-use common::within;
-
-fn runtime(maxprocs: usize) -> gmp::Runtime {
-    gmp::Builder::new().maxprocs(maxprocs).build().unwrap()
-}
+use common::{runtime, within};
 
 /// Serves echo on `listener` until the runtime goes away: one goroutine per connection.
 fn spawn_echo_server(listener: TcpListener) {

@@ -6,57 +6,17 @@
 //! No test asserts that a timer fires on time, only that it never fires early and that it
 //! fires within a generous bound (seconds).
 
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Poll;
 use std::thread;
 
 use gmp::runtime::WaitReason;
 use gmp::time::{interval, interval_at, sleep, sleep_until, timeout, Duration, Elapsed, Instant};
 
 mod common;
-use common::within;
-
-fn runtime(maxprocs: usize) -> gmp::Runtime {
-    gmp::Builder::new().maxprocs(maxprocs).build().unwrap()
-}
-
-/// A waker that counts its wakes; its `Arc`'s strong count shows whether a timer holds it.
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting_waker() -> (Arc<CountingWaker>, Waker) {
-    let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
-    (counter.clone(), Waker::from(counter))
-}
-
-fn poll_once<F: Future + Unpin>(future: &mut F, waker: &Waker) -> Poll<F::Output> {
-    Pin::new(future).poll(&mut Context::from_waker(waker))
-}
-
-/// Polls `future` once with `waker`; a `Pending` that woke the task at once is the coop budget
-/// asking this poll to yield (sysmon asks that of a poll a loaded machine kept descheduled for
-/// 10 ms), so it yields and polls again.
-async fn poll_once_past_yields<F: Future + Unpin>(
-    future: &mut F,
-    (counter, waker): &(Arc<CountingWaker>, Waker),
-) -> Poll<F::Output> {
-    loop {
-        let wakes = counter.0.load(Ordering::SeqCst);
-        match poll_once(future, waker) {
-            Poll::Pending if counter.0.load(Ordering::SeqCst) > wakes => gmp::yield_now().await,
-            poll => return poll,
-        }
-    }
-}
+use common::{counting_waker, poll_once, poll_once_past_yields, runtime, within, CountingWaker};
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {

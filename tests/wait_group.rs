@@ -3,56 +3,17 @@
 //! message; waiters are all released, may give up (drop) without harm, and show the
 //! "sync.WaitGroup.Wait" wait reason.
 
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Poll;
 
 use gmp::runtime::WaitReason;
 use gmp::sync::WaitGroup;
 use gmp::time::{sleep, Duration, Instant};
 
 mod common;
-use common::within;
-
-fn runtime(maxprocs: usize) -> gmp::Runtime {
-    gmp::Builder::new().maxprocs(maxprocs).build().unwrap()
-}
-
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting_waker() -> (Arc<CountingWaker>, Waker) {
-    let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
-    (counter.clone(), Waker::from(counter))
-}
-
-fn poll_once<F: Future + Unpin>(future: &mut F, waker: &Waker) -> Poll<F::Output> {
-    Pin::new(future).poll(&mut Context::from_waker(waker))
-}
-
-/// Polls `future` once with `waker`; a `Pending` that woke the task at once is the coop budget
-/// asking this poll to yield (sysmon asks that of a poll a loaded machine kept descheduled for
-/// 10 ms), so it yields and polls again.
-async fn poll_once_past_yields<F: Future + Unpin>(
-    future: &mut F,
-    (counter, waker): &(Arc<CountingWaker>, Waker),
-) -> Poll<F::Output> {
-    loop {
-        let wakes = counter.0.load(Ordering::SeqCst);
-        match poll_once(future, waker) {
-            Poll::Pending if counter.0.load(Ordering::SeqCst) > wakes => gmp::yield_now().await,
-            poll => return poll,
-        }
-    }
-}
+use common::{counting_waker, poll_once, poll_once_past_yields, runtime, within};
 
 #[test]
 fn a_wait_group_over_1000_goroutines_waits_for_every_one_of_them() {

@@ -3,9 +3,55 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 use std::time::Duration;
+
+/// A runtime with `maxprocs` Ps.
+pub fn runtime(maxprocs: usize) -> gmp::Runtime {
+    gmp::Builder::new().maxprocs(maxprocs).build().unwrap()
+}
+
+/// A waker that counts its wakes; its `Arc`'s strong count shows whether something holds it.
+pub struct CountingWaker(pub AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A counting waker and the count it bumps.
+pub fn counting_waker() -> (Arc<CountingWaker>, Waker) {
+    let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
+    (counter.clone(), Waker::from(counter))
+}
+
+/// Polls `future` once with `waker`.
+pub fn poll_once<F: Future + Unpin>(future: &mut F, waker: &Waker) -> Poll<F::Output> {
+    Pin::new(future).poll(&mut Context::from_waker(waker))
+}
+
+/// Polls `future` once with `waker`; a `Pending` that woke the task at once is the coop budget
+/// asking this poll to yield (sysmon asks that of a poll a loaded machine kept descheduled for
+/// 10 ms), so it yields and polls again.
+pub async fn poll_once_past_yields<F: Future + Unpin>(
+    future: &mut F,
+    (counter, waker): &(Arc<CountingWaker>, Waker),
+) -> Poll<F::Output> {
+    loop {
+        let wakes = counter.0.load(Ordering::SeqCst);
+        match poll_once(future, waker) {
+            Poll::Pending if counter.0.load(Ordering::SeqCst) > wakes => gmp::yield_now().await,
+            poll => return poll,
+        }
+    }
+}
 
 /// Runs `f`; if it is not done within `limit`, prints what was waited for and aborts the test
 /// process, so a lost wakeup fails the run instead of hanging it.
