@@ -137,6 +137,14 @@ impl BlockingPool {
         }
     }
 
+    /// True if no call is queued or running (a snapshot, taken under the pool's lock: a call
+    /// that finished before it has had its effects, such as waking its `JoinHandle`). The
+    /// paused clock's auto-advance waits for this.
+    pub(crate) fn is_quiet(&self) -> bool {
+        let state = lock(&self.inner.state);
+        state.queue.is_empty() && state.threads == state.idle
+    }
+
     /// Queues a call: notifies an idle thread, or starts one if the cap allows; otherwise the
     /// call waits its turn. After shutdown the call is cancelled instead.
     fn push(&self, runnable: Runnable) {

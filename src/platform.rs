@@ -3,7 +3,6 @@
 //! the real runtime plugs in.
 
 use std::sync::{Arc, Weak};
-use std::time::Instant;
 
 use crate::machine::as_batch_wake;
 use crate::runtime::Shared;
@@ -47,7 +46,8 @@ impl Platform for RuntimePlatform {
     }
 
     fn run_timers(&self, processor: usize) {
-        self.shared().timers.run_due(processor, Instant::now());
+        let timers = &self.shared().timers;
+        timers.run_due(processor, timers.now());
     }
 
     fn poll_network_now(&self) -> bool {
@@ -62,11 +62,13 @@ impl Platform for RuntimePlatform {
 
     fn block_in_network(&self, has_work: &dyn Fn() -> bool, before_waking: &dyn Fn()) -> bool {
         let shared = self.shared();
-        let deadline = shared.timers.next_deadline();
+        // The nearest timer, as a real instant (none while the clock is paused: sysmon
+        // advances a paused clock, waiting does not).
+        let deadline = shared.timers.next_deadline().and_then(|deadline| shared.timers.clock.real_deadline(deadline));
         let Some(ready) = shared.netpoll.block_until_ready(deadline, has_work) else { return false };
         before_waking();
         as_batch_wake(shared, || ready.wake());
-        shared.timers.run_all_due(Instant::now());
+        shared.timers.run_all_due(shared.timers.now());
         true
     }
 

@@ -105,6 +105,11 @@ impl Machine {
         self.processor.set(processor);
     }
 
+    /// The flag that interrupts this M (M0's "main future woken"), if it has one.
+    pub fn interrupt_flag(&self) -> Option<&std::sync::Arc<AtomicBool>> {
+        self.interrupt.as_ref()
+    }
+
     fn interrupted(&self) -> bool {
         self.interrupt.as_ref().is_some_and(|flag| flag.load(Acquire))
     }

@@ -20,7 +20,9 @@
 //!   and retires a P, so `maxprocs` Ps run goroutines again.
 //!
 //! Every 10 ms sysmon also polls the network (if no M did) and fires due timers, as a
-//! backstop, and it refreshes the coarse clock that `dump()` uses.
+//! backstop, and it refreshes the coarse clock that `dump()` uses. While a test has paused the
+//! runtime's clock, sysmon also moves it to the next timer when the runtime is idle
+//! (`time/auto_advance.rs`).
 //!
 //! # Who may touch what
 //!
@@ -54,6 +56,8 @@ const GLOBAL_CHECK_PERIOD: Duration = Duration::from_micros(200);
 const GLOBAL_TUNING_WINDOW: Duration = Duration::from_millis(1);
 /// How often sysmon polls the network and fires timers as a backstop.
 const BACKSTOP_INTERVAL: Duration = Duration::from_millis(10);
+/// How long sysmon sleeps, every P idle, while the clock is paused and a timer is pending.
+const PAUSED_CLOCK_RECHECK: Duration = Duration::from_millis(1);
 
 /// sysmon's notes about one P.
 #[derive(Debug, Clone, Copy)]
@@ -103,6 +107,7 @@ fn run(weak: Weak<Shared>) {
     let mut notes: Vec<ProcessorNotes> = Vec::new();
     let mut last_backstop = Instant::now();
     let mut last_trace = Instant::now();
+    let mut auto_advance = crate::time::AutoAdvance::new();
     loop {
         thread::park_timeout(tick.next_sleep());
         let Some(shared) = weak.upgrade() else { return };
@@ -114,6 +119,10 @@ fn run(weak: Weak<Shared>) {
                 last_trace = Instant::now();
                 print_trace(&shared);
             }
+        }
+        if auto_advance.round(&shared) != crate::time::AutoAdvanceRound::Nothing {
+            tick = Tick::new(); // look again (or at what the fired timers started) soon
+            continue;
         }
         // With schedtrace on, sysmon never sleeps deeply (as in Go), so the lines keep coming.
         if shared.sched.all_processors_idle() && shared.trace.schedtrace.is_none() {
@@ -133,7 +142,7 @@ fn run(weak: Weak<Shared>) {
             if shared.netpoll.last_poll_age() >= BACKSTOP_INTERVAL {
                 crate::machine::as_batch_wake(&shared, || shared.netpoll.poll_now());
             }
-            shared.timers.run_all_due(now);
+            shared.timers.run_all_due(shared.timers.now());
         }
         if notes.len() != shared.sched.processors.len() {
             notes = vec![ProcessorNotes::new(now); shared.sched.processors.len()];
@@ -216,17 +225,21 @@ fn deep_sleep(shared: Arc<Shared>) -> bool {
     if !shared.sched.sysmon_prepare_sleep() {
         return false;
     }
-    let deadline = shared.timers.next_deadline();
+    // A paused clock has no real deadline: look again shortly (auto-advance may be waiting
+    // for a blocking call or a woken main future).
+    let wake_at = shared.timers.next_deadline().map(|deadline| {
+        shared.timers.clock.real_deadline(deadline).unwrap_or_else(|| Instant::now() + PAUSED_CLOCK_RECHECK)
+    });
     let weak = Arc::downgrade(&shared);
     drop(shared); // don't keep the runtime alive while asleep
-    match deadline {
-        Some(deadline) => thread::park_timeout(deadline.saturating_duration_since(Instant::now())),
+    match wake_at {
+        Some(wake_at) => thread::park_timeout(wake_at.saturating_duration_since(Instant::now())),
         None => thread::park(),
     }
     let Some(shared) = weak.upgrade() else { return true };
     shared.sched.wake_sysmon(); // clears the sleeping flag if a timeout woke us
     shared.update_coarse_clock();
-    shared.timers.run_all_due(Instant::now());
+    shared.timers.run_all_due(shared.timers.now());
     shared.sched.is_shut_down()
 }
 

@@ -1,7 +1,10 @@
-//! The attribute's arguments: `#[gmp::main(maxprocs = 2, max_threads = 8)]`.
+//! The attribute's arguments: `#[gmp::main(maxprocs = 2, max_threads = 8)]`,
+//! `#[gmp::test(start_paused = true)]`.
 //!
 //! Each argument is `name = N`, where `name` is one of `KNOBS` (each the name of a
-//! `gmp::Builder` method) and `N` an integer literal of at least 1. Arguments may come in any
+//! `gmp::Builder` method) and `N` an integer literal of at least 1; `#[gmp::test]` also takes
+//! `start_paused = true` or `false` (pause the runtime's clock before the body runs, with
+//! `gmp::time::pause`). Arguments may come in any
 //! order, each at most once, separated by commas (a trailing comma is fine). The builder calls
 //! are emitted in the order of `KNOBS`, not the order written, so that the expansion does not
 //! depend on how the user spelled the list.
@@ -21,10 +24,15 @@ use crate::entry::{push_error, Kind};
 /// The accepted arguments, each also the name of the `gmp::Builder` method it maps to.
 pub(crate) const KNOBS: [&str; 3] = ["maxprocs", "max_threads", "max_blocking_threads"];
 
+/// The argument only `#[gmp::test]` accepts: start the test with the clock paused.
+const START_PAUSED: &str = "start_paused";
+
 /// The parsed arguments: for each entry of `KNOBS`, the value given, if any.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Config {
     values: [Option<Knob>; KNOBS.len()],
+    /// `start_paused = ..` (tests only), if given.
+    start_paused: Option<bool>,
 }
 
 /// One `name = N` argument, with the span of `N` so that a type error in the expansion
@@ -66,6 +74,11 @@ impl Config {
         self.values[index].map(|knob| knob.value)
     }
 
+    /// True if the body must start with the runtime's clock paused (`start_paused = true`).
+    pub(crate) fn start_paused(&self) -> bool {
+        self.start_paused == Some(true)
+    }
+
     /// The builder method calls, as in `.maxprocs(2).max_threads(8)`.
     pub(crate) fn builder_calls(&self) -> TokenStream {
         let calls = KNOBS.iter().zip(&self.values).filter_map(|(name, knob)| {
@@ -88,28 +101,25 @@ impl Config {
             let name = input.call(Ident::parse_any).map_err(|error| {
                 syn::Error::new(
                     error.span(),
-                    format!("expected an argument such as `maxprocs = 2`; {kind} accepts {}", accepted_list()),
+                    format!("expected an argument such as `maxprocs = 2`; {kind} accepts {}", accepted_list(kind)),
                 )
             })?;
             let index = KNOBS.iter().position(|knob| name == knob);
+            let is_start_paused = name == START_PAUSED;
             if !input.peek(Token![=]) {
                 let message = match index {
                     Some(_) => format!("`{name}` needs a value, as in `{name} = 2`"),
+                    None if is_start_paused => format!("`{name}` needs a value, as in `{name} = true`"),
                     None => unknown_argument(kind, &name),
                 };
                 return Err(syn::Error::new(name.span(), message));
             }
             input.parse::<Token![=]>()?;
             let value: Expr = input.parse()?;
-            match index {
-                None => push_error(errors, syn::Error::new(name.span(), unknown_argument(kind, &name))),
-                Some(index) => match (&self.values[index], positive_integer(&name, &value)) {
-                    (Some(_), _) => {
-                        push_error(errors, syn::Error::new(name.span(), format!("`{name}` is given more than once")))
-                    }
-                    (None, Ok(knob)) => self.values[index] = Some(knob),
-                    (None, Err(error)) => push_error(errors, error),
-                },
+            if is_start_paused {
+                self.parse_start_paused(kind, &name, &value, errors);
+            } else {
+                self.set_knob(kind, &name, index, &value, errors);
             }
             if input.is_empty() {
                 break;
@@ -117,6 +127,42 @@ impl Config {
             input.parse::<Token![,]>()?;
         }
         Ok(())
+    }
+
+    /// Records `start_paused = value`, or the error: only tests take it, once, as a `bool`.
+    fn parse_start_paused(&mut self, kind: Kind, name: &Ident, value: &Expr, errors: &mut Option<syn::Error>) {
+        let error = match value {
+            _ if kind != Kind::Test => syn::Error::new(
+                name.span(),
+                format!(
+                    "`{name}` is accepted only by #[gmp::test]; in a program, call \
+                     gmp::time::pause() at the start of main"
+                ),
+            ),
+            _ if self.start_paused.is_some() => {
+                syn::Error::new(name.span(), format!("`{name}` is given more than once"))
+            }
+            Expr::Lit(ExprLit { lit: Lit::Bool(literal), attrs }) if attrs.is_empty() => {
+                self.start_paused = Some(literal.value);
+                return;
+            }
+            _ => syn::Error::new_spanned(value, format!("`{name}` takes `true` or `false`")),
+        };
+        push_error(errors, error);
+    }
+
+    /// Records `name = value` for knob `index` (`None`: not a knob), or the error.
+    fn set_knob(&mut self, kind: Kind, name: &Ident, index: Option<usize>, value: &Expr, errors: &mut Option<syn::Error>) {
+        match index {
+            None => push_error(errors, syn::Error::new(name.span(), unknown_argument(kind, name))),
+            Some(index) => match (&self.values[index], positive_integer(name, value)) {
+                (Some(_), _) => {
+                    push_error(errors, syn::Error::new(name.span(), format!("`{name}` is given more than once")))
+                }
+                (None, Ok(knob)) => self.values[index] = Some(knob),
+                (None, Err(error)) => push_error(errors, error),
+            },
+        }
     }
 }
 
@@ -140,12 +186,13 @@ fn positive_integer(name: &Ident, value: &Expr) -> syn::Result<Knob> {
 }
 
 fn unknown_argument(kind: Kind, name: &Ident) -> String {
-    format!("unknown argument `{name}` to {kind}; the accepted arguments are {}", accepted_list())
+    format!("unknown argument `{name}` to {kind}; the accepted arguments are {}", accepted_list(kind))
 }
 
-/// "`maxprocs`, `max_threads` and `max_blocking_threads`"
-fn accepted_list() -> String {
-    let quoted: Vec<String> = KNOBS.iter().map(|knob| format!("`{knob}`")).collect();
+/// "`maxprocs`, `max_threads` and `max_blocking_threads`" (and "`start_paused`" for tests)
+fn accepted_list(kind: Kind) -> String {
+    let extra = (kind == Kind::Test).then_some(START_PAUSED);
+    let quoted: Vec<String> = KNOBS.iter().copied().chain(extra).map(|knob| format!("`{knob}`")).collect();
     let (last, rest) = quoted.split_last().expect("KNOBS is not empty");
     format!("{} and {last}", rest.join(", "))
 }
@@ -196,8 +243,41 @@ mod tests {
         assert_eq!(
             errors,
             ["unknown argument `flavor` to #[gmp::test]; the accepted arguments are \
-              `maxprocs`, `max_threads` and `max_blocking_threads`"]
+              `maxprocs`, `max_threads`, `max_blocking_threads` and `start_paused`"]
         );
+    }
+
+    #[test]
+    fn a_test_may_start_paused() {
+        let (config, errors) = Config::parse(Kind::Test, quote!(start_paused = true, maxprocs = 1));
+        assert!(errors.is_none());
+        assert!(config.start_paused());
+        assert_eq!(config.builder_calls().to_string(), ". maxprocs (1)");
+        let (config, errors) = Config::parse(Kind::Test, quote!(start_paused = false));
+        assert!(errors.is_none());
+        assert!(!config.start_paused());
+        assert!(!Config::default().start_paused());
+    }
+
+    #[test]
+    fn start_paused_takes_only_a_bool_once_and_only_on_tests() {
+        assert_eq!(parse_errors(Kind::Test, quote!(start_paused = 1)), ["`start_paused` takes `true` or `false`"]);
+        assert_eq!(parse_errors(Kind::Test, quote!(start_paused = "true")), ["`start_paused` takes `true` or `false`"]);
+        assert_eq!(
+            parse_errors(Kind::Test, quote!(start_paused)),
+            ["`start_paused` needs a value, as in `start_paused = true`"]
+        );
+        assert_eq!(
+            parse_errors(Kind::Test, quote!(start_paused = true, start_paused = true)),
+            ["`start_paused` is given more than once"]
+        );
+        assert_eq!(
+            parse_errors(Kind::Main, quote!(start_paused = true)),
+            ["`start_paused` is accepted only by #[gmp::test]; in a program, call \
+              gmp::time::pause() at the start of main"]
+        );
+        let (config, _) = Config::parse(Kind::Main, quote!(start_paused = true));
+        assert!(!config.start_paused());
     }
 
     #[test]

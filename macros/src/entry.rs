@@ -70,8 +70,12 @@ pub(crate) fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenS
 
 /// The good path: the synchronous function that runs the body on a new runtime.
 fn entry_point(kind: Kind, config: &Config, function: ItemFn) -> TokenStream {
-    let ItemFn { attrs, vis, mut sig, block } = function;
+    let ItemFn { attrs, vis, mut sig, mut block } = function;
     sig.asyncness = None;
+    if kind == Kind::Test && config.start_paused() {
+        // `#[gmp::test(start_paused = true)]`: the body's first statement pauses the clock.
+        block.stmts.insert(0, syn::parse_quote!(::gmp::time::pause();));
+    }
     let test_attribute = match kind {
         Kind::Main => quote!(),
         Kind::Test => quote!(#[::core::prelude::v1::test]),
@@ -319,6 +323,36 @@ mod tests {
             }
         };
         assert_eq!(output, tokens(expected));
+    }
+
+    #[test]
+    fn a_test_that_starts_paused_pauses_the_clock_before_its_body() {
+        let output = expand_test(
+            quote!(start_paused = true),
+            quote! {
+                async fn waits() { wait().await; }
+            },
+        );
+        let expected = quote! {
+            #[::core::prelude::v1::test]
+            fn waits() {
+                ::gmp::Builder::new()
+                    .build()
+                    .expect("gmp: failed to build the runtime")
+                    .block_on(async move { ::gmp::time::pause(); wait().await; })
+            }
+        };
+        assert_eq!(output, tokens(expected));
+        let output = expand_test(quote!(start_paused = false), quote!(async fn runs() {}));
+        assert!(!output.contains("pause"), "{output}");
+    }
+
+    #[test]
+    fn start_paused_on_main_is_reported_and_dropped() {
+        let output = expand_main(quote!(start_paused = true), quote!(async fn main() {}));
+        assert_eq!(errors_in(&output), 1, "{output}");
+        assert!(output.contains("`start_paused` is accepted only by #[gmp::test]"), "{output}");
+        assert!(!output.contains(":: gmp :: time :: pause"), "{output}");
     }
 
     #[test]

@@ -110,7 +110,12 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// The function becomes a synchronous `#[test]` that builds a runtime with `gmp::Builder` and
 /// blocks on the body. Each test gets its own runtime. Other attributes (`#[should_panic]`,
 /// `#[ignore]`, …) and the return type are kept, so a test may return a `Result`. It takes
-/// the same arguments as `#[gmp::main]`.
+/// the same arguments as `#[gmp::main]`, and one more:
+///
+/// - `start_paused = true`: the body starts with the runtime's clock paused
+///   (`gmp::time::pause()` is its first statement), so timers wait for virtual time, which
+///   `gmp::time::advance` moves and which skips ahead whenever the runtime is idle: a test of
+///   a ten-minute timeout runs in milliseconds.
 ///
 /// # Examples
 ///
@@ -126,6 +131,13 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// #[should_panic(expected = "boom")]
 /// async fn a_panic_fails_the_test() {
 ///     panic!("boom");
+/// }
+///
+/// #[gmp::test(start_paused = true)]
+/// async fn a_long_timeout_fires_at_once() {
+///     let never = std::future::pending::<()>();
+///     let limit = gmp::time::Duration::from_secs(600);
+///     assert!(gmp::time::timeout(limit, never).await.is_err());
 /// }
 /// ```
 ///

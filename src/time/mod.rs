@@ -10,6 +10,15 @@
 //! Every future here spends one unit of the coop budget when it completes, and a goroutine
 //! parked in one shows the wait reason "sleep" in `gmp::runtime::dump()`.
 //!
+//! Time is read from the clock of the runtime running the calling thread, through this
+//! module's [`Instant`] (tokio's `tokio::time::Instant`). Tests can [`pause`] that clock and
+//! move it by hand with [`advance`], or let it skip to the next timer whenever the runtime is
+//! idle, so that a test of a ten-minute timeout runs in milliseconds;
+//! `#[gmp::test(start_paused = true)]` starts a test that way. The clock is per runtime.
+//!
+//! [`Interval`] drops missed ticks as Go's `time.Ticker` does ([`MissedTickBehavior::Skip`]);
+//! tokio's default is `Burst`. Both, and `Delay`, are available.
+//!
 //! # Examples
 //!
 //! ```
@@ -30,14 +39,21 @@
 //! });
 //! ```
 
+mod auto_advance;
+mod clock;
+mod instant;
 mod interval;
 mod sleep;
 mod timeout;
 mod timers;
 
-pub use interval::{interval, interval_at, Interval};
+pub use clock::{advance, pause, resume};
+pub use instant::Instant;
+pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 pub use sleep::{sleep, sleep_until, Sleep};
-pub use std::time::{Duration, Instant};
+pub use std::time::Duration;
 pub use timeout::{timeout, timeout_at, Elapsed, Timeout};
 
+pub(crate) use auto_advance::{AutoAdvance, Round as AutoAdvanceRound};
+pub(crate) use clock::MainFutureWatch;
 pub(crate) use timers::Timers;

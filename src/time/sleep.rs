@@ -5,9 +5,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant as StdInstant};
 
 use super::timers::TimerKey;
+use super::Instant;
 use crate::coop;
 use crate::goroutine::{record_wait_reason, WaitReason};
 use crate::machine;
@@ -41,6 +42,9 @@ pub fn sleep(duration: Duration) -> Sleep {
 
 /// Waits until `deadline`. A deadline in the past completes at the first poll.
 ///
+/// `deadline` is a [`gmp::time::Instant`](Instant) or a `std::time::Instant` (taken as a
+/// point on the runtime's clock; the two differ only after [`pause`](super::pause)).
+///
 /// # Panics
 ///
 /// The returned future panics when first polled outside a gmp runtime.
@@ -56,8 +60,8 @@ pub fn sleep(duration: Duration) -> Sleep {
 ///     assert!(Instant::now() >= deadline);
 /// });
 /// ```
-pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep::new(deadline)
+pub fn sleep_until(deadline: impl Into<Instant>) -> Sleep {
+    Sleep::new(deadline.into().into_std())
 }
 
 /// The future of [`sleep`] and [`sleep_until`].
@@ -84,7 +88,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// ```
 #[must_use = "futures do nothing unless you `.await` them"]
 pub struct Sleep {
-    deadline: Instant,
+    deadline: StdInstant,
     /// The runtime whose timers hold (or held) this sleep's timer; set at the first poll.
     runtime: Option<Arc<Shared>>,
     /// The pending timer, if registered.
@@ -98,8 +102,21 @@ impl fmt::Debug for Sleep {
 }
 
 impl Sleep {
-    pub(crate) fn new(deadline: Instant) -> Self {
+    pub(crate) fn new(deadline: StdInstant) -> Self {
         Self { deadline, runtime: None, timer: None }
+    }
+
+    /// Now, on the clock of the runtime this sleep registered with (before its first poll,
+    /// of the calling thread's runtime).
+    pub(crate) fn now(&self) -> StdInstant {
+        match &self.runtime {
+            Some(runtime) => runtime.timers.now(),
+            None => super::clock::now(),
+        }
+    }
+
+    pub(crate) fn std_deadline(&self) -> StdInstant {
+        self.deadline
     }
 
     /// The instant at which this sleep completes.
@@ -113,7 +130,7 @@ impl Sleep {
     /// assert_eq!(sleep_until(deadline).deadline(), deadline);
     /// ```
     pub fn deadline(&self) -> Instant {
-        self.deadline
+        Instant::from_std(self.deadline)
     }
 
     /// True once the deadline has passed (whether or not the sleep was polled).
@@ -127,7 +144,7 @@ impl Sleep {
     /// assert!(!sleep(Duration::from_secs(60)).is_elapsed());
     /// ```
     pub fn is_elapsed(&self) -> bool {
-        Instant::now() >= self.deadline
+        self.now() >= self.deadline
     }
 
     /// Moves the deadline to `deadline`, earlier or later, whether or not this sleep has
@@ -136,7 +153,8 @@ impl Sleep {
     /// it does not poll the sleep again first.
     ///
     /// `Sleep` is `Unpin`, so this works on `&mut Sleep` and on a pinned sleep alike
-    /// (`sleep.as_mut().reset(..)`).
+    /// (`sleep.as_mut().reset(..)`). `deadline` may be a `std::time::Instant`, as in
+    /// [`sleep_until`].
     ///
     /// # Examples
     ///
@@ -152,7 +170,11 @@ impl Sleep {
     ///     assert!(Instant::now() >= again);
     /// });
     /// ```
-    pub fn reset(&mut self, deadline: Instant) {
+    pub fn reset(&mut self, deadline: impl Into<Instant>) {
+        self.reset_to(deadline.into().into_std());
+    }
+
+    pub(crate) fn reset_to(&mut self, deadline: StdInstant) {
         self.deadline = deadline;
         let (Some(runtime), Some(key)) = (&self.runtime, self.timer) else {
             return;
@@ -172,18 +194,17 @@ impl Sleep {
     /// Polls the sleep. `reason`: record `WaitReason::Sleep` when returning `Pending` (a
     /// `Timeout` keeps the reason its inner future recorded).
     pub(crate) fn poll_sleep(&mut self, cx: &mut Context<'_>, reason: bool) -> Poll<()> {
-        if self.runtime.is_none() && !machine::with_current(|context| context.is_some()) {
-            outside_runtime();
-        }
+        let runtime = self.runtime.get_or_insert_with(current_runtime);
         loop {
-            if Instant::now() >= self.deadline {
+            if runtime.timers.now() >= self.deadline {
                 if coop::poll_proceed(cx).is_pending() {
                     return Poll::Pending;
                 }
-                self.cancel_timer();
+                if let Some(key) = self.timer.take() {
+                    runtime.timers.cancel(key);
+                }
                 return Poll::Ready(());
             }
-            let runtime = self.runtime.get_or_insert_with(current_runtime);
             match self.timer {
                 Some(key) => {
                     if !runtime.timers.update_waker(key, cx.waker()) {
@@ -229,13 +250,14 @@ impl Drop for Sleep {
     }
 }
 
-/// `now + duration`, or a deadline about 30 years out if that overflows (never reached).
-pub(crate) fn deadline_after(duration: Duration) -> Instant {
-    let now = Instant::now();
+/// `now + duration` on the calling thread's runtime clock, or a deadline about 30 years out
+/// if that overflows (never reached).
+pub(crate) fn deadline_after(duration: Duration) -> StdInstant {
+    let now = super::clock::now();
     now.checked_add(duration).unwrap_or_else(|| far_future(now))
 }
 
-pub(crate) fn far_future(now: Instant) -> Instant {
+pub(crate) fn far_future(now: StdInstant) -> StdInstant {
     now + Duration::from_secs(86_400 * 365 * 30)
 }
 

@@ -6,9 +6,10 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::sleep::{deadline_after, Sleep};
+use super::Instant;
 use crate::coop;
 
 /// Runs `future` for at most `duration`: `Ok(output)` if it completes first, else
@@ -38,7 +39,9 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     Timeout { future, sleep: Sleep::new(deadline_after(duration)) }
 }
 
-/// Runs `future` until `deadline`: as [`timeout`], with an instant instead of a duration.
+/// Runs `future` until `deadline`: as [`timeout`], with an instant instead of a duration
+/// (a [`gmp::time::Instant`](Instant) or a `std::time::Instant`, as in
+/// [`sleep_until`](super::sleep_until)).
 ///
 /// # Examples
 ///
@@ -52,8 +55,8 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 ///     assert!(Instant::now() >= deadline);
 /// });
 /// ```
-pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
-    Timeout { future, sleep: Sleep::new(deadline) }
+pub fn timeout_at<F: Future>(deadline: impl Into<Instant>, future: F) -> Timeout<F> {
+    Timeout { future, sleep: Sleep::new(deadline.into().into_std()) }
 }
 
 pin_project_lite::pin_project! {

@@ -20,8 +20,9 @@
 //!   load and a compare, cheap enough for the top of every `find_runnable` pass.
 //!
 //! Deadlines are nanoseconds since the `Timers` were created (`u64::MAX` = none). A timer fires
-//! only when `deadline <= now`, and `Sleep` checks `Instant::now() >= deadline` again before it
-//! completes, so nothing ever completes early.
+//! only when `deadline <= now`, and `Sleep` checks `now >= deadline` again before it
+//! completes, so nothing ever completes early. "Now" is always [`Timers::now`], the runtime's
+//! [`Clock`] (real time unless a test paused it, see `clock.rs`).
 //!
 //! # Who fires timers
 //!
@@ -52,6 +53,8 @@ use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use super::clock::Clock;
+
 /// `earliest` of a queue with no timer.
 const NO_TIMER: u64 = u64::MAX;
 /// End of the free-slot list.
@@ -64,6 +67,8 @@ const MIN_STALE_TO_REBUILD: usize = 1024;
 /// Every P's timers (plus one queue for threads that hold no P).
 #[derive(Debug)]
 pub(crate) struct Timers {
+    /// The clock every deadline is measured on.
+    pub(crate) clock: Clock,
     base: Instant,
     processors: usize,
     queues: Box<[TimerQueue]>,
@@ -132,7 +137,13 @@ impl Timers {
         let queues = (0..=processors)
             .map(|_| TimerQueue { earliest: AtomicU64::new(NO_TIMER), heap: Mutex::new(TimerHeap::default()) })
             .collect();
-        Self { base: Instant::now(), processors, queues }
+        Self { clock: Clock::new(), base: Instant::now(), processors, queues }
+    }
+
+    /// Now, on the runtime's clock: what every "is it due?" compares with.
+    #[inline]
+    pub(crate) fn now(&self) -> Instant {
+        self.clock.now()
     }
 
     /// The queue a timer registered by P `processor` (or by a thread without a P) goes on.
@@ -218,6 +229,22 @@ impl Timers {
         let now = self.nanos(now);
         for queue in 0..self.queues.len() {
             self.run_queue(queue, now, true);
+        }
+    }
+
+    /// Any thread: takes every queue's timers due at `now` into `fired`, earliest deadline
+    /// first across all queues (for `advance`, which wakes them in that order).
+    pub(crate) fn take_due_in_order(&self, now: Instant, fired: &mut Vec<Waker>) {
+        let now = self.nanos(now);
+        loop {
+            let earliest = self.queues.iter().enumerate().map(|(q, queue)| (queue.earliest.load(SeqCst), q)).min();
+            let Some((when, queue)) = earliest.filter(|&(when, _)| when <= now) else {
+                return;
+            };
+            let timer_queue = &self.queues[queue];
+            let mut heap = lock(&timer_queue.heap);
+            heap.pop_due_at(when, fired);
+            let _ = timer_queue.publish(&heap);
         }
     }
 
@@ -343,6 +370,22 @@ impl TimerHeap {
                 break;
             };
             if top.when > now {
+                break;
+            }
+            self.entries.pop();
+            if self.is_live(&top) {
+                fired.extend(self.release(top.slot));
+            } else {
+                self.stale -= 1;
+            }
+        }
+        self.tidy();
+    }
+
+    /// Pops every entry due at exactly `when` (or earlier) into `fired`, freeing their slots.
+    fn pop_due_at(&mut self, when: u64, fired: &mut Vec<Waker>) {
+        while let Some(&top) = self.entries.peek() {
+            if top.when > when {
                 break;
             }
             self.entries.pop();
