@@ -95,7 +95,8 @@ impl Context {
     /// Installs `self` as this thread's context until the guard drops. `self` must outlive
     /// the guard (callers keep both on the same stack frame).
     pub(crate) fn enter(&self) -> ContextGuard {
-        let main_future = self.machine.interrupt_flag().map(|flag| crate::time::MainFutureWatch::new(&self.shared, flag));
+        let main_future =
+            self.machine.interrupt_flag().map(|flag| crate::time::MainFutureWatch::new(&self.shared, flag));
         ContextGuard { previous: CURRENT.with(|current| current.replace(self)), _main_future: main_future }
     }
 

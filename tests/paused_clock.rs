@@ -200,10 +200,7 @@ fn pause_advance_and_resume_outside_a_runtime_panic_naming_the_call() {
     ] {
         let payload = catch_unwind(AssertUnwindSafe(run)).expect_err(call);
         let message = panic_message(&*payload);
-        assert!(
-            message.starts_with(&format!("{call} must be called from inside a gmp runtime")),
-            "{call}: {message}"
-        );
+        assert!(message.starts_with(&format!("{call} must be called from inside a gmp runtime")), "{call}: {message}");
         assert!(message.contains("Runtime::block_on"), "{message}");
     }
 }

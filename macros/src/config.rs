@@ -152,7 +152,14 @@ impl Config {
     }
 
     /// Records `name = value` for knob `index` (`None`: not a knob), or the error.
-    fn set_knob(&mut self, kind: Kind, name: &Ident, index: Option<usize>, value: &Expr, errors: &mut Option<syn::Error>) {
+    fn set_knob(
+        &mut self,
+        kind: Kind,
+        name: &Ident,
+        index: Option<usize>,
+        value: &Expr,
+        errors: &mut Option<syn::Error>,
+    ) {
         match index {
             None => push_error(errors, syn::Error::new(name.span(), unknown_argument(kind, name))),
             Some(index) => match (&self.values[index], positive_integer(name, value)) {

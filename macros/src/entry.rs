@@ -343,13 +343,23 @@ mod tests {
             }
         };
         assert_eq!(output, tokens(expected));
-        let output = expand_test(quote!(start_paused = false), quote!(async fn runs() {}));
+        let output = expand_test(
+            quote!(start_paused = false),
+            quote!(
+                async fn runs() {}
+            ),
+        );
         assert!(!output.contains("pause"), "{output}");
     }
 
     #[test]
     fn start_paused_on_main_is_reported_and_dropped() {
-        let output = expand_main(quote!(start_paused = true), quote!(async fn main() {}));
+        let output = expand_main(
+            quote!(start_paused = true),
+            quote!(
+                async fn main() {}
+            ),
+        );
         assert_eq!(errors_in(&output), 1, "{output}");
         assert!(output.contains("`start_paused` is accepted only by #[gmp::test]"), "{output}");
         assert!(!output.contains(":: gmp :: time :: pause"), "{output}");

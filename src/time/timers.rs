@@ -467,6 +467,29 @@ mod tests {
     }
 
     #[test]
+    fn due_timers_are_taken_in_deadline_order_across_queues() {
+        let timers = Timers::new(3);
+        let start = Instant::now();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        struct Recorder(u64, Arc<Mutex<Vec<u64>>>);
+        impl Wake for Recorder {
+            fn wake(self: Arc<Self>) {
+                self.1.lock().unwrap().push(self.0);
+            }
+        }
+        for (queue, ms) in [(0, 40u64), (1, 10), (2, 30), (3, 20), (0, 5), (1, 50), (2, 25)] {
+            let waker = Waker::from(Arc::new(Recorder(ms, order.clone())));
+            timers.insert(queue, start + Duration::from_millis(ms), waker);
+        }
+        let mut fired = Vec::new();
+        timers.take_due_in_order(start + Duration::from_millis(40), &mut fired);
+        fired.into_iter().for_each(Waker::wake);
+        assert_eq!(*order.lock().unwrap(), [5, 10, 20, 25, 30, 40]);
+        assert_eq!(timers.next_deadline(), Some(start + Duration::from_millis(50)));
+        assert_eq!(timers.len(), 1);
+    }
+
+    #[test]
     fn a_cancelled_timer_releases_its_waker_and_never_fires() {
         let timers = Timers::new(1);
         let start = Instant::now();
