@@ -11,7 +11,7 @@ use std::thread;
 use gmp::time::{advance, interval, interval_at, Duration, Instant, Interval, MissedTickBehavior};
 
 mod common;
-use common::{runtime, within};
+use common::{runtime, within, Watchdog};
 
 const PERIOD: Duration = Duration::from_millis(10);
 
@@ -34,12 +34,14 @@ async fn ticks_after_a_stall(behavior: Option<MissedTickBehavior>) -> Vec<(u128,
 
 #[gmp::test(start_paused = true)]
 async fn skip_drops_the_missed_ticks_and_stays_on_the_grid() {
+    let _watchdog = Watchdog::new(Duration::from_secs(60), "skip_drops_the_missed_ticks_and_stays_on_the_grid");
     let expected = [(10, 35), (40, 40), (50, 50), (60, 60), (70, 70)];
     assert_eq!(ticks_after_a_stall(Some(MissedTickBehavior::Skip)).await, expected);
 }
 
 #[gmp::test(start_paused = true)]
 async fn the_default_is_skip_as_in_go_not_tokio_burst() {
+    let _watchdog = Watchdog::new(Duration::from_secs(60), "the_default_is_skip_as_in_go_not_tokio_burst");
     assert_eq!(interval(PERIOD).missed_tick_behavior(), MissedTickBehavior::Skip);
     assert_eq!(MissedTickBehavior::default(), MissedTickBehavior::Skip);
     let expected = [(10, 35), (40, 40), (50, 50), (60, 60), (70, 70)];
@@ -48,18 +50,25 @@ async fn the_default_is_skip_as_in_go_not_tokio_burst() {
 
 #[gmp::test(start_paused = true)]
 async fn burst_completes_the_missed_ticks_at_once_then_keeps_the_grid() {
+    let _watchdog =
+        Watchdog::new(Duration::from_secs(60), "burst_completes_the_missed_ticks_at_once_then_keeps_the_grid");
     let expected = [(10, 35), (20, 35), (30, 35), (40, 40), (50, 50)];
     assert_eq!(ticks_after_a_stall(Some(MissedTickBehavior::Burst)).await, expected);
 }
 
 #[gmp::test(start_paused = true)]
 async fn delay_restarts_the_grid_a_period_after_the_late_tick() {
+    let _watchdog = Watchdog::new(Duration::from_secs(60), "delay_restarts_the_grid_a_period_after_the_late_tick");
     let expected = [(10, 35), (45, 45), (55, 55), (65, 65), (75, 75)];
     assert_eq!(ticks_after_a_stall(Some(MissedTickBehavior::Delay)).await, expected);
 }
 
 #[gmp::test(start_paused = true)]
 async fn a_tick_late_by_less_than_a_period_keeps_the_grid_under_every_behaviour() {
+    let _watchdog = Watchdog::new(
+        Duration::from_secs(60),
+        "a_tick_late_by_less_than_a_period_keeps_the_grid_under_every_behaviour",
+    );
     for behavior in [MissedTickBehavior::Skip, MissedTickBehavior::Burst, MissedTickBehavior::Delay] {
         let start = Instant::now();
         let mut ticker = interval_at(start, PERIOD);
@@ -74,6 +83,7 @@ async fn a_tick_late_by_less_than_a_period_keeps_the_grid_under_every_behaviour(
 
 #[gmp::test(start_paused = true)]
 async fn the_resets_restart_the_grid_where_asked() {
+    let _watchdog = Watchdog::new(Duration::from_secs(60), "the_resets_restart_the_grid_where_asked");
     let start = Instant::now();
     let mut ticker = interval(Duration::from_secs(60));
     assert_eq!(ticker.tick().await, start);
@@ -94,6 +104,7 @@ async fn the_resets_restart_the_grid_where_asked() {
 
 #[gmp::test(start_paused = true)]
 async fn the_behaviour_can_change_between_ticks() {
+    let _watchdog = Watchdog::new(Duration::from_secs(60), "the_behaviour_can_change_between_ticks");
     let start = Instant::now();
     let mut ticker = interval_at(start, PERIOD);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);

@@ -16,13 +16,14 @@ use std::thread;
 use gmp::time::{advance, interval, pause, resume, sleep, sleep_until, timeout, Duration, Instant};
 
 mod common;
-use common::{panic_message, runtime, within};
+use common::{panic_message, runtime, within, Watchdog};
 
 /// Far below any virtual duration used here: proof that no test waited for one.
 const REAL_LIMIT: Duration = Duration::from_secs(10);
 
 #[gmp::test(start_paused = true)]
 async fn a_ten_minute_timeout_fires_at_once_with_start_paused() {
+    let _watchdog = Watchdog::new(Duration::from_secs(60), "a_ten_minute_timeout_fires_at_once_with_start_paused");
     let real = std::time::Instant::now();
     let start = Instant::now();
     let result = timeout(Duration::from_secs(600), std::future::pending::<()>()).await;
@@ -35,6 +36,7 @@ async fn a_ten_minute_timeout_fires_at_once_with_start_paused() {
 
 #[gmp::test(start_paused = true)]
 async fn instant_now_stands_still_while_paused() {
+    let _watchdog = Watchdog::new(Duration::from_secs(60), "instant_now_stands_still_while_paused");
     let frozen = Instant::now();
     thread::sleep(Duration::from_millis(20));
     assert_eq!(Instant::now(), frozen);
@@ -44,6 +46,7 @@ async fn instant_now_stands_still_while_paused() {
 
 #[gmp::test(start_paused = true, maxprocs = 1)]
 async fn advance_fires_the_sleeps_it_passes_in_deadline_order() {
+    let _watchdog = Watchdog::new(Duration::from_secs(60), "advance_fires_the_sleeps_it_passes_in_deadline_order");
     let start = Instant::now();
     let woke: Arc<Mutex<Vec<(u64, Duration)>>> = Arc::default();
     let registered = Arc::new(AtomicUsize::new(0));
@@ -74,6 +77,8 @@ async fn advance_fires_the_sleeps_it_passes_in_deadline_order() {
 
 #[gmp::test(start_paused = true)]
 async fn an_idle_runtime_steps_through_its_timers_each_seeing_its_own_deadline() {
+    let _watchdog =
+        Watchdog::new(Duration::from_secs(60), "an_idle_runtime_steps_through_its_timers_each_seeing_its_own_deadline");
     let real = std::time::Instant::now();
     let start = Instant::now();
     let seconds = [3600u64, 1, 60, 59, 7200, 2];
@@ -95,6 +100,7 @@ async fn an_idle_runtime_steps_through_its_timers_each_seeing_its_own_deadline()
 
 #[gmp::test(start_paused = true)]
 async fn sleep_until_timeout_and_interval_follow_the_virtual_clock() {
+    let _watchdog = Watchdog::new(Duration::from_secs(60), "sleep_until_timeout_and_interval_follow_the_virtual_clock");
     let real = std::time::Instant::now();
     let start = Instant::now();
     sleep_until(start + Duration::from_secs(90)).await;
@@ -113,6 +119,7 @@ async fn sleep_until_timeout_and_interval_follow_the_virtual_clock() {
 
 #[gmp::test(start_paused = true)]
 async fn a_running_blocking_call_holds_the_clock_back() {
+    let _watchdog = Watchdog::new(Duration::from_secs(60), "a_running_blocking_call_holds_the_clock_back");
     let start = Instant::now();
     let call = gmp::spawn_blocking(|| thread::sleep(Duration::from_millis(100)));
     // The call runs 100 ms of real time; the 1 s timeout must not be skipped to meanwhile.
@@ -123,6 +130,8 @@ async fn a_running_blocking_call_holds_the_clock_back() {
 
 #[gmp::test(start_paused = true)]
 async fn a_busy_goroutine_and_the_main_future_it_wakes_hold_the_clock_back() {
+    let _watchdog =
+        Watchdog::new(Duration::from_secs(60), "a_busy_goroutine_and_the_main_future_it_wakes_hold_the_clock_back");
     let start = Instant::now();
     for _ in 0..20 {
         let busy = gmp::spawn(async {
@@ -139,6 +148,7 @@ async fn a_busy_goroutine_and_the_main_future_it_wakes_hold_the_clock_back() {
 
 #[gmp::test(start_paused = true)]
 async fn resume_goes_back_to_real_time_from_the_virtual_time() {
+    let _watchdog = Watchdog::new(Duration::from_secs(60), "resume_goes_back_to_real_time_from_the_virtual_time");
     let start = Instant::now();
     advance(Duration::from_secs(3600)).await;
     resume();

@@ -80,3 +80,30 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> String {
         "<non-string panic payload>".to_owned()
     }
 }
+
+/// A watchdog for async test bodies (where [`within`] cannot wrap the code): if it is not
+/// dropped within `limit`, it prints what was waited for and aborts the test process.
+pub struct Watchdog(Option<std::sync::mpsc::Sender<()>>, Option<thread::JoinHandle<()>>);
+
+impl Watchdog {
+    pub fn new(limit: Duration, what: &str) -> Watchdog {
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let what = what.to_owned();
+        let watcher = thread::spawn(move || {
+            if let Err(RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
+                eprintln!("{what}: not done after {limit:?}; aborting the test process");
+                std::process::abort();
+            }
+        });
+        Watchdog(Some(done_tx), Some(watcher))
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        drop(self.0.take());
+        if let Some(watcher) = self.1.take() {
+            let _ = watcher.join();
+        }
+    }
+}
