@@ -50,12 +50,17 @@ fn syscall_on<R>(context: &Context, f: impl FnOnce() -> R) -> R {
         return f(); // no P to hand off (a blocking-pool thread, or already released)
     };
     let processor = &sched.processors[index];
+    // A paused clock must not skip ahead while the call runs (its P may be retaken).
+    let counted = context.shared.timers.clock.syscall_started();
     enter(context, index);
     let result = catch_unwind(AssertUnwindSafe(|| coop::unconstrained(f)));
     if !processor.transition(ProcessorStatus::Syscall, ProcessorStatus::Running) {
         exit_slow(context);
     } else {
         sched.bind(&context.machine, index);
+    }
+    if counted {
+        context.shared.timers.clock.syscall_finished();
     }
     resume_poll(context);
     match result {

@@ -129,6 +129,17 @@ async fn a_running_blocking_call_holds_the_clock_back() {
 }
 
 #[gmp::test(start_paused = true)]
+async fn a_long_syscall_holds_the_clock_back_after_sysmon_retakes_its_processor() {
+    let _watchdog = Watchdog::new(Duration::from_secs(60), "a_long_syscall_holds_the_clock_back");
+    let start = Instant::now();
+    // 100 ms: sysmon retakes the P of a syscall after 10 ms, leaving every P idle.
+    let call = gmp::spawn(async { gmp::syscall(|| thread::sleep(Duration::from_millis(100))) });
+    let result = timeout(Duration::from_secs(1), call).await;
+    assert!(result.is_ok(), "the clock skipped past a running gmp::syscall");
+    assert_eq!(Instant::now(), start);
+}
+
+#[gmp::test(start_paused = true)]
 async fn a_busy_goroutine_and_the_main_future_it_wakes_hold_the_clock_back() {
     let _watchdog =
         Watchdog::new(Duration::from_secs(60), "a_busy_goroutine_and_the_main_future_it_wakes_hold_the_clock_back");

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant as StdInstant};
 use crate::loom::AtomicBool;
 use crate::machine;
 use crate::runtime::Shared;
-use std::sync::atomic::{AtomicBool as StdAtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool as StdAtomicBool, AtomicUsize, Ordering};
 
 /// One runtime's clock.
 #[derive(Debug)]
@@ -45,6 +45,9 @@ pub(crate) struct Clock {
     /// The "main future woken" flags of the threads inside `block_on` (M0s): while one is set,
     /// a main future is runnable without a P, so the runtime is not idle (`auto_advance.rs`).
     interrupts: Mutex<Vec<Arc<AtomicBool>>>,
+    /// `gmp::syscall` calls running that began while the clock was altered: sysmon may have
+    /// retaken their Ps, so every P can be idle while they run (`auto_advance.rs`).
+    syscalls: AtomicUsize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +66,7 @@ impl Clock {
             altered: StdAtomicBool::new(false),
             state: Mutex::new(ClockState { paused: false, virtual_mark: now, real_mark: now }),
             interrupts: Mutex::new(Vec::new()),
+            syscalls: AtomicUsize::new(0),
         }
     }
 
@@ -98,7 +102,7 @@ impl Clock {
         })
     }
 
-    fn pause(&self) -> Result<(), &'static str> {
+    pub(super) fn pause(&self) -> Result<(), &'static str> {
         let mut state = self.state();
         if state.paused {
             return Err("the clock is already paused");
@@ -141,6 +145,27 @@ impl Clock {
     /// True if the main future of some `block_on` has been woken and not yet polled.
     pub(crate) fn main_future_woken(&self) -> bool {
         crate::loom::lock(&self.interrupts).iter().any(|flag| flag.load(crate::loom::Ordering::SeqCst))
+    }
+
+    /// `gmp::syscall`, on entry: counts the call if the clock has ever been paused (one relaxed
+    /// load otherwise). Returns whether it was counted; if so, call
+    /// [`syscall_finished`](Self::syscall_finished) once the M holds a P again (or failed to).
+    #[inline]
+    pub(crate) fn syscall_started(&self) -> bool {
+        if !self.altered.load(Ordering::Relaxed) {
+            return false;
+        }
+        self.syscalls.fetch_add(1, Ordering::SeqCst);
+        true
+    }
+
+    pub(crate) fn syscall_finished(&self) {
+        self.syscalls.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// True while a counted `gmp::syscall` runs.
+    pub(crate) fn syscall_running(&self) -> bool {
+        self.syscalls.load(Ordering::SeqCst) != 0
     }
 
     fn watch(&self, flag: &Arc<AtomicBool>) {
@@ -213,9 +238,10 @@ pub(crate) fn now() -> StdInstant {
 /// calls `pause` before the test body runs.
 ///
 /// The clock is per runtime: other runtimes, and code outside any runtime (a plain thread), keep
-/// real time. Goroutines inside a [`gmp::syscall`](crate::syscall) that has lasted long enough for
-/// sysmon to retake its P (10 ms), and I/O the OS has not reported yet, do not hold the
-/// auto-advance back (as in tokio, tests that mix real I/O with a paused clock can race).
+/// real time. A [`gmp::syscall`](crate::syscall) in progress holds the auto-advance back (if it
+/// began after the clock was first paused); I/O the OS has not reported yet, and a plain thread
+/// about to wake a goroutine, do not (as in tokio, tests that mix real I/O or threads with a
+/// paused clock can race).
 ///
 /// # Panics
 ///
