@@ -230,9 +230,10 @@ pub(crate) fn now() -> StdInstant {
 ///
 /// - [`advance`] moves it forward by a duration and fires the timers it passes;
 /// - **auto-advance**: when the runtime has nothing to do but wait for a timer — no goroutine
-///   runnable or running, no main future woken, no `spawn_blocking` call running or queued,
-///   and the network reports nothing — the clock jumps to the next timer's deadline. So a
-///   test of a ten-minute timeout runs in milliseconds.
+///   runnable or running, no main future woken, no `spawn_blocking` call running or queued, no
+///   `gmp::syscall` running, and the network reports nothing — the clock jumps to the next
+///   timer's deadline (sysmon checks twice, tens of microseconds apart, before it moves it).
+///   So a test of a ten-minute timeout runs in milliseconds.
 ///
 /// [`resume`] lets it run again at real speed. [`#[gmp::test(start_paused = true)]`](crate::test)
 /// calls `pause` before the test body runs.
