@@ -194,6 +194,16 @@ impl Sleep {
     /// Polls the sleep. `reason`: record `WaitReason::Sleep` when returning `Pending` (a
     /// `Timeout` keeps the reason its inner future recorded).
     pub(crate) fn poll_sleep(&mut self, cx: &mut Context<'_>, reason: bool) -> Poll<()> {
+        if self.runtime.is_none() {
+            // First poll: read the clock through the thread's context, and take a reference to
+            // the runtime only if a timer is needed (a shared count, so not for a sleep that is
+            // already over).
+            let now = machine::with_current(|context| context.map(|c| c.shared.timers.now()));
+            let now = now.unwrap_or_else(|| outside_runtime());
+            if now >= self.deadline {
+                return coop::poll_proceed(cx);
+            }
+        }
         let runtime = self.runtime.get_or_insert_with(current_runtime);
         loop {
             if runtime.timers.now() >= self.deadline {
