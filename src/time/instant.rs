@@ -12,7 +12,7 @@ use std::time::Duration;
 /// After [`pause`](super::pause) it is the runtime's virtual time: frozen, moved only by
 /// [`advance`](super::advance) or by the runtime skipping idle time; after
 /// [`resume`](super::resume) it runs again at real speed from where it stood. Outside any
-/// gmp runtime it is always real time. This is tokio's `tokio::time::Instant`.
+/// gmp runtime it is always real time. It plays the part of tokio's `tokio::time::Instant`.
 ///
 /// Convert with [`from_std`](Self::from_std) / [`into_std`](Self::into_std) or `From`; the
 /// gmp functions that take a deadline accept a `std::time::Instant` too (it is taken as is,
