@@ -365,12 +365,14 @@ impl fmt::Debug for Signal {
     }
 }
 
-/// Waits for the next Ctrl-C (SIGINT) to the process.
+/// Waits for the next Ctrl-C (SIGINT) to the process: a future of `io::Result<()>`.
 ///
-/// The listener is made when the future is first polled and dropped when it completes, so a
-/// Ctrl-C before the first poll or after completion has its usual effect (the process ends);
-/// for a program that handles every Ctrl-C, keep a [`signal`]`(SignalKind::interrupt())`
-/// listener instead.
+/// Called inside a gmp runtime, `ctrl_c()` starts listening at once, so a Ctrl-C that comes
+/// after the call and before the first poll is not lost (and does not end the process).
+/// Called outside one (`rt.block_on(gmp::signal::ctrl_c())`), it starts listening when first
+/// polled. The listener is dropped when the future completes or is dropped, so a Ctrl-C after
+/// that has its usual effect again (the process ends); a program that handles every Ctrl-C
+/// keeps a [`signal`]`(SignalKind::interrupt())` listener instead.
 ///
 /// # Errors
 ///
@@ -378,22 +380,52 @@ impl fmt::Debug for Signal {
 ///
 /// # Panics
 ///
-/// Outside a gmp runtime.
+/// Polled outside a gmp runtime.
 ///
 /// # Examples
 ///
 /// ```no_run
 /// #[gmp::main]
 /// async fn main() {
+///     let shutdown = gmp::signal::ctrl_c(); // listening from here on
 ///     gmp::spawn(async { /* serve */ });
-///     gmp::signal::ctrl_c().await.unwrap();
+///     shutdown.await.unwrap();
 ///     println!("shutting down");
 /// }
 /// ```
-pub async fn ctrl_c() -> io::Result<()> {
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    match interrupt.recv().await {
-        Some(()) => Ok(()),
-        None => Err(io::Error::other("gmp::signal::ctrl_c: the runtime shut down while waiting for Ctrl-C")),
+pub fn ctrl_c() -> CtrlC {
+    let in_runtime = crate::machine::with_current(|context| context.is_some());
+    CtrlC { listener: in_runtime.then(|| signal(SignalKind::interrupt())) }
+}
+
+/// The future of [`ctrl_c`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless you `.await` them"]
+pub struct CtrlC {
+    /// The SIGINT listener, or the error making it; `None` until made.
+    listener: Option<io::Result<Signal>>,
+}
+
+impl std::future::Future for CtrlC {
+    type Output = io::Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let listener = self.listener.get_or_insert_with(|| {
+            crate::fs::expect_runtime("gmp::signal::ctrl_c");
+            signal(SignalKind::interrupt())
+        });
+        let interrupt = match listener {
+            Ok(interrupt) => interrupt,
+            Err(error) => return Poll::Ready(Err(io::Error::new(error.kind(), error.to_string()))),
+        };
+        let delivered = match interrupt.poll_recv(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(delivered) => delivered,
+        };
+        self.listener = None;
+        Poll::Ready(match delivered {
+            Some(()) => Ok(()),
+            None => Err(io::Error::other("gmp::signal::ctrl_c: the runtime shut down while waiting for Ctrl-C")),
+        })
     }
 }

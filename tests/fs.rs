@@ -124,7 +124,11 @@ fn errors_are_the_kinds_std_gives() {
                 std::fs::read_to_string(dir.join("file")).unwrap_err(),
             ),
             ("metadata", gmp::fs::metadata(&missing).await.unwrap_err(), std::fs::metadata(&missing).unwrap_err()),
-            ("remove_file", gmp::fs::remove_file(&missing).await.unwrap_err(), std::fs::remove_file(&missing).unwrap_err()),
+            (
+                "remove_file",
+                gmp::fs::remove_file(&missing).await.unwrap_err(),
+                std::fs::remove_file(&missing).unwrap_err(),
+            ),
             (
                 "remove_dir of a non-empty directory",
                 gmp::fs::remove_dir(dir.join("full")).await.unwrap_err(),
@@ -150,7 +154,11 @@ fn errors_are_the_kinds_std_gives() {
                 gmp::fs::read_link(dir.join("file")).await.unwrap_err(),
                 std::fs::read_link(dir.join("file")).unwrap_err(),
             ),
-            ("canonicalize", gmp::fs::canonicalize(&missing).await.unwrap_err(), std::fs::canonicalize(&missing).unwrap_err()),
+            (
+                "canonicalize",
+                gmp::fs::canonicalize(&missing).await.unwrap_err(),
+                std::fs::canonicalize(&missing).unwrap_err(),
+            ),
             (
                 "File::open",
                 gmp::fs::File::open(&missing).await.unwrap_err(),
@@ -179,14 +187,8 @@ fn a_file_writes_seeks_reads_back_and_truncates() {
     let path = dir.join("data");
     within(Duration::from_secs(30), "file", || {
         runtime(2).block_on(async {
-            let mut file = gmp::fs::File::options()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&path)
-                .await
-                .unwrap();
+            let mut file =
+                gmp::fs::File::options().read(true).write(true).create(true).truncate(true).open(&path).await.unwrap();
             file.write_all(b"0123456789").await.unwrap();
             file.flush().await.unwrap();
             assert_eq!(file.seek(SeekFrom::Current(0)).await.unwrap(), 10);
@@ -397,7 +399,6 @@ fn a_goroutine_looping_over_files_lets_others_run() {
         });
     });
 }
-
 
 #[test]
 fn a_file_call_that_blocks_does_not_stall_the_other_goroutines_of_its_p() {

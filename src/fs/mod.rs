@@ -71,7 +71,8 @@ pub(crate) fn expect_runtime(call: &str) {
 pub(crate) fn poll_syscall<R>(cx: &mut Context<'_>, call: &str, op: impl FnOnce() -> R) -> Poll<R> {
     expect_runtime(call);
     let goroutine = current_goroutine();
-    if !goroutine.is_null() && YIELD_AFTER_LOSING_P.with(|g| g.replace(ptr::null())) == goroutine && !holds_processor() {
+    if !goroutine.is_null() && YIELD_AFTER_LOSING_P.with(|g| g.replace(ptr::null())) == goroutine && !holds_processor()
+    {
         record_wait_reason(WaitReason::Yield);
         cx.waker().wake_by_ref();
         return Poll::Pending;
