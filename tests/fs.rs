@@ -433,3 +433,29 @@ fn a_file_call_that_blocks_does_not_stall_the_other_goroutines_of_its_p() {
     });
     writer.join().unwrap();
 }
+
+#[test]
+fn the_cat_example_copies_files_to_stdout_and_to_a_file() {
+    let _serial = serial();
+    let dir = TempDir::new("cat");
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(dir.join("a"), b"first\n").unwrap();
+    std::fs::write(dir.join("b"), &big).unwrap();
+    let mut expected = b"first\n".to_vec();
+    expected.extend_from_slice(&big);
+
+    let cat = common::example("cat");
+    let to_stdout = std::process::Command::new(&cat).arg(dir.join("a")).arg(dir.join("b")).output().unwrap();
+    assert!(to_stdout.status.success(), "{}", String::from_utf8_lossy(&to_stdout.stderr));
+    assert!(to_stdout.stdout == expected, "stdout differs ({} bytes)", to_stdout.stdout.len());
+
+    let out = dir.join("out");
+    let to_file =
+        std::process::Command::new(&cat).arg("-o").arg(&out).arg(dir.join("a")).arg(dir.join("b")).output().unwrap();
+    assert!(to_file.status.success(), "{}", String::from_utf8_lossy(&to_file.stderr));
+    assert!(std::fs::read(&out).unwrap() == expected);
+
+    let missing = std::process::Command::new(&cat).arg(dir.join("missing")).output().unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("No such file"), "{missing:?}");
+}

@@ -5,7 +5,6 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,7 +14,7 @@ use futures::StreamExt;
 use gmp::signal::{signal, SignalKind};
 use signal_hook::low_level::raise;
 
-use common::{panic_message, runtime, within};
+use common::{example, panic_message, runtime, within};
 
 /// One test at a time: signals are process-wide, and a listener of one test would count the
 /// signals another test raises.
@@ -160,30 +159,6 @@ fn a_listener_outside_a_runtime_panics_with_a_clear_message() {
     let panic = std::panic::catch_unwind(|| futures::executor::block_on(gmp::signal::ctrl_c())).unwrap_err();
     let message = panic_message(&*panic);
     assert!(message.contains("gmp::signal::ctrl_c must be called from inside a gmp runtime"), "{message}");
-}
-
-/// Builds an example with the profile this test was built with and returns its path.
-fn example(name: &str) -> PathBuf {
-    // This test binary is target/<profile dir>/deps/signal-<hash>.
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
-    let mut build = Command::new(env!("CARGO"));
-    build
-        .args(["build", "--quiet", "--example", name, "--manifest-path"])
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
-        .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap());
-    match profile_dir.file_name().unwrap().to_str().unwrap() {
-        "debug" => {}
-        "release" => {
-            build.arg("--release");
-        }
-        other => {
-            build.args(["--profile", other]);
-        }
-    }
-    let status = build.status().unwrap();
-    assert!(status.success(), "cargo build --example {name}: {status}");
-    profile_dir.join("examples").join(name)
 }
 
 #[test]
