@@ -196,3 +196,40 @@ fn sigint_lets_a_gmp_main_program_finish_its_work_and_exit_0() {
         assert!(std::net::TcpStream::connect(&addr).is_err(), "still accepting after exit");
     });
 }
+
+/// Set in the environment of this test binary run as a child by
+/// `dropping_the_last_listener_gives_a_signal_its_earlier_behaviour_back`.
+const CHILD_MODE: &str = "GMP_SIGNAL_TEST_CHILD";
+
+#[test]
+fn dropping_the_last_listener_gives_a_signal_its_earlier_behaviour_back() {
+    if let Ok(signal_name) = std::env::var(CHILD_MODE) {
+        // In the child: listen, hear one delivery, stop listening, then raise the signal again.
+        let signum = if signal_name == "TERM" { libc::SIGTERM } else { libc::SIGPIPE };
+        runtime(1).block_on(async {
+            let mut listener = signal(SignalKind::from_raw(signum)).unwrap();
+            raise(signum).unwrap();
+            assert_eq!(listener.recv().await, Some(()));
+        });
+        raise(signum).unwrap();
+        println!("survived");
+        return;
+    }
+    let _serial = serial();
+    let run_child = |signal_name: &str| {
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "dropping_the_last_listener_gives_a_signal_its_earlier_behaviour_back", "--nocapture"])
+            .env(CHILD_MODE, signal_name)
+            .output()
+            .unwrap()
+    };
+    // SIGTERM's default action ends the process: it does again once nobody listens.
+    let terminated = run_child("TERM");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(terminated.status.signal(), Some(libc::SIGTERM), "{terminated:?}");
+    assert!(!String::from_utf8_lossy(&terminated.stdout).contains("survived"));
+    // SIGPIPE was ignored (Rust programs start that way): it is ignored again.
+    let ignored = run_child("PIPE");
+    assert!(ignored.status.success(), "{ignored:?}");
+    assert!(String::from_utf8_lossy(&ignored.stdout).contains("survived"));
+}

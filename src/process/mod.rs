@@ -14,7 +14,9 @@
 //!   Where the kernel has no pidfd (or a sandbox forbids it), it waits for **SIGCHLD**
 //!   through [`gmp::signal`](crate::signal) instead and tries `waitpid(WNOHANG)` for its own
 //!   child after each delivery (the listener is made before the first try, so an exit between
-//!   the try and the park is not missed).
+//!   the try and the park is not missed). Each SIGCHLD wakes every waiting `Child` of the
+//!   process (each then tries its own `waitpid`), which suits tens of children; kernels since
+//!   5.3 take the pidfd path.
 //!
 //! So a program awaiting 200 children has 200 parked goroutines and 200 pidfds, not 200
 //! threads blocked in `waitpid`. Nothing reaps a child whose `Child` is dropped unwaited (as
