@@ -197,9 +197,9 @@ fn two_hundred_children_awaited_at_once_cost_no_thread_each() {
     assert_eq!(codes, expected);
     let added = peak.load(Ordering::SeqCst).saturating_sub(before);
     eprintln!("200 children awaited at once: {before} threads before, peak {} (+{added})", peak.load(Ordering::SeqCst));
-    // The Ms of 2 Ps, sysmon, and maybe an M that sysmon started while a fork outlasted its
-    // tick; a thread per child would be 200.
-    assert!(added <= MAXPROCS + 8, "{added} threads added to await {CHILDREN} children");
+    // The Ms of 2 Ps, sysmon, and the Ms sysmon starts when a fork outlasts its tick while
+    // goroutines are queued (measured: +5 in all); a thread per child would be 200.
+    assert!(added <= MAXPROCS + 12, "{added} threads added to await {CHILDREN} children");
 }
 
 #[test]
