@@ -64,6 +64,7 @@ extern crate self as gmp;
 mod blocking;
 mod builder;
 mod coop;
+pub mod fs;
 mod global_queue;
 mod goroutine;
 pub mod io;
@@ -72,11 +73,15 @@ mod machine;
 pub mod net;
 mod netpoll;
 mod platform;
+#[cfg(unix)]
+pub mod process;
 mod processor;
 mod registry;
 mod runq;
 pub mod runtime;
 mod sched;
+#[cfg(unix)]
+pub mod signal;
 pub mod sync;
 mod syscall;
 mod sysmon;

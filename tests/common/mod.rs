@@ -107,3 +107,28 @@ impl Drop for Watchdog {
         }
     }
 }
+
+/// Builds an example with the profile this test was built with and returns its path.
+pub fn example(name: &str) -> std::path::PathBuf {
+    // A test binary is target/<profile dir>/deps/<test>-<hash>; cargo builds examples into
+    // target/<profile dir>/examples (a no-op when `cargo test` has built them already).
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
+    let mut build = std::process::Command::new(env!("CARGO"));
+    build
+        .args(["build", "--quiet", "--example", name, "--manifest-path"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap());
+    match profile_dir.file_name().unwrap().to_str().unwrap() {
+        "debug" => {}
+        "release" => {
+            build.arg("--release");
+        }
+        other => {
+            build.args(["--profile", other]);
+        }
+    }
+    let status = build.status().unwrap();
+    assert!(status.success(), "cargo build --example {name}: {status}");
+    profile_dir.join("examples").join(name)
+}
