@@ -88,7 +88,7 @@ pub use blocking::spawn_blocking;
 pub use builder::Builder;
 pub use coop::consume_budget;
 pub use gmp_macros::{main, test};
-pub use runtime::{spawn, Handle, NoRuntime, Runtime};
+pub use runtime::{spawn, EnterGuard, Handle, NoRuntime, Runtime};
 pub use syscall::syscall;
 pub use task::{yield_now, JoinError, JoinHandle, YieldNow};
 

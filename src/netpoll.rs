@@ -529,7 +529,22 @@ impl Netpoller {
             self.blocked.store(false, SeqCst);
             return Some(ReadyList(Vec::new()));
         }
+        if crate::runtime::main_thread_in_network(true) {
+            // We are M0 and the main future was woken: go and poll it.
+            crate::runtime::main_thread_in_network(false);
+            self.blocked.store(false, SeqCst);
+            return Some(ReadyList(Vec::new()));
+        }
         let mut events = lock(&self.events);
+        // An M polling without blocking may have held the buffer while we set `blocked`:
+        // a `notify` in that window saw `blocked` and wrote its byte, and that M's poll may
+        // have drained it. Look at `notified` again now that nobody else can drain.
+        if self.notified.swap(false, SeqCst) {
+            drop(events);
+            crate::runtime::main_thread_in_network(false);
+            self.blocked.store(false, SeqCst);
+            return Some(ReadyList(Vec::new()));
+        }
         let deadline = match (deadline, retry) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -537,6 +552,7 @@ impl Netpoller {
         self.last_poll.store(core.now(), Relaxed);
         let timeout = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
         let result = events.wait(&core.poller, &self.notifier, timeout);
+        crate::runtime::main_thread_in_network(false);
         self.notified.store(false, Relaxed);
         self.blocked.store(false, SeqCst);
         let now = core.now();
