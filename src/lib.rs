@@ -90,7 +90,7 @@ pub use coop::consume_budget;
 pub use gmp_macros::{main, test};
 pub use runtime::{spawn, EnterGuard, Handle, NoRuntime, Runtime};
 pub use syscall::syscall;
-pub use task::{yield_now, JoinError, JoinHandle, YieldNow};
+pub use task::{yield_now, Cancel, JoinError, JoinHandle, YieldNow};
 
 /// What loom models need of gmp's internals; built only under `--cfg loom`.
 #[cfg(loom)]

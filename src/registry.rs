@@ -152,6 +152,19 @@ impl Registry {
         drop(removed);
     }
 
+    /// Wakes goroutine `id` registered at `location`, if it still is (abort uses this: the
+    /// registry holds a waker of every live goroutine).
+    pub fn wake(&self, id: u64, location: u64) {
+        let (shard_index, slot) = ((location >> 32) as usize, location as u32);
+        let Some(shard) = self.shards.get(shard_index) else { return };
+        let waker = match lock(shard).slots.get(slot as usize) {
+            Some(Some(entry)) if entry.id == id => entry.waker.clone(),
+            _ => return,
+        };
+        // Outside the lock: the wake may queue the goroutine, or drop it at shutdown.
+        waker.wake();
+    }
+
     /// Live goroutines.
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| lock(s).len).sum()
