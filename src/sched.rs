@@ -389,6 +389,13 @@ impl<T: QueueItem> Scheduler<T> {
                 return None;
             }
             if m.interrupted() {
+                // M0 polls its main future holding a P if one is free (it may have just given
+                // its P up when the interrupt came).
+                if m.processor().is_none() {
+                    if let Some(index) = self.acquire_idle_processor() {
+                        self.bind(m, index);
+                    }
+                }
                 return None;
             }
             let Some(p) = m.processor() else {
