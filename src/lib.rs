@@ -97,6 +97,7 @@ pub use task::{yield_now, Cancel, JoinError, JoinHandle, YieldNow};
 #[doc(hidden)]
 pub mod loom_exports {
     pub use crate::global_queue::{GlobalQueue, GLOBAL_BATCH_LIMIT};
+    pub use crate::netpoll::gate::{GateOutcome, WaitGate};
     pub use crate::processor::{Processor, ProcessorStatus};
     pub use crate::runq::{LocalQueue, Overflow, QueueItem, LOCAL_QUEUE_CAPACITY};
     pub use crate::sched::{Machine, Platform, Scheduler, Wakeup};

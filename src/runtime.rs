@@ -984,3 +984,52 @@ pub fn stats() -> Stats {
 pub fn dump() -> String {
     with_shared("dump", crate::trace::dump)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The interleaving of a spawn from a thread without a P with a shutdown: the spawner
+    /// registers its goroutine, the whole shutdown (sweep included) runs, then the spawner
+    /// queues it. The sweep's wake of a goroutine that was never queued does nothing, so
+    /// before the spawner looked at the shutdown flag after queueing, the goroutine sat in
+    /// the global queue for good and its handle never resolved.
+    #[test]
+    fn a_spawn_racing_the_shutdown_sweep_is_cancelled() {
+        let rt = Builder::new().maxprocs(1).build().unwrap();
+        let shared = rt.shared.clone();
+        let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        struct SetOnDrop(Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for SetOnDrop {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let guard = SetOnDrop(dropped.clone());
+        let metadata = Goroutine::new(shared.reserve_goroutine_ids(1), Location::caller(), RuntimePointer(&*shared), 0);
+        let (runnable, task) = async_task::Builder::new().metadata(metadata).spawn(
+            move |g: &Goroutine| {
+                GoroutineFuture::new(
+                    async move {
+                        let _guard = guard;
+                        std::future::pending::<()>().await
+                    },
+                    g,
+                )
+            },
+            WithInfo(schedule),
+        );
+        let handle: JoinHandle<()> = JoinHandle::new(task);
+        // The first half of `Shared::spawn`.
+        assert!(shared.registry.insert_near(runnable.metadata(), runnable.waker(), None));
+        // The whole shutdown runs in between.
+        drop(rt);
+        assert!(!dropped.load(Ordering::SeqCst), "the sweep cannot reach a goroutine nobody queued yet");
+        // The second half.
+        shared.queue_spawned(runnable, None);
+        assert!(dropped.load(Ordering::SeqCst), "the late goroutine was left in the global queue");
+        assert!(shared.sched.global.is_empty());
+        let error = futures::executor::block_on(handle).unwrap_err();
+        assert!(error.is_cancelled());
+    }
+}
