@@ -30,9 +30,11 @@
 //!
 //! `runtime` points into the runtime's `Shared` without a reference count. This is sound
 //! because every goroutine is closed before `Shared` is freed: `Shared` lives as long as the
-//! `Runtime` or any `Handle`, and runtime shutdown cancels every goroutine in the registry
-//! (spawns that race with shutdown are refused under the registry's shard lock). A closed
-//! task never calls its schedule function again.
+//! `Runtime`, any `Handle` or any thread serving it, and `Shared`'s own drop sweeps the
+//! registry one last time (wake every registered goroutine, drop every queued one) before
+//! any of its fields is dropped; a goroutine stays registered until its future is dropped,
+//! and spawns after the registry closed are refused under its shard lock. A closed task
+//! never calls its schedule function again.
 
 use std::any::Any;
 use std::cell::Cell;
@@ -43,7 +45,10 @@ use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::task::{Context, Poll};
 
-use crate::loom::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::{Acquire, Relaxed, Release}};
+use crate::loom::{
+    AtomicBool, AtomicU32, AtomicU64, AtomicU8,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use crate::runq::QueueItem;
 
 /// A goroutine's queue handle: an async-task `Runnable` carrying [`Goroutine`] metadata.

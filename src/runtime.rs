@@ -10,13 +10,24 @@
 //! Shutdown (dropping the `Runtime`, or `shutdown_timeout`) stops the scheduler, joins the Ms,
 //! then sweeps: it closes the registry (new spawns are cancelled on the spot), wakes every
 //! registered goroutine so it becomes a `Runnable`, and drops every `Runnable` it finds in the
-//! queues. Dropping a `Runnable` drops its future, so every unfinished goroutine's future is
-//! dropped exactly once, and its `JoinHandle` reports it cancelled.
+//! queues, until a round finds nothing. Dropping a `Runnable` drops its future, so every
+//! unfinished goroutine's future is dropped exactly once, and its `JoinHandle` reports it
+//! cancelled.
+//!
+//! Shutdowns that do not wait for every M (`shutdown_timeout` past its deadline,
+//! `shutdown_background`, a drop refused inside async code) sweep what they can; goroutines an
+//! M was still running stay registered and are swept by `Shared`'s own drop, which runs once
+//! the last thread has let go of it. Nothing else may free `Shared` while a goroutine is open
+//! (goroutines point at it without a reference count).
+//!
+//! `block_on` (on a `Runtime` or a `Handle`) makes the calling thread M0; it is refused where
+//! blocking would stall a runtime (`must_not_block`). `Handle::enter` installs a context
+//! without a P, so a plain thread can spawn and find the runtime.
 
 use std::cell::Cell;
 use std::future::Future;
-use std::marker::PhantomData;
 use std::io;
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::pin;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};

@@ -434,7 +434,8 @@ fn a_runtime_refused_inside_a_goroutine_still_drops_its_goroutines_once_its_thre
     }
     ledger.assert_each_dropped_once("a refused drop");
     assert!(tx.send(()).is_err(), "the parked goroutine's receiver is still alive");
-    let error = within(Duration::from_secs(10), "the queued goroutine's handle", || futures::executor::block_on(queued));
+    let error =
+        within(Duration::from_secs(10), "the queued goroutine's handle", || futures::executor::block_on(queued));
     assert!(error.unwrap_err().is_cancelled());
     drop(outer);
 }
@@ -465,8 +466,7 @@ fn shutdown_background_may_be_called_from_async_code() {
     within(Duration::from_secs(60), "shutdown_background inside a goroutine", || {
         outer.block_on(async move { gmp::spawn(async move { inner.shutdown_background() }).await.unwrap() })
     });
-    let error = within(Duration::from_secs(10), "the handle after shutdown_background", || {
-        futures::executor::block_on(handle)
-    });
+    let error =
+        within(Duration::from_secs(10), "the handle after shutdown_background", || futures::executor::block_on(handle));
     assert!(error.unwrap_err().is_cancelled());
 }
