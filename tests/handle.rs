@@ -81,3 +81,25 @@ fn block_on_works_while_the_thread_has_entered_the_runtime() {
     assert_eq!(value, 4);
     assert!(gmp::Handle::try_current().is_ok(), "block_on did not restore the entered context");
 }
+
+#[test]
+fn handle_block_on_outlives_its_runtime_and_returns_when_its_future_is_woken() {
+    let rt = runtime(2);
+    let handle = rt.handle();
+    let (tx, rx) = futures::channel::oneshot::channel::<u8>();
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let driver = std::thread::spawn(move || {
+        handle.block_on(async move {
+            started_tx.send(()).unwrap();
+            rx.await.unwrap()
+        })
+    });
+    started_rx.recv_timeout(Duration::from_secs(30)).expect("Handle::block_on never polled its future");
+    within(Duration::from_secs(30), "dropping the runtime under a Handle::block_on", || drop(rt));
+    std::thread::sleep(Duration::from_millis(20));
+    tx.send(5).unwrap();
+    let value = within(Duration::from_secs(30), "Handle::block_on after its runtime shut down", || {
+        driver.join().unwrap()
+    });
+    assert_eq!(value, 5);
+}
