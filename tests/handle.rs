@@ -98,8 +98,7 @@ fn handle_block_on_outlives_its_runtime_and_returns_when_its_future_is_woken() {
     within(Duration::from_secs(30), "dropping the runtime under a Handle::block_on", || drop(rt));
     std::thread::sleep(Duration::from_millis(20));
     tx.send(5).unwrap();
-    let value = within(Duration::from_secs(30), "Handle::block_on after its runtime shut down", || {
-        driver.join().unwrap()
-    });
+    let value =
+        within(Duration::from_secs(30), "Handle::block_on after its runtime shut down", || driver.join().unwrap());
     assert_eq!(value, 5);
 }
