@@ -85,7 +85,7 @@ fn cancel_without_await_still_cancels() {
                 let _counter = counter;
                 std::future::pending::<()>().await;
             });
-            let _ = handle.cancel();
+            drop(handle.cancel());
             wait_until("the cancelled goroutine's future is dropped", || drops.load(Ordering::SeqCst) == 1).await;
         })
     });
