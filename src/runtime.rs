@@ -282,6 +282,12 @@ impl Shared {
     }
 }
 
+/// Held shared by code outside the runtime's threads that reaches a runtime through a
+/// goroutine's uncounted pointer after checking that the goroutine is still open
+/// (`JoinHandle::abort`); `Shared`'s drop takes it exclusively after its last sweep, so such
+/// code finishes before the memory is freed.
+pub(crate) static RUNTIMES_IN_USE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 impl Drop for Shared {
     /// The last sweep. Every path that stops a runtime sweeps, but one that does not wait for
     /// the Ms (`shutdown_timeout` past its deadline, `shutdown_background`, a drop refused
@@ -297,6 +303,8 @@ impl Drop for Shared {
         let this: &Shared = self;
         this.blocking.shutdown(Some(Instant::now()));
         this.cancel_all_goroutines(true);
+        // Every goroutine is closed now; wait for whoever looked at one just before.
+        drop(RUNTIMES_IN_USE.write().unwrap_or_else(|e| e.into_inner()));
     }
 }
 

@@ -66,8 +66,12 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn abort(&self) {
         let Some(task) = self.task.as_ref() else { return };
+        // The goroutine reaches its runtime through an uncounted pointer, valid while the
+        // goroutine is open. Held shared, this keeps a runtime whose last sweep is closing it
+        // from being freed until we are done (see `Shared`'s drop).
+        let _alive = crate::runtime::RUNTIMES_IN_USE.read().unwrap_or_else(|e| e.into_inner());
         if task.is_finished() {
-            return;
+            return; // completed or closed: its runtime may be gone
         }
         // SAFETY: `task` (still held) keeps the task allocation, and so its metadata, alive.
         let g = unsafe { &*self.goroutine.0 };
