@@ -130,17 +130,20 @@ impl Shared {
     /// The second half of a spawn: queues the registered goroutine. A shutdown may have swept
     /// the queues between the two halves (the sweep's wake of a goroutine that was never
     /// queued does nothing): then the goroutine would sit in the global queue with its handle
-    /// never resolving, so after queueing, a spawner that sees the shutdown drops what is
-    /// queued globally itself. Pairs with the fence in `drop_queued_goroutines`: either the
-    /// sweep sees this push or this spawner sees the shutdown flag.
+    /// never resolving, so after queueing globally, a spawner that sees the shutdown drops
+    /// what is queued globally itself. `ready_global` fences (`SeqCst`, in `wake_if_idle`)
+    /// between its push and our look at the flag, which pairs with the fence in
+    /// `drop_queued_goroutines`: either the sweep sees this push or we see the flag. (A
+    /// goroutine queued on this M's own P is swept once this M has let go of the P.)
     fn queue_spawned(&self, runnable: Runnable, processor: Option<usize>) {
         match processor {
-            Some(p) if !self.sched.is_shut_down() => self.sched.ready_local(p, runnable, false),
-            _ => self.sched.ready_global(runnable),
-        }
-        crate::loom::fence(Ordering::SeqCst);
-        if self.sched.is_shut_down() {
-            self.drop_globally_queued_goroutines();
+            Some(p) => self.sched.ready_local(p, runnable, false),
+            None => {
+                self.sched.ready_global(runnable);
+                if self.sched.is_shut_down() {
+                    self.drop_globally_queued_goroutines();
+                }
+            }
         }
     }
 
