@@ -337,26 +337,39 @@ impl<T> Drop for Output<T> {
 /// with its handle unresolved.
 pub(crate) struct GoroutineFuture<F> {
     future: ManuallyDrop<F>,
-    /// `future` has been dropped.
-    dropped: bool,
+    /// The metadata, with its lowest address bit set once `future` has been dropped (the
+    /// metadata is 8-aligned; a separate flag would cost a word per goroutine in padding).
     goroutine: *const Goroutine,
 }
+
+/// The tag bit of `GoroutineFuture::goroutine`.
+const FUTURE_DROPPED: usize = 1;
+const _: () = assert!(std::mem::align_of::<Goroutine>() > FUTURE_DROPPED, "the tag bit needs an aligned pointer");
 
 // SAFETY: the raw pointer is to the task's own `Sync` metadata; `F` decides the rest.
 unsafe impl<F: Send> Send for GoroutineFuture<F> {}
 
 impl<F> GoroutineFuture<F> {
     pub(crate) fn new(future: F, goroutine: &Goroutine) -> Self {
-        Self { future: ManuallyDrop::new(future), dropped: false, goroutine }
+        Self { future: ManuallyDrop::new(future), goroutine }
+    }
+
+    /// The goroutine's metadata, without the tag bit.
+    fn metadata(&self) -> *const Goroutine {
+        self.goroutine.map_addr(|address| address & !FUTURE_DROPPED)
+    }
+
+    fn future_dropped(&self) -> bool {
+        self.goroutine.addr() & FUTURE_DROPPED != 0
     }
 
     /// Drops the user's future in place, once, catching a panic from its destructor.
     fn drop_future(&mut self) -> Result<(), Panic> {
-        if self.dropped {
+        if self.future_dropped() {
             return Ok(());
         }
-        self.dropped = true;
-        // SAFETY: `future` is dropped exactly once (`dropped` guards it) and never touched
+        self.goroutine = self.goroutine.map_addr(|address| address | FUTURE_DROPPED);
+        // SAFETY: `future` is dropped exactly once (the tag bit guards it) and never touched
         // afterwards; dropping a pinned value in place is what `Pin` allows.
         catch_unwind(AssertUnwindSafe(|| unsafe { ManuallyDrop::drop(&mut self.future) }))
     }
@@ -370,7 +383,7 @@ impl<F> Drop for GoroutineFuture<F> {
         let _ = self.drop_future();
         // SAFETY: the metadata lives in the same task allocation and is dropped after the
         // future.
-        let g = unsafe { &*self.goroutine };
+        let g = unsafe { &*self.metadata() };
         // Only now does the goroutine leave the registry: until its future is gone, a
         // shutdown sweep must still be able to find it.
         g.runtime().registry.remove(g.id(), g.registry_slot());
@@ -384,9 +397,10 @@ impl<F: Future> Future for GoroutineFuture<F> {
         // SAFETY: `future` is never moved out of (it is polled pinned and dropped in place),
         // so handing out `&mut Self` here does not unpin it.
         let this = unsafe { self.get_unchecked_mut() };
+        let goroutine = this.metadata();
         // SAFETY: the metadata outlives the future (same allocation, dropped after it).
-        let g = unsafe { &*this.goroutine };
-        if this.dropped {
+        let g = unsafe { &*goroutine };
+        if this.future_dropped() {
             // async-task never polls a completed future; be safe anyway.
             return Poll::Pending;
         }
@@ -396,7 +410,6 @@ impl<F: Future> Future for GoroutineFuture<F> {
         }
         g.set_state(GoroutineState::Running);
         g.set_wait_reason(WaitReason::Unknown);
-        let goroutine = this.goroutine;
         let previous = CURRENT.with(|current| current.replace(goroutine));
         // SAFETY: `future` is pinned inside the task allocation along with `this`.
         let future = unsafe { Pin::new_unchecked(&mut *this.future) };
