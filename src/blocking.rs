@@ -383,7 +383,7 @@ where
 /// Threads are started on demand, up to [`Builder::max_blocking_threads`] (512 by default);
 /// beyond that, calls wait in FIFO order and are never refused. A thread left idle for
 /// [`Builder::blocking_keep_alive`] (10 s by default) exits. A panic in `f` reaches the handle
-/// as [`JoinError::Panic`](crate::JoinError::Panic) and does not kill the pool thread. Inside
+/// as a panic [`JoinError`](crate::JoinError::is_panic) and does not kill the pool thread. Inside
 /// `f`, [`gmp::spawn`](crate::spawn) and [`Handle::current`] work.
 ///
 /// Prefer [`gmp::syscall`](crate::syscall) for calls that are usually short: it runs `f` on
@@ -391,7 +391,7 @@ where
 /// that are long or many, or when the caller should not wait.
 ///
 /// Shutting the runtime down cancels calls still queued (their handles report
-/// [`JoinError::Cancelled`](crate::JoinError::Cancelled)) and waits for running ones.
+/// a cancelled [`JoinError`](crate::JoinError::is_cancelled)) and waits for running ones.
 ///
 /// [`Builder::max_blocking_threads`]: crate::Builder::max_blocking_threads
 /// [`Builder::blocking_keep_alive`]: crate::Builder::blocking_keep_alive

@@ -8,6 +8,13 @@
 //! and where the goroutine was spawned. It also points back at the runtime, so the schedule
 //! function needs no captured state (a zero-sized schedule function saves an atomic per wake).
 //!
+//! # Abort
+//!
+//! `JoinHandle::abort` sets the metadata's `aborted` flag and wakes the goroutine through its
+//! registry entry; the next poll then drops the future instead of polling it and completes the
+//! task with no output, which the handle reports as cancelled. A poll already under way
+//! finishes first (its wake reschedules the goroutine), as with tokio.
+//!
 //! # States (who moves a goroutine in and out)
 //!
 //! - `Runnable`: queued. Set by the schedule function (spawn or wake).
@@ -23,19 +30,25 @@
 //!
 //! `runtime` points into the runtime's `Shared` without a reference count. This is sound
 //! because every goroutine is closed before `Shared` is freed: `Shared` lives as long as the
-//! `Runtime` or any `Handle`, and runtime shutdown cancels every goroutine in the registry
-//! (spawns that race with shutdown are refused under the registry's shard lock). A closed
-//! task never calls its schedule function again.
+//! `Runtime`, any `Handle` or any thread serving it, and `Shared`'s own drop sweeps the
+//! registry one last time (wake every registered goroutine, drop every queued one) before
+//! any of its fields is dropped; a goroutine stays registered until its future is dropped,
+//! and spawns after the registry closed are refused under its shard lock. A closed task
+//! never calls its schedule function again.
 
 use std::any::Any;
 use std::cell::Cell;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::task::{Context, Poll};
 
-use crate::loom::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use crate::loom::{
+    AtomicBool, AtomicU32, AtomicU64, AtomicU8,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use crate::runq::QueueItem;
 
 /// A goroutine's queue handle: an async-task `Runnable` carrying [`Goroutine`] metadata.
@@ -169,6 +182,8 @@ pub struct Goroutine {
     runtime: RuntimePointer,
     /// Where the registry keeps this goroutine: `(shard << 32) | slot`.
     registry_slot: AtomicU64,
+    /// `JoinHandle::abort` was called: the next poll drops the future instead.
+    aborted: AtomicBool,
 }
 
 /// An uncounted pointer to the runtime's shared state; see the module docs for why it stays
@@ -191,6 +206,7 @@ impl Goroutine {
             spawned_at,
             runtime,
             registry_slot: AtomicU64::new(u64::MAX),
+            aborted: AtomicBool::new(false),
         }
     }
 
@@ -239,6 +255,15 @@ impl Goroutine {
         self.wait_reason.store(reason as u8, Relaxed);
     }
 
+    /// Asks the goroutine to stop: its next poll drops its future instead of polling it.
+    pub(crate) fn request_abort(&self) {
+        self.aborted.store(true, Release);
+    }
+
+    fn abort_requested(&self) -> bool {
+        self.aborted.load(Acquire)
+    }
+
     pub(crate) fn registry_slot(&self) -> u64 {
         self.registry_slot.load(Relaxed)
     }
@@ -280,59 +305,138 @@ pub(crate) fn in_goroutine() -> bool {
     CURRENT.with(|current| !current.get().is_null())
 }
 
-pin_project_lite::pin_project! {
-    /// The future inside every goroutine's task: the user's future plus the bookkeeping that
-    /// `dump()` and panic isolation need. Its output is the user's output or the panic.
-    pub(crate) struct GoroutineFuture<F> {
-        #[pin]
-        future: F,
-        goroutine: *const Goroutine,
-    }
+/// What a goroutine's task produces: the future's output, the panic that ended it, or
+/// nothing if it was aborted ([`JoinHandle::abort`](crate::JoinHandle::abort)). Dropping it
+/// never unwinds: async-task drops the output of a detached goroutine under an
+/// abort-on-panic guard, so an output whose destructor panics would take the process down.
+pub(crate) struct Output<T> {
+    value: Option<Result<T, Panic>>,
+}
 
-    impl<F> PinnedDrop for GoroutineFuture<F> {
-        fn drop(this: Pin<&mut Self>) {
-            // Completion and cancellation both end here: the goroutine leaves the registry.
-            let goroutine = this.goroutine;
-            // SAFETY: the metadata lives in the same task allocation and is dropped after the
-            // future.
-            let g = unsafe { &*goroutine };
-            g.runtime().registry.remove(g.id(), g.registry_slot());
+impl<T> Output<T> {
+    /// The outcome: `Some(Ok)` the output, `Some(Err)` a panic, `None` aborted.
+    pub(crate) fn into_result(mut self) -> Option<Result<T, Panic>> {
+        self.value.take()
+    }
+}
+
+impl<T> Drop for Output<T> {
+    fn drop(&mut self) {
+        if let Some(value) = self.value.take() {
+            let _ = catch_unwind(AssertUnwindSafe(|| drop(value)));
         }
     }
 }
+
+/// The future inside every goroutine's task: the user's future plus the bookkeeping that
+/// `dump()`, abort and panic isolation need.
+///
+/// It drops the user's future itself, inside `catch_unwind`, as soon as it completes (and,
+/// when the task is cancelled, in its own `Drop`): async-task drops a completed future
+/// outside any catch, and a destructor that panicked there left the task running forever
+/// with its handle unresolved.
+pub(crate) struct GoroutineFuture<F> {
+    future: ManuallyDrop<F>,
+    /// The metadata, with its lowest address bit set once `future` has been dropped (the
+    /// metadata is 8-aligned; a separate flag would cost a word per goroutine in padding).
+    goroutine: *const Goroutine,
+}
+
+/// The tag bit of `GoroutineFuture::goroutine`.
+const FUTURE_DROPPED: usize = 1;
+const _: () = assert!(std::mem::align_of::<Goroutine>() > FUTURE_DROPPED, "the tag bit needs an aligned pointer");
 
 // SAFETY: the raw pointer is to the task's own `Sync` metadata; `F` decides the rest.
 unsafe impl<F: Send> Send for GoroutineFuture<F> {}
 
 impl<F> GoroutineFuture<F> {
     pub(crate) fn new(future: F, goroutine: &Goroutine) -> Self {
-        Self { future, goroutine }
+        Self { future: ManuallyDrop::new(future), goroutine }
+    }
+
+    /// The goroutine's metadata, without the tag bit.
+    fn metadata(&self) -> *const Goroutine {
+        self.goroutine.map_addr(|address| address & !FUTURE_DROPPED)
+    }
+
+    fn future_dropped(&self) -> bool {
+        self.goroutine.addr() & FUTURE_DROPPED != 0
+    }
+
+    /// Drops the user's future in place, once, catching a panic from its destructor.
+    fn drop_future(&mut self) -> Result<(), Panic> {
+        if self.future_dropped() {
+            return Ok(());
+        }
+        self.goroutine = self.goroutine.map_addr(|address| address | FUTURE_DROPPED);
+        // SAFETY: `future` is dropped exactly once (the tag bit guards it) and never touched
+        // afterwards; dropping a pinned value in place is what `Pin` allows.
+        catch_unwind(AssertUnwindSafe(|| unsafe { ManuallyDrop::drop(&mut self.future) }))
+    }
+}
+
+impl<F> Drop for GoroutineFuture<F> {
+    fn drop(&mut self) {
+        // Cancellation ends here with the future still alive; completion with it dropped.
+        // A panic from the future's destructor is contained: the goroutine is cancelled
+        // either way.
+        let _ = self.drop_future();
+        // SAFETY: the metadata lives in the same task allocation and is dropped after the
+        // future.
+        let g = unsafe { &*self.metadata() };
+        // Only now does the goroutine leave the registry: until its future is gone, a
+        // shutdown sweep must still be able to find it.
+        g.runtime().registry.remove(g.id(), g.registry_slot());
     }
 }
 
 impl<F: Future> Future for GoroutineFuture<F> {
-    type Output = Result<F::Output, Panic>;
+    type Output = Output<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let goroutine = *this.goroutine;
+        // SAFETY: `future` is never moved out of (it is polled pinned and dropped in place),
+        // so handing out `&mut Self` here does not unpin it.
+        let this = unsafe { self.get_unchecked_mut() };
+        let goroutine = this.metadata();
         // SAFETY: the metadata outlives the future (same allocation, dropped after it).
         let g = unsafe { &*goroutine };
+        if this.future_dropped() {
+            // async-task never polls a completed future; be safe anyway.
+            return Poll::Pending;
+        }
+        if g.abort_requested() {
+            let _ = this.drop_future();
+            return Poll::Ready(Output { value: None });
+        }
         g.set_state(GoroutineState::Running);
         g.set_wait_reason(WaitReason::Unknown);
         let previous = CURRENT.with(|current| current.replace(goroutine));
-        let future = this.future;
+        // SAFETY: `future` is pinned inside the task allocation along with `this`.
+        let future = unsafe { Pin::new_unchecked(&mut *this.future) };
         let result = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
-        CURRENT.with(|current| current.set(previous));
-        match result {
+        let result = match result {
             Ok(Poll::Pending) => {
+                CURRENT.with(|current| current.set(previous));
                 if g.state() == GoroutineState::Running {
                     g.set_state(GoroutineState::Waiting);
                 }
-                Poll::Pending
+                return Poll::Pending;
             }
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Err(panic) => Poll::Ready(Err(panic)),
-        }
+            // Drop what the future still holds now, inside the catch (and as this goroutine,
+            // so its destructors see the runtime as its poll did).
+            Ok(Poll::Ready(output)) => match this.drop_future() {
+                Ok(()) => Ok(output),
+                Err(panic) => {
+                    let _ = catch_unwind(AssertUnwindSafe(|| drop(output)));
+                    Err(panic)
+                }
+            },
+            Err(panic) => {
+                let _ = this.drop_future();
+                Err(panic)
+            }
+        };
+        CURRENT.with(|current| current.set(previous));
+        Poll::Ready(Output { value: Some(result) })
     }
 }

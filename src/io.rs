@@ -86,8 +86,28 @@ impl<T: AsFd> Async<T> {
         self.io.as_ref().expect("gmp::io::Async used after into_inner")
     }
 
-    /// The inner I/O object, mutably. Do not replace or close its file descriptor.
-    pub fn get_mut(&mut self) -> &mut T {
+    /// The inner I/O object, mutably.
+    ///
+    /// # Safety
+    ///
+    /// The file descriptor stays registered with the netpoller while the `Async` lives, and
+    /// is deregistered on drop by its number: the caller must not close it, replace `T` (or
+    /// the fd inside it) with another, or otherwise end the fd's life through this reference.
+    /// A closed fd whose number is reused by another file would receive that file's events,
+    /// and dropping the `Async` would deregister the other file. For reads and writes, use
+    /// [`get_ref`](Self::get_ref), [`read_with`](Self::read_with) or
+    /// [`write_with`](Self::write_with); to take the object back, [`into_inner`](Self::into_inner).
+    ///
+    /// Calling it outside `unsafe` does not compile:
+    ///
+    /// ```compile_fail,E0133
+    /// gmp::Runtime::new().unwrap().block_on(async {
+    ///     let (reader, _writer) = std::io::pipe().unwrap();
+    ///     let mut reader = gmp::io::Async::new(reader).unwrap();
+    ///     *reader.get_mut() = std::io::pipe().unwrap().0; // would swap the registered fd
+    /// });
+    /// ```
+    pub unsafe fn get_mut(&mut self) -> &mut T {
         self.io.as_mut().expect("gmp::io::Async used after into_inner")
     }
 

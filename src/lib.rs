@@ -93,15 +93,16 @@ pub use blocking::spawn_blocking;
 pub use builder::Builder;
 pub use coop::consume_budget;
 pub use gmp_macros::{main, test};
-pub use runtime::{spawn, Handle, NoRuntime, Runtime};
+pub use runtime::{spawn, EnterGuard, Handle, NoRuntime, Runtime};
 pub use syscall::syscall;
-pub use task::{yield_now, JoinError, JoinHandle, YieldNow};
+pub use task::{yield_now, Cancel, JoinError, JoinHandle, YieldNow};
 
 /// What loom models need of gmp's internals; built only under `--cfg loom`.
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod loom_exports {
     pub use crate::global_queue::{GlobalQueue, GLOBAL_BATCH_LIMIT};
+    pub use crate::netpoll::gate::{GateOutcome, WaitGate};
     pub use crate::processor::{Processor, ProcessorStatus};
     pub use crate::runq::{LocalQueue, Overflow, QueueItem, LOCAL_QUEUE_CAPACITY};
     pub use crate::sched::{Machine, Platform, Scheduler, Wakeup};

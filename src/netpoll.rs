@@ -45,7 +45,7 @@
 //!
 //! # Locks (in the order they may nest)
 //!
-//! `Netpoller::events` (held by whoever waits) → `Core::table` (key → source) or
+//! The event buffer (held by whoever waits; `netpoll/gate.rs`) → `Core::table` (key → source) or
 //! `Core::retries` → `Source::waiters`. The I/O path takes only `Source::waiters`.
 //!
 //! # Lifetime
@@ -59,8 +59,8 @@
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
-use std::sync::{Arc, Mutex, TryLockError, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -405,14 +405,11 @@ impl ReadyList {
 #[derive(Debug)]
 pub(crate) struct Netpoller {
     core: Arc<Core>,
-    /// The event buffer; whoever holds it is the one thread inside `wait`.
-    events: Mutex<wait::EventBuffer>,
+    /// The event buffer, behind the handshake of the blocker, non-blocking pollers and
+    /// `notify` (see `netpoll/gate.rs`).
+    gate: gate::WaitGate<wait::EventBuffer>,
     /// Breaks a `wait` early.
     notifier: wait::Notifier,
-    /// An M is blocked in (or about to enter) `wait` in `block_until_ready`.
-    blocked: AtomicBool,
-    /// `notify` was called and no `block_until_ready` has consumed it yet.
-    notified: AtomicBool,
     /// When the last `wait` began, in nanoseconds since `core.epoch`.
     last_poll: AtomicU64,
 }
@@ -438,9 +435,7 @@ impl Netpoller {
                 epoch: Instant::now(),
                 closed: AtomicBool::new(false),
             }),
-            events: Mutex::new(wait::EventBuffer::new()),
-            blocked: AtomicBool::new(false),
-            notified: AtomicBool::new(false),
+            gate: gate::WaitGate::new(wait::EventBuffer::new()),
             last_poll: AtomicU64::new(0),
         })
     }
@@ -453,7 +448,7 @@ impl Netpoller {
     /// How long since a thread last looked at the poller; zero while an M is blocked in it.
     /// sysmon calls [`poll_now`](Self::poll_now) when this passes 10 ms.
     pub(crate) fn last_poll_age(&self) -> Duration {
-        if self.blocked.load(Relaxed) {
+        if self.gate.is_blocked() {
             return Duration::ZERO;
         }
         let age = self.core.now().saturating_sub(self.last_poll.load(Relaxed));
@@ -473,7 +468,7 @@ impl Netpoller {
     }
 
     fn poll_without_blocking(&self, interval: Duration) -> bool {
-        if !self.has_waiters() || self.blocked.load(Relaxed) {
+        if !self.has_waiters() || self.gate.is_blocked() {
             return false;
         }
         let core = &*self.core;
@@ -481,17 +476,12 @@ impl Netpoller {
         let mut wakers = Vec::new();
         core.fire_due_retries(now, &mut wakers);
         if now.saturating_sub(self.last_poll.load(Relaxed)) >= interval.as_nanos() as u64 {
-            let events = match self.events.try_lock() {
-                Ok(events) => Some(events),
-                Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
-                Err(TryLockError::WouldBlock) => None,
-            };
-            if let Some(mut events) = events {
+            self.gate.try_poll(|events| {
                 self.last_poll.store(now, Relaxed);
                 if events.wait(&core.poller, &self.notifier, Some(Duration::ZERO)).is_ok() {
-                    core.dispatch(&events, &mut wakers);
+                    core.dispatch(events, &mut wakers);
                 }
-            }
+            });
         }
         wake_all(wakers)
     }
@@ -515,50 +505,38 @@ impl Netpoller {
         if !self.has_waiters() && deadline.is_none() && retry.is_none() {
             return None;
         }
-        if self.blocked.swap(true, SeqCst) {
-            return None;
-        }
-        // We are the blocker now: `notify` after this point breaks the wait, so check for
-        // what it may have announced before.
-        if has_work() {
-            self.blocked.store(false, SeqCst);
-            return None;
-        }
-        if self.notified.swap(false, SeqCst) {
-            // A notification (a new timer, say) raced with our caller reading `deadline`.
-            self.blocked.store(false, SeqCst);
-            return Some(ReadyList(Vec::new()));
-        }
-        let mut events = lock(&self.events);
-        let deadline = match (deadline, retry) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        self.last_poll.store(core.now(), Relaxed);
-        let timeout = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
-        let result = events.wait(&core.poller, &self.notifier, timeout);
-        self.notified.store(false, Relaxed);
-        self.blocked.store(false, SeqCst);
-        let now = core.now();
-        self.last_poll.store(now, Relaxed);
         let mut wakers = Vec::new();
-        if result.is_ok() {
-            core.dispatch(&events, &mut wakers);
+        let outcome = self.gate.block(
+            // M0 also declines if its main future was woken (it goes to poll it).
+            || has_work() || crate::runtime::main_thread_in_network(true),
+            |events| {
+                let deadline = match (deadline, retry) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                self.last_poll.store(core.now(), Relaxed);
+                let timeout = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+                if events.wait(&core.poller, &self.notifier, timeout).is_ok() {
+                    core.dispatch(events, &mut wakers);
+                }
+            },
+        );
+        crate::runtime::main_thread_in_network(false);
+        match outcome {
+            gate::GateOutcome::Taken | gate::GateOutcome::Declined => None,
+            gate::GateOutcome::Notified => Some(ReadyList(Vec::new())),
+            gate::GateOutcome::Waited(()) => {
+                let now = core.now();
+                self.last_poll.store(now, Relaxed);
+                core.fire_due_retries(now, &mut wakers);
+                Some(ReadyList(wakers))
+            }
         }
-        drop(events);
-        core.fire_due_retries(now, &mut wakers);
-        Some(ReadyList(wakers))
     }
 
     /// Breaks a blocked `block_until_ready`, or makes the next one return at once.
     pub(crate) fn notify(&self) {
-        self.notified.store(true, SeqCst);
-        // Pairs with `block_until_ready`: it sets `blocked` then reads `notified`; we set `notified`
-        // then read `blocked`. One of us sees the other.
-        fence(SeqCst);
-        if self.blocked.load(SeqCst) {
-            self.notifier.notify(&self.core.poller);
-        }
+        self.gate.notify(|| self.notifier.notify(&self.core.poller));
     }
 }
 
@@ -701,6 +679,9 @@ impl Registration {
 
 /// Taking events from the poller and breaking a blocked wait (see `netpoll/wait.rs`).
 mod wait;
+
+/// The handshake around the event buffer (see `netpoll/gate.rs`).
+pub(crate) mod gate;
 
 #[cfg(test)]
 mod tests {

@@ -17,9 +17,11 @@
 //!
 //! # Shutdown race
 //!
-//! `close` marks every shard closed under its lock and takes the entries out. A spawn that
-//! inserts after that finds the shard closed and cancels its goroutine itself, so no goroutine
-//! escapes the shutdown sweep.
+//! `close` marks every shard closed under its lock. A spawn that inserts after that finds the
+//! shard closed and cancels its goroutine itself, so no goroutine escapes the shutdown sweep.
+//! The sweep wakes the goroutines through clones of their wakers and leaves the entries in
+//! place: each leaves when its future is dropped, so a goroutine that is polled again after
+//! a sweep (an M that had not stopped yet parks it once more) is still found by the next.
 
 use std::task::Waker;
 
@@ -130,8 +132,7 @@ impl Registry {
         true
     }
 
-    /// Unregisters goroutine `id` from `slot`. A no-op if it is no longer there (the shutdown
-    /// sweep took it).
+    /// Unregisters goroutine `id` from `slot`. A no-op if it is no longer there.
     pub fn remove(&self, id: u64, location: u64) {
         let (shard_index, slot) = ((location >> 32) as usize, location as u32);
         let Some(shard) = self.shards.get(shard_index) else { return };
@@ -151,21 +152,38 @@ impl Registry {
         drop(removed);
     }
 
+    /// Wakes goroutine `id` registered at `location`, if it still is (abort uses this: the
+    /// registry holds a waker of every live goroutine).
+    pub fn wake(&self, id: u64, location: u64) {
+        let (shard_index, slot) = ((location >> 32) as usize, location as u32);
+        let Some(shard) = self.shards.get(shard_index) else { return };
+        let waker = match lock(shard).slots.get(slot as usize) {
+            Some(Some(entry)) if entry.id == id => entry.waker.clone(),
+            _ => return,
+        };
+        // Outside the lock: the wake may queue the goroutine, or drop it at shutdown.
+        waker.wake();
+    }
+
     /// Live goroutines.
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| lock(s).len).sum()
     }
 
-    /// Closes every shard against new goroutines and returns the wakers of all registered
-    /// ones; waking them makes their futures reach the shutdown sweep.
-    pub fn close_and_take_wakers(&self) -> Vec<Waker> {
+    /// Closes every shard against new goroutines (later inserts return false).
+    pub fn close(&self) {
+        for shard in self.shards.iter() {
+            lock(shard).closed = true;
+        }
+    }
+
+    /// Clones of the wakers of every registered goroutine; waking them makes their futures
+    /// reach the shutdown sweep. The entries stay until each future is dropped, so a sweep
+    /// that races with a still-running M cannot lose a goroutine (a later sweep finds it).
+    pub fn wakers(&self) -> Vec<Waker> {
         let mut wakers = Vec::new();
         for shard in self.shards.iter() {
-            let mut shard = lock(shard);
-            shard.closed = true;
-            shard.len = 0;
-            shard.free.clear();
-            wakers.extend(shard.slots.drain(..).flatten().map(|entry| entry.waker));
+            wakers.extend(lock(shard).slots.iter().flatten().map(|entry| entry.waker.clone()));
         }
         wakers
     }

@@ -10,11 +10,24 @@
 //! Shutdown (dropping the `Runtime`, or `shutdown_timeout`) stops the scheduler, joins the Ms,
 //! then sweeps: it closes the registry (new spawns are cancelled on the spot), wakes every
 //! registered goroutine so it becomes a `Runnable`, and drops every `Runnable` it finds in the
-//! queues. Dropping a `Runnable` drops its future, so every unfinished goroutine's future is
-//! dropped exactly once, and its `JoinHandle` reports it cancelled.
+//! queues, until a round finds nothing. Dropping a `Runnable` drops its future, so every
+//! unfinished goroutine's future is dropped exactly once, and its `JoinHandle` reports it
+//! cancelled.
+//!
+//! Shutdowns that do not wait for every M (`shutdown_timeout` past its deadline,
+//! `shutdown_background`, a drop refused inside async code) sweep what they can; goroutines an
+//! M was still running stay registered and are swept by `Shared`'s own drop, which runs once
+//! the last thread has let go of it. Nothing else may free `Shared` while a goroutine is open
+//! (goroutines point at it without a reference count).
+//!
+//! `block_on` (on a `Runtime` or a `Handle`) makes the calling thread M0; it is refused where
+//! blocking would stall a runtime (`must_not_block`). `Handle::enter` installs a context
+//! without a P, so a plain thread can spawn and find the runtime.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::io;
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::pin;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -110,11 +123,28 @@ impl Shared {
             drop(runnable);
             return JoinHandle::new(task);
         }
+        self.queue_spawned(runnable, processor);
+        JoinHandle::new(task)
+    }
+
+    /// The second half of a spawn: queues the registered goroutine. A shutdown may have swept
+    /// the queues between the two halves (the sweep's wake of a goroutine that was never
+    /// queued does nothing): then the goroutine would sit in the global queue with its handle
+    /// never resolving, so after queueing globally, a spawner that sees the shutdown drops
+    /// what is queued globally itself. `ready_global` fences (`SeqCst`, in `wake_if_idle`)
+    /// between its push and our look at the flag, which pairs with the fence in
+    /// `drop_queued_goroutines`: either the sweep sees this push or we see the flag. (A
+    /// goroutine queued on this M's own P is swept once this M has let go of the P.)
+    fn queue_spawned(&self, runnable: Runnable, processor: Option<usize>) {
         match processor {
             Some(p) => self.sched.ready_local(p, runnable, false),
-            None => self.sched.ready_global(runnable),
+            None => {
+                self.sched.ready_global(runnable);
+                if self.sched.is_shut_down() {
+                    self.drop_globally_queued_goroutines();
+                }
+            }
         }
-        JoinHandle::new(task)
     }
 
     /// Queues a woken goroutine: on the waking M's P if it has one here, else globally.
@@ -170,7 +200,7 @@ impl Shared {
         }
         self.blocking.shutdown(deadline);
         self.join_threads(deadline);
-        self.cancel_all_goroutines();
+        self.cancel_all_goroutines(false);
     }
 
     fn join_threads(&self, deadline: Option<Instant>) {
@@ -199,29 +229,51 @@ impl Shared {
         }
     }
 
-    fn cancel_all_goroutines(&self) {
+    /// Stops the runtime without waiting for any thread: the scheduler stops (Ms exit at their
+    /// next scheduling point), queued blocking calls are cancelled and the registry refuses
+    /// new goroutines. What is left is dropped by whoever sweeps next: the caller, or at the
+    /// latest `Shared`'s own drop, once the last thread lets go of it.
+    fn stop_without_waiting(&self) {
+        self.sched.shutdown();
+        self.blocking.shutdown(Some(Instant::now()));
+        self.registry.close();
+    }
+
+    /// Closes the registry, then wakes every registered goroutine and drops every queued one,
+    /// until a round drops nothing. Entries stay in the registry until their future is
+    /// dropped, so a goroutine that an M still running at this point parks again is found by
+    /// the next sweep (`Shared`'s drop at the latest), never forgotten. `every_processor`:
+    /// also drain Ps that some M still owns (only when no M can be running).
+    fn cancel_all_goroutines(&self, every_processor: bool) {
+        self.registry.close();
         loop {
-            let wakers = self.registry.close_and_take_wakers();
-            let woke_any = !wakers.is_empty();
-            for waker in wakers {
+            for waker in self.registry.wakers() {
                 let _ = catch_unwind(AssertUnwindSafe(|| waker.wake()));
             }
-            let dropped_any = self.drop_queued_goroutines();
-            if !woke_any && !dropped_any {
+            if !self.drop_queued_goroutines(every_processor) {
                 return;
             }
         }
     }
 
-    /// Drops every queued `Runnable` (global queue, and the queues of Ps no M holds).
-    fn drop_queued_goroutines(&self) -> bool {
+    /// Drops every globally queued `Runnable`. True if there was any.
+    fn drop_globally_queued_goroutines(&self) -> bool {
         let mut dropped = false;
         while let Some(runnable) = self.sched.global.pop() {
             dropped = true;
             let _ = catch_unwind(AssertUnwindSafe(|| drop(runnable)));
         }
+        dropped
+    }
+
+    /// Drops every queued `Runnable` (global queue, and the queues of Ps no M holds, or of
+    /// every P if `every_processor`).
+    fn drop_queued_goroutines(&self, every_processor: bool) -> bool {
+        // Pairs with the fence in `queue_spawned` (see there).
+        crate::loom::fence(Ordering::SeqCst);
+        let mut dropped = self.drop_globally_queued_goroutines();
         for processor in self.sched.processors.iter() {
-            if processor.status() != crate::processor::ProcessorStatus::Idle {
+            if !every_processor && processor.status() != crate::processor::ProcessorStatus::Idle {
                 continue; // still owned by an M that did not exit in time
             }
             for runnable in processor.queue.drain() {
@@ -230,6 +282,32 @@ impl Shared {
             }
         }
         dropped
+    }
+}
+
+/// Held shared by code outside the runtime's threads that reaches a runtime through a
+/// goroutine's uncounted pointer after checking that the goroutine is still open
+/// (`JoinHandle::abort`); `Shared`'s drop takes it exclusively after its last sweep, so such
+/// code finishes before the memory is freed.
+pub(crate) static RUNTIMES_IN_USE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+impl Drop for Shared {
+    /// The last sweep. Every path that stops a runtime sweeps, but one that does not wait for
+    /// the Ms (`shutdown_timeout` past its deadline, `shutdown_background`, a drop refused
+    /// inside async code) can leave goroutines that an M was still running; once the last
+    /// thread has let go of `Shared`, no M can run anything, so this sweep finds them all.
+    /// After it no goroutine is open, so none can reach this `Shared` through its uncounted
+    /// pointer once it is freed (see `goroutine.rs`); and this does not depend on the order in
+    /// which the fields drop.
+    fn drop(&mut self) {
+        if !self.sched.is_shut_down() {
+            self.stop_without_waiting();
+        }
+        let this: &Shared = self;
+        this.blocking.shutdown(Some(Instant::now()));
+        this.cancel_all_goroutines(true);
+        // Every goroutine is closed now; wait for whoever looked at one just before.
+        drop(RUNTIMES_IN_USE.write().unwrap_or_else(|e| e.into_inner()));
     }
 }
 
@@ -262,6 +340,8 @@ fn schedule(runnable: Runnable, info: ScheduleInfo) {
 /// ```
 pub struct Runtime {
     shared: Arc<Shared>,
+    /// Set by the consuming shutdowns, so that `Drop` does nothing more.
+    shut_down: bool,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -301,7 +381,7 @@ impl Runtime {
         shared.sched.set_platform(Box::new(RuntimePlatform::new(&shared)));
         let sysmon = crate::sysmon::start(&shared)?;
         *crate::loom::lock(&shared.sysmon) = Some(sysmon);
-        Ok(Runtime { shared })
+        Ok(Runtime { shared, shut_down: false })
     }
 
     /// Runs `future` to completion on the calling thread, which becomes an M (M0) holding a P
@@ -311,7 +391,8 @@ impl Runtime {
     ///
     /// # Panics
     ///
-    /// If called from inside a goroutine or another `block_on` (that would block an M).
+    /// If called from inside a goroutine (other than a `spawn_blocking` call) or another
+    /// `block_on`: that would block one of a runtime's threads.
     ///
     /// # Examples
     ///
@@ -320,40 +401,7 @@ impl Runtime {
     /// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
     /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let nested = machine::with_current(|context| context.is_some());
-        assert!(
-            !nested,
-            "gmp: Runtime::block_on was called from inside a gmp runtime (a goroutine or \
-             another block_on); that would block one of its threads. Await the future instead, \
-             or call block_on from a plain thread"
-        );
-        let signal = Arc::new(MainSignal {
-            woken: Arc::new(AtomicBoolShim::new(true)),
-            thread: thread::current(),
-            shared: Arc::downgrade(&self.shared),
-        });
-        let seed = self.shared.seed.fetch_add(0x9E37_79B9, Ordering::Relaxed);
-        let machine = Machine::new(seed, Some(signal.woken.clone()));
-        machine.set_thread_id(crate::sysmon::current_thread_id());
-        let context = Context::new(self.shared.clone(), machine);
-        let _guard = context.enter();
-        let _leave = LeaveOnDrop(&context);
-        if let Some(index) = self.shared.sched.acquire_idle_processor() {
-            self.shared.sched.bind(&context.machine, index);
-        }
-        let waker = Waker::from(signal.clone());
-        let mut task_context = TaskContext::from_waker(&waker);
-        let mut future = pin!(future);
-        loop {
-            if signal.woken.swap(false, Ordering::AcqRel) {
-                if let Poll::Ready(output) = context.polling(|| future.as_mut().poll(&mut task_context)) {
-                    return output;
-                }
-            }
-            if let Some(runnable) = self.shared.sched.next(&context.machine) {
-                context.run(runnable);
-            }
-        }
+        block_on(&self.shared, future)
     }
 
     /// Spawns a goroutine on this runtime.
@@ -398,7 +446,13 @@ impl Runtime {
     }
 
     /// Shuts the runtime down, waiting at most `timeout` for its threads; threads still busy
-    /// after that (stuck in a blocking call) are left to finish on their own.
+    /// after that (stuck in a blocking call) are left to finish on their own, and the
+    /// goroutines they still hold are dropped once they let go of the runtime.
+    ///
+    /// # Panics
+    ///
+    /// Inside a goroutine or `block_on` (as dropping a `Runtime` there does; use
+    /// [`shutdown_background`](Self::shutdown_background) to stop a runtime from async code).
     ///
     /// # Examples
     ///
@@ -407,28 +461,153 @@ impl Runtime {
     /// rt.spawn(std::future::pending::<()>());
     /// rt.shutdown_timeout(std::time::Duration::from_secs(1));
     /// ```
-    pub fn shutdown_timeout(self, timeout: Duration) {
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        // `Drop` must not shut down (or report misuse) a second time, even if this panics.
+        self.shut_down = true;
         self.shutdown_checked(Some(timeout));
-        std::mem::forget(self);
+    }
+
+    /// Shuts the runtime down without waiting for anything: its threads are told to stop and
+    /// exit on their own, every goroutine not running at this moment is dropped now, and the
+    /// rest as soon as the threads running them let go of it (tokio's
+    /// `Runtime::shutdown_background`). Unlike dropping a runtime, this may be called from
+    /// async code.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let outer = gmp::Runtime::new().unwrap();
+    /// let inner = gmp::Runtime::new().unwrap();
+    /// inner.spawn(std::future::pending::<()>());
+    /// outer.block_on(async move { inner.shutdown_background() });
+    /// ```
+    pub fn shutdown_background(mut self) {
+        self.shut_down = true;
+        self.shared.stop_without_waiting();
+        // Not joined: dropping the handles detaches the threads, which exit by themselves.
+        crate::loom::lock(&self.shared.sysmon).take();
+        crate::loom::lock(&self.shared.threads).clear();
+        self.shared.cancel_all_goroutines(false);
     }
 
     fn shutdown_checked(&self, timeout: Option<Duration>) {
-        if goroutine::in_goroutine() || machine::with_current(|c| c.is_some()) {
-            // Stop the runtime without waiting, then report the misuse.
-            self.shared.sched.shutdown();
-            panic!(
-                "gmp: a Runtime was dropped (or shut down) inside a goroutine or block_on; \
-                 that blocks a runtime thread while it waits for the runtime's threads. \
-                 Drop the Runtime from a plain thread instead"
-            );
+        if must_not_block(Some(&self.shared)) {
+            // Waiting for the runtime's threads here could deadlock (or stall a P): stop it
+            // without waiting, then report the misuse (unless already unwinding).
+            self.shared.stop_without_waiting();
+            if !thread::panicking() {
+                panic!(
+                    "gmp: a Runtime was dropped (or shut down) inside a goroutine, block_on or \
+                     one of its own threads; that blocks a runtime thread while it waits for \
+                     the runtime's threads. Drop the Runtime from a plain thread or a \
+                     spawn_blocking call, or use Runtime::shutdown_background"
+                );
+            }
+            return;
         }
         self.shared.shutdown(timeout);
+    }
+
+    /// Enters the runtime's context on this thread until the guard drops; see
+    /// [`Handle::enter`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = gmp::Runtime::new().unwrap();
+    /// let _guard = rt.enter();
+    /// let handle = gmp::spawn(async { 1 });
+    /// assert_eq!(rt.block_on(handle).unwrap(), 1);
+    /// ```
+    pub fn enter(&self) -> EnterGuard<'_> {
+        EnterGuard::new(&self.shared)
     }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        self.shutdown_checked(None);
+        if !self.shut_down {
+            self.shutdown_checked(None);
+        }
+    }
+}
+
+thread_local! {
+    /// True while this thread is inside `block_on` (M0).
+    static IN_BLOCK_ON: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the thread as inside `block_on` until dropped.
+struct InBlockOn(bool);
+
+impl InBlockOn {
+    fn enter() -> Self {
+        Self(IN_BLOCK_ON.with(|flag| flag.replace(true)))
+    }
+}
+
+impl Drop for InBlockOn {
+    fn drop(&mut self) {
+        IN_BLOCK_ON.with(|flag| flag.set(self.0));
+    }
+}
+
+/// True if this thread must not block waiting for a runtime: it is inside `block_on`, or it
+/// is polling a goroutine while holding a P (that would stall the P's queue; a
+/// `spawn_blocking` call, or a goroutine inside `gmp::syscall`, holds none), or it is one of
+/// the threads of `runtime` (waiting for that runtime's threads would wait for itself).
+fn must_not_block(runtime: Option<&Arc<Shared>>) -> bool {
+    IN_BLOCK_ON.with(Cell::get)
+        || machine::with_current(|context| {
+            context.is_some_and(|context| {
+                (goroutine::in_goroutine() && context.machine.processor().is_some())
+                    || runtime.is_some_and(|runtime| Arc::ptr_eq(runtime, &context.shared))
+            })
+        })
+}
+
+/// Runs `future` to completion on the calling thread as M0 of `shared` (see
+/// [`Runtime::block_on`]).
+fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
+    assert!(
+        !must_not_block(None),
+        "gmp: block_on was called from inside a gmp runtime (a goroutine or another \
+         block_on); that would block one of its threads. Await the future instead, or call \
+         block_on from a plain thread or a spawn_blocking call"
+    );
+    let _in_block_on = InBlockOn::enter();
+    let signal = Arc::new(MainSignal {
+        woken: Arc::new(AtomicBoolShim::new(true)),
+        thread: thread::current(),
+        shared: Arc::downgrade(shared),
+        in_network: std::sync::atomic::AtomicBool::new(false),
+    });
+    let _signal_guard = MainSignalGuard::install(&signal);
+    let seed = shared.seed.fetch_add(0x9E37_79B9, Ordering::Relaxed);
+    let machine = Machine::new(seed, Some(signal.woken.clone()));
+    machine.set_thread_id(crate::sysmon::current_thread_id());
+    let context = Context::new(shared.clone(), machine);
+    let _guard = context.enter();
+    let _leave = LeaveOnDrop(&context);
+    if let Some(index) = shared.sched.acquire_idle_processor() {
+        shared.sched.bind(&context.machine, index);
+    }
+    let waker = Waker::from(signal.clone());
+    let mut task_context = TaskContext::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if signal.woken.swap(false, Ordering::AcqRel) {
+            if let Poll::Ready(output) = context.polling(|| future.as_mut().poll(&mut task_context)) {
+                return output;
+            }
+        }
+        if let Some(runnable) = shared.sched.next(&context.machine) {
+            context.run(runnable);
+        } else if shared.sched.is_shut_down() && !signal.woken.load(Ordering::Acquire) {
+            // The runtime was shut down under a `Handle::block_on`: there is nothing to run
+            // any more, so sleep until the main future is woken (its waker unparks us).
+            thread::park();
+        }
     }
 }
 
@@ -448,6 +627,45 @@ struct MainSignal {
     woken: Arc<AtomicBoolShim>,
     thread: Thread,
     shared: Weak<Shared>,
+    /// M0 is the M blocked in the netpoller (set around its wait there), so a wake must
+    /// break that wait; otherwise the unpark is enough.
+    in_network: std::sync::atomic::AtomicBool,
+}
+
+thread_local! {
+    /// On M0, its main future's signal (for the netpoller to say when M0 waits there).
+    static MAIN_SIGNAL: Cell<*const MainSignal> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Called by the netpoller around the blocked wait of the calling thread: if it is M0,
+/// records that its main future's waker must break the wait. Entering returns true if the
+/// main future was woken meanwhile (the caller then does not block).
+pub(crate) fn main_thread_in_network(entering: bool) -> bool {
+    MAIN_SIGNAL.with(|signal| {
+        // SAFETY: `block_on` sets the pointer for as long as its `Arc<MainSignal>` lives on
+        // its stack, and resets it before that is dropped.
+        let Some(signal) = (unsafe { signal.get().as_ref() }) else { return false };
+        signal.in_network.store(entering, Ordering::SeqCst);
+        // Pairs with the fence in `wake_by_ref`: either the waker sees `in_network`, or we
+        // see `woken`.
+        crate::loom::fence(Ordering::SeqCst);
+        entering && signal.woken.load(Ordering::SeqCst)
+    })
+}
+
+/// Installs a main signal for this thread until dropped.
+struct MainSignalGuard(*const MainSignal);
+
+impl MainSignalGuard {
+    fn install(signal: &Arc<MainSignal>) -> Self {
+        Self(MAIN_SIGNAL.with(|current| current.replace(Arc::as_ptr(signal))))
+    }
+}
+
+impl Drop for MainSignalGuard {
+    fn drop(&mut self) {
+        MAIN_SIGNAL.with(|current| current.set(self.0));
+    }
 }
 
 impl Wake for MainSignal {
@@ -456,10 +674,16 @@ impl Wake for MainSignal {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if !self.woken.swap(true, Ordering::AcqRel) {
+        if !self.woken.swap(true, Ordering::SeqCst) {
             self.thread.unpark();
-            if let Some(shared) = self.shared.upgrade() {
-                shared.sched.wake_network_for_interrupt();
+            // Only if M0 is the M blocked in the netpoller does its wait need breaking; a wake
+            // while another M waits there used to cost a write, a spurious return of that M's
+            // wait and a P taken for its linger, every time.
+            crate::loom::fence(Ordering::SeqCst);
+            if self.in_network.load(Ordering::SeqCst) {
+                if let Some(shared) = self.shared.upgrade() {
+                    shared.sched.wake_network_for_interrupt();
+                }
             }
         }
     }
@@ -545,8 +769,98 @@ impl Handle {
         self.shared.spawn(future, Location::caller())
     }
 
+    /// Runs `future` to completion on the calling thread, as [`Runtime::block_on`] does, on
+    /// this handle's runtime: from a plain thread, or from inside a `spawn_blocking` call, a
+    /// thread can drive a future that uses the runtime's timers, I/O and goroutines.
+    ///
+    /// If the runtime shuts down meanwhile, its goroutines are cancelled and its timers and
+    /// I/O stop making progress; the future is still polled whenever its waker fires.
+    ///
+    /// # Panics
+    ///
+    /// Inside a goroutine (other than a `spawn_blocking` call) or another `block_on`: that
+    /// would block one of a runtime's threads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = gmp::Runtime::new().unwrap();
+    /// let handle = rt.handle();
+    /// let sum = rt.block_on(async move {
+    ///     gmp::spawn_blocking(move || handle.block_on(async { gmp::spawn(async { 40 }).await.unwrap() + 2 }))
+    ///         .await
+    ///         .unwrap()
+    /// });
+    /// assert_eq!(sum, 42);
+    /// ```
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        block_on(&self.shared, future)
+    }
+
+    /// Enters the runtime's context on this thread until the returned guard drops: meanwhile
+    /// [`gmp::spawn`](crate::spawn), [`Handle::current`], and creating gmp I/O types and
+    /// timers work here as they do inside the runtime (spawns go to its global queue). The
+    /// thread does not run goroutines.
+    ///
+    /// Guards of nested `enter` calls must be dropped in the reverse order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = gmp::Runtime::new().unwrap();
+    /// let handle = rt.handle();
+    /// let from_thread = std::thread::spawn(move || {
+    ///     let _guard = handle.enter();
+    ///     gmp::spawn(async { 7 })
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// assert_eq!(rt.block_on(from_thread).unwrap(), 7);
+    /// ```
+    pub fn enter(&self) -> EnterGuard<'_> {
+        EnterGuard::new(&self.shared)
+    }
+
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+}
+
+/// The runtime context a thread entered with [`Handle::enter`] or [`Runtime::enter`]; dropping
+/// it leaves (restoring the context the thread had before, if any).
+///
+/// # Examples
+///
+/// ```
+/// let rt = gmp::Runtime::new().unwrap();
+/// assert!(gmp::Handle::try_current().is_err());
+/// {
+///     let _guard = rt.enter();
+///     assert!(gmp::Handle::try_current().is_ok());
+/// }
+/// assert!(gmp::Handle::try_current().is_err());
+/// ```
+#[must_use = "the context is left as soon as the guard is dropped"]
+pub struct EnterGuard<'a> {
+    // Declared first so it drops first: it uninstalls `context` before `context` is freed.
+    _entered: machine::ContextGuard,
+    _context: Box<Context>,
+    _runtime: PhantomData<&'a Handle>,
+}
+
+impl EnterGuard<'_> {
+    fn new(shared: &Arc<Shared>) -> Self {
+        let seed = shared.seed.fetch_add(0x9E37_79B9, Ordering::Relaxed);
+        // Boxed, so the context stays where `enter` installed it when the guard moves.
+        let context = Box::new(Context::new(shared.clone(), Machine::new(seed, None)));
+        let entered = context.enter();
+        EnterGuard { _entered: entered, _context: context, _runtime: PhantomData }
+    }
+}
+
+impl std::fmt::Debug for EnterGuard<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnterGuard").finish_non_exhaustive()
     }
 }
 
@@ -691,4 +1005,53 @@ pub fn stats() -> Stats {
 /// ```
 pub fn dump() -> String {
     with_shared("dump", crate::trace::dump)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The interleaving of a spawn from a thread without a P with a shutdown: the spawner
+    /// registers its goroutine, the whole shutdown (sweep included) runs, then the spawner
+    /// queues it. The sweep's wake of a goroutine that was never queued does nothing, so
+    /// before the spawner looked at the shutdown flag after queueing, the goroutine sat in
+    /// the global queue for good and its handle never resolved.
+    #[test]
+    fn a_spawn_racing_the_shutdown_sweep_is_cancelled() {
+        let rt = Builder::new().maxprocs(1).build().unwrap();
+        let shared = rt.shared.clone();
+        let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        struct SetOnDrop(Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for SetOnDrop {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let guard = SetOnDrop(dropped.clone());
+        let metadata = Goroutine::new(shared.reserve_goroutine_ids(1), Location::caller(), RuntimePointer(&*shared), 0);
+        let (runnable, task) = async_task::Builder::new().metadata(metadata).spawn(
+            move |g: &Goroutine| {
+                GoroutineFuture::new(
+                    async move {
+                        let _guard = guard;
+                        std::future::pending::<()>().await
+                    },
+                    g,
+                )
+            },
+            WithInfo(schedule),
+        );
+        let handle: JoinHandle<()> = JoinHandle::new(task);
+        // The first half of `Shared::spawn`.
+        assert!(shared.registry.insert_near(runnable.metadata(), runnable.waker(), None));
+        // The whole shutdown runs in between.
+        drop(rt);
+        assert!(!dropped.load(Ordering::SeqCst), "the sweep cannot reach a goroutine nobody queued yet");
+        // The second half.
+        shared.queue_spawned(runnable, None);
+        assert!(dropped.load(Ordering::SeqCst), "the late goroutine was left in the global queue");
+        assert!(shared.sched.global.is_empty());
+        let error = futures::executor::block_on(handle).unwrap_err();
+        assert!(error.is_cancelled());
+    }
 }

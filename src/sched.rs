@@ -297,7 +297,15 @@ impl<T: QueueItem> Scheduler<T> {
                 return Some(item);
             }
         }
-        let item = self.find_runnable(m)?;
+        let Some(item) = self.find_runnable(m) else {
+            // M0 interrupted while spinning (its main future was woken mid-steal): it is
+            // about to poll that future, not look for work, so it must not stay counted in
+            // `nmspinning`, which would stop `wake_if_idle` from waking idle Ps meanwhile.
+            if m.spinning.get() {
+                self.stop_spinning(m);
+            }
+            return None;
+        };
         if m.spinning.get() {
             self.stop_spinning(m);
             // We found work while spinning: there may be more, so wake another spinner.
@@ -311,6 +319,12 @@ impl<T: QueueItem> Scheduler<T> {
     fn next_local(&self, p: usize) -> Option<T> {
         let processor = &self.processors[p];
         if processor.tick() {
+            // A P whose queue never empties (goroutines that yield, or wake each other) never
+            // reaches `find_runnable`, which is where shutdown is noticed: look here too, so
+            // its M exits within a global-queue interval of polls.
+            if self.shutdown.load(Relaxed) {
+                return None;
+            }
             // Go checks timers on every schedule; gmp does it on the same rounds as the
             // global queue, so a P whose queue never empties still fires its timers on time.
             if let Some(platform) = self.platform() {
@@ -380,6 +394,13 @@ impl<T: QueueItem> Scheduler<T> {
                 return None;
             }
             if m.interrupted() {
+                // M0 polls its main future holding a P if one is free (it may have just given
+                // its P up when the interrupt came).
+                if m.processor().is_none() {
+                    if let Some(index) = self.acquire_idle_processor() {
+                        self.bind(m, index);
+                    }
+                }
                 return None;
             }
             let Some(p) = m.processor() else {
@@ -407,6 +428,9 @@ impl<T: QueueItem> Scheduler<T> {
             }
             if let Some(item) = self.linger(m, p) {
                 return Some(item);
+            }
+            if m.interrupted() {
+                return None; // as above: M0 polls its main future holding its P
             }
             self.release_processor(m, p);
         }

@@ -6,13 +6,14 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::coop;
-use crate::goroutine::{record_wait_reason, Goroutine, Panic, WaitReason};
+use crate::goroutine::{record_wait_reason, Goroutine, Output, Panic, WaitReason};
 
 /// An owned permission to await a goroutine's result.
 ///
 /// Awaiting it gives `Ok(output)`, or a [`JoinError`] if the goroutine panicked or was
-/// cancelled (by [`cancel`](JoinHandle::cancel) or by runtime shutdown). Dropping it
-/// **detaches** the goroutine: it keeps running and its output is dropped.
+/// cancelled (by [`abort`](JoinHandle::abort), [`cancel`](JoinHandle::cancel) or runtime
+/// shutdown). Dropping it **detaches** the goroutine: it keeps running and its output is
+/// dropped.
 ///
 /// # Examples
 ///
@@ -25,7 +26,9 @@ use crate::goroutine::{record_wait_reason, Goroutine, Panic, WaitReason};
 /// assert_eq!(answer, 42);
 /// ```
 pub struct JoinHandle<T> {
-    task: Option<async_task::FallibleTask<Result<T, Panic>, Goroutine>>,
+    task: Option<async_task::FallibleTask<Output<T>, Goroutine>>,
+    /// The goroutine's metadata, inside the task allocation that `task` keeps alive.
+    goroutine: MetadataPointer,
     id: u64,
     /// What a goroutine awaiting this handle waits for: `Join`, or `Blocking` for a
     /// `spawn_blocking` call.
@@ -33,20 +36,54 @@ pub struct JoinHandle<T> {
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(task: async_task::Task<Result<T, Panic>, Goroutine>) -> Self {
+    pub(crate) fn new(task: async_task::Task<Output<T>, Goroutine>) -> Self {
         let id = task.metadata().id();
-        Self { task: Some(task.fallible()), id, wait_reason: WaitReason::Join }
+        let goroutine = MetadataPointer(task.metadata());
+        Self { task: Some(task.fallible()), goroutine, id, wait_reason: WaitReason::Join }
     }
 
     /// The handle of a `spawn_blocking` call: awaiting it records the "blocking" wait reason.
-    pub(crate) fn for_blocking_call(task: async_task::Task<Result<T, Panic>, Goroutine>) -> Self {
+    pub(crate) fn for_blocking_call(task: async_task::Task<Output<T>, Goroutine>) -> Self {
         let mut handle = Self::new(task);
         handle.wait_reason = WaitReason::Blocking;
         handle
     }
 
-    /// Cancels the goroutine: its future is dropped at its next scheduling point (at once if
-    /// it is not running). Returns its output if it had already finished.
+    /// Cancels the goroutine without waiting (tokio's `JoinHandle::abort`): its future is
+    /// dropped at its next poll, which comes at once if it is parked (a poll already running
+    /// finishes first). Awaiting the handle afterwards gives a cancelled [`JoinError`], or the
+    /// output if the goroutine finished before it saw the abort. Aborting a finished goroutine
+    /// does nothing. A `spawn_blocking` call is cancelled only if it has not started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// gmp::Runtime::new().unwrap().block_on(async {
+    ///     let handle = gmp::spawn(std::future::pending::<()>());
+    ///     handle.abort();
+    ///     assert!(handle.await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn abort(&self) {
+        let Some(task) = self.task.as_ref() else { return };
+        // The goroutine reaches its runtime through an uncounted pointer, valid while the
+        // goroutine is open. Held shared, this keeps a runtime whose last sweep is closing it
+        // from being freed until we are done (see `Shared`'s drop).
+        let _alive = crate::runtime::RUNTIMES_IN_USE.read().unwrap_or_else(|e| e.into_inner());
+        if task.is_finished() {
+            return; // completed or closed: its runtime may be gone
+        }
+        // SAFETY: `task` (still held) keeps the task allocation, and so its metadata, alive.
+        let g = unsafe { &*self.goroutine.0 };
+        g.request_abort();
+        g.runtime().registry.wake(g.id(), g.registry_slot());
+    }
+
+    /// Cancels the goroutine, as [`abort`](Self::abort) does, and waits until its future has
+    /// been dropped. Resolves to its output if it had already finished, else `None`.
+    ///
+    /// The cancellation starts when `cancel` is called, even if the returned future is never
+    /// awaited.
     ///
     /// # Examples
     ///
@@ -56,12 +93,10 @@ impl<T> JoinHandle<T> {
     ///     assert_eq!(handle.cancel().await, None);
     /// });
     /// ```
-    pub async fn cancel(mut self) -> Option<T> {
-        let task = self.task.take()?;
-        match task.cancel().await {
-            Some(Ok(output)) => Some(output),
-            Some(Err(_)) | None => None,
-        }
+    #[must_use = "`cancel` returns a future that waits for the goroutine to be dropped; `.await` it, or call `abort()` to cancel without waiting"]
+    pub fn cancel(self) -> Cancel<T> {
+        self.abort();
+        Cancel { handle: self }
     }
 
     /// True if the goroutine has finished (returned, panicked or was cancelled).
@@ -80,7 +115,17 @@ impl<T> JoinHandle<T> {
         self.task.as_ref().map_or(true, |task| task.is_finished())
     }
 
-    /// The id of the goroutine (as in `runtime::dump()`).
+    /// The id of the goroutine (as in `runtime::dump()` and [`JoinError::id`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// gmp::Runtime::new().unwrap().block_on(async {
+    ///     let handle = gmp::spawn(async { panic!("boom") });
+    ///     let id = handle.id();
+    ///     assert_eq!(handle.await.unwrap_err().id(), id);
+    /// });
+    /// ```
     pub fn id(&self) -> u64 {
         self.id
     }
@@ -93,20 +138,21 @@ impl<T> Future for JoinHandle<T> {
         if coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
+        let id = self.id;
         let Some(task) = self.task.as_mut() else {
-            return Poll::Ready(Err(JoinError::Cancelled));
+            return Poll::Ready(Err(JoinError::cancelled(id)));
         };
         match Pin::new(task).poll(cx) {
             Poll::Pending => {
                 record_wait_reason(self.wait_reason);
                 Poll::Pending
             }
-            Poll::Ready(result) => {
+            Poll::Ready(output) => {
                 self.task = None;
-                Poll::Ready(match result {
+                Poll::Ready(match output.and_then(Output::into_result) {
                     Some(Ok(output)) => Ok(output),
-                    Some(Err(panic)) => Err(JoinError::Panic(panic)),
-                    None => Err(JoinError::Cancelled),
+                    Some(Err(panic)) => Err(JoinError { id, repr: Repr::Panic(PanicPayload(panic)) }),
+                    None => Err(JoinError::cancelled(id)),
                 })
             }
         }
@@ -127,7 +173,32 @@ impl<T> fmt::Debug for JoinHandle<T> {
     }
 }
 
-/// Why a goroutine produced no output.
+/// A pointer to a goroutine's metadata, valid while the handle holds its task.
+struct MetadataPointer(*const Goroutine);
+
+// SAFETY: `Goroutine` is `Sync` (relaxed atomics and immutable fields), and the pointer is only
+// dereferenced while the handle's task keeps it alive.
+unsafe impl Send for MetadataPointer {}
+// SAFETY: as above.
+unsafe impl Sync for MetadataPointer {}
+
+/// The future of [`JoinHandle::cancel`].
+#[must_use = "futures do nothing unless you `.await` them"]
+#[derive(Debug)]
+pub struct Cancel<T> {
+    handle: JoinHandle<T>,
+}
+
+impl<T> Future for Cancel<T> {
+    type Output = Option<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        Pin::new(&mut self.handle).poll(cx).map(Result::ok)
+    }
+}
+
+/// Why a goroutine produced no output. It is `Send + Sync`, so it converts into
+/// `Box<dyn Error + Send + Sync>` (and `anyhow::Error`).
 ///
 /// # Examples
 ///
@@ -138,22 +209,54 @@ impl<T> fmt::Debug for JoinHandle<T> {
 ///     assert_eq!(*err.into_panic().downcast::<&str>().unwrap(), "boom");
 /// });
 /// ```
-pub enum JoinError {
-    /// The goroutine panicked; the payload is kept.
-    Panic(Panic),
-    /// The goroutine was cancelled before it finished.
+pub struct JoinError {
+    id: u64,
+    repr: Repr,
+}
+
+enum Repr {
+    Panic(PanicPayload),
     Cancelled,
 }
 
+/// A panic payload held so that `JoinError` is `Sync` though the payload need not be.
+struct PanicPayload(Panic);
+
+// SAFETY: through a shared reference the payload is only asked for its type (`type_id` reads
+// the vtable, not the value) and then read as a `&str` or `&String`, which are `Sync`; the
+// payload itself is handed out only by value (`into_panic`), which needs only `Send`.
+unsafe impl Sync for PanicPayload {}
+
+impl PanicPayload {
+    /// The panic message, if the payload is a string.
+    fn message(&self) -> Option<&str> {
+        if let Some(s) = self.0.downcast_ref::<&'static str>() {
+            Some(s)
+        } else {
+            self.0.downcast_ref::<String>().map(String::as_str)
+        }
+    }
+}
+
 impl JoinError {
-    /// True if the goroutine panicked.
-    pub fn is_panic(&self) -> bool {
-        matches!(self, Self::Panic(_))
+    fn cancelled(id: u64) -> Self {
+        Self { id, repr: Repr::Cancelled }
     }
 
-    /// True if the goroutine was cancelled.
+    /// True if the goroutine panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panic(_))
+    }
+
+    /// True if the goroutine was cancelled (by [`JoinHandle::abort`], [`JoinHandle::cancel`]
+    /// or runtime shutdown).
     pub fn is_cancelled(&self) -> bool {
-        matches!(self, Self::Cancelled)
+        matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// The id of the goroutine that failed (as [`JoinHandle::id`]).
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// The panic payload.
@@ -171,37 +274,34 @@ impl JoinError {
 
     /// The panic payload, or the error back if it was a cancellation.
     pub fn try_into_panic(self) -> Result<Panic, JoinError> {
-        match self {
-            Self::Panic(panic) => Ok(panic),
-            Self::Cancelled => Err(self),
+        match self.repr {
+            Repr::Panic(PanicPayload(panic)) => Ok(panic),
+            Repr::Cancelled => Err(self),
         }
-    }
-}
-
-fn panic_message(panic: &Panic) -> &str {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        s
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s
-    } else {
-        "non-string panic payload"
     }
 }
 
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Panic(panic) => f.debug_tuple("Panic").field(&panic_message(panic)).finish(),
-            Self::Cancelled => f.write_str("Cancelled"),
+        match &self.repr {
+            Repr::Panic(panic) => f
+                .debug_struct("JoinError::Panic")
+                .field("id", &self.id)
+                .field("message", &panic.message().unwrap_or("non-string panic payload"))
+                .finish(),
+            Repr::Cancelled => f.debug_struct("JoinError::Cancelled").field("id", &self.id).finish(),
         }
     }
 }
 
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Panic(panic) => write!(f, "goroutine panicked: {}", panic_message(panic)),
-            Self::Cancelled => f.write_str("goroutine was cancelled"),
+        match &self.repr {
+            Repr::Panic(panic) => match panic.message() {
+                Some(message) => write!(f, "goroutine {} panicked: {message}", self.id),
+                None => write!(f, "goroutine {} panicked", self.id),
+            },
+            Repr::Cancelled => write!(f, "goroutine {} was cancelled", self.id),
         }
     }
 }
@@ -210,7 +310,7 @@ impl std::error::Error for JoinError {}
 
 impl From<JoinError> for std::io::Error {
     fn from(error: JoinError) -> Self {
-        std::io::Error::other(error.to_string())
+        std::io::Error::other(error)
     }
 }
 

@@ -256,3 +256,217 @@ fn shutdown_timeout_returns_even_while_a_poll_blocks_its_thread() {
     release.store(true, Ordering::Release);
     assert!(took < Duration::from_secs(30), "shutdown_timeout(200ms) waited {took:?}, as if for the stuck poll to end");
 }
+
+/// Spawns `count` goroutines that yield forever and returns once each has run once.
+fn spawn_forever_yielding(rt: &gmp::Runtime, count: usize) {
+    let started = Arc::new(AtomicUsize::new(0));
+    for _ in 0..count {
+        let started = started.clone();
+        rt.spawn(async move {
+            started.fetch_add(1, Ordering::AcqRel);
+            loop {
+                gmp::yield_now().await;
+            }
+        });
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while started.load(Ordering::Acquire) < count {
+        assert!(Instant::now() < deadline, "the yielding goroutines never all started");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn dropping_a_runtime_whose_goroutines_yield_forever_returns() {
+    // Before the fix an M serving its local queue never read the shutdown flag, so the drop
+    // waited forever for it.
+    let rt = gmp::Builder::new().maxprocs(2).build().unwrap();
+    spawn_forever_yielding(&rt, 4);
+    within(Duration::from_secs(10), "dropping a runtime with yielding goroutines", || drop(rt));
+}
+
+#[test]
+fn dropping_a_runtime_with_two_goroutines_ping_ponging_returns() {
+    let rt = gmp::Builder::new().maxprocs(2).build().unwrap();
+    let (ping_tx, mut ping_rx) = futures::channel::mpsc::unbounded::<()>();
+    let (pong_tx, mut pong_rx) = futures::channel::mpsc::unbounded::<()>();
+    let rounds = Arc::new(AtomicUsize::new(0));
+    rt.spawn(async move {
+        use futures::StreamExt;
+        while ping_rx.next().await.is_some() {
+            if pong_tx.unbounded_send(()).is_err() {
+                return;
+            }
+        }
+    });
+    rt.spawn({
+        let rounds = rounds.clone();
+        async move {
+            use futures::StreamExt;
+            ping_tx.unbounded_send(()).unwrap();
+            while pong_rx.next().await.is_some() {
+                rounds.fetch_add(1, Ordering::Relaxed);
+                if ping_tx.unbounded_send(()).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rounds.load(Ordering::Relaxed) < 1000 {
+        assert!(Instant::now() < deadline, "the ping-pong never got going");
+        thread::sleep(Duration::from_millis(1));
+    }
+    within(Duration::from_secs(10), "dropping a runtime with a ping-pong", || drop(rt));
+}
+
+#[test]
+fn dropping_a_runtime_with_a_thousand_yielding_goroutines_and_a_hundred_busy_connections_is_quick() {
+    use futures::io::{AsyncReadExt, AsyncWriteExt};
+    const CONNECTIONS: usize = 100;
+    let rt = gmp::Builder::new().maxprocs(2).build().unwrap();
+    let round_trips = Arc::new(AtomicUsize::new(0));
+    rt.block_on(async {
+        let listener = gmp::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        gmp::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                gmp::spawn(async move {
+                    let mut buf = [0u8; 64];
+                    while let Ok(n @ 1..) = stream.read(&mut buf).await {
+                        if stream.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        for _ in 0..CONNECTIONS {
+            let round_trips = round_trips.clone();
+            let mut stream = gmp::net::TcpStream::connect(addr).await.unwrap();
+            gmp::spawn(async move {
+                let mut buf = [0u8; 64];
+                loop {
+                    if stream.write_all(&[7u8; 64]).await.is_err() || stream.read_exact(&mut buf).await.is_err() {
+                        return;
+                    }
+                    round_trips.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    spawn_forever_yielding(&rt, 1000);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while round_trips.load(Ordering::Relaxed) < 10 * CONNECTIONS {
+        assert!(Instant::now() < deadline, "the connections never got busy");
+        thread::sleep(Duration::from_millis(1));
+    }
+    let began = Instant::now();
+    within(Duration::from_secs(60), "dropping a loaded runtime", || drop(rt));
+    let took = began.elapsed();
+    eprintln!("dropping a runtime with 1,000 yielding goroutines and {CONNECTIONS} busy connections took {took:?}");
+    assert!(took < Duration::from_secs(10), "the drop took {took:?}");
+}
+
+#[test]
+fn shutdown_timeout_inside_async_code_panics_without_aborting_the_process() {
+    // Before the fix the refusal's panic dropped `self`, whose `Drop` panicked again: "panic
+    // in a destructor during cleanup", and the process aborted.
+    let outer = gmp::Runtime::new().unwrap();
+    let inner = gmp::Builder::new().maxprocs(1).build().unwrap();
+    let payload = within(Duration::from_secs(60), "shutdown_timeout inside block_on", || {
+        std::panic::catch_unwind(AssertUnwindSafe(|| {
+            outer.block_on(async move { inner.shutdown_timeout(Duration::from_secs(1)) })
+        }))
+        .expect_err("shutdown_timeout inside block_on did not panic")
+    });
+    assert_refuses_drop_in_async_context(&panic_message(&*payload));
+    within(Duration::from_secs(60), "dropping the outer runtime", || drop(outer));
+}
+
+#[test]
+fn a_runtime_refused_inside_a_goroutine_still_drops_its_goroutines_once_its_threads_exit() {
+    // The refused drop used to stop the scheduler without any sweep: the Ms exited, `Shared`
+    // was freed, and a parked goroutine whose waker lived on (here: the sender's side of a
+    // oneshot) was never dropped; waking it then ran the schedule function on freed memory
+    // (AddressSanitizer reports a heap-use-after-free at the `send` below).
+    let outer = gmp::Runtime::new().unwrap();
+    let inner = gmp::Builder::new().maxprocs(2).build().unwrap();
+    let ledger = DropLedger::new(2);
+    let (tx, rx) = oneshot::channel::<()>();
+    let parked = Arc::new(AtomicBool::new(false));
+    drop(inner.spawn({
+        let guard = ledger.guard(0);
+        let parked = parked.clone();
+        async move {
+            let _guard = guard;
+            parked.store(true, Ordering::Release);
+            let _ = rx.await;
+        }
+    }));
+    let inner_handle = inner.handle();
+    let queued = inner_handle.spawn({
+        let guard = ledger.guard(1);
+        async move {
+            let _guard = guard;
+            futures::future::pending::<()>().await;
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !parked.load(Ordering::Acquire) {
+        assert!(Instant::now() < deadline, "the inner goroutine never parked");
+        thread::sleep(Duration::from_millis(1));
+    }
+    let error = within(Duration::from_secs(60), "the goroutine dropping a runtime", || {
+        outer.block_on(async move { gmp::spawn(async move { drop(inner) }).await.unwrap_err() })
+    });
+    assert!(error.is_panic());
+    // A spawn after the refusal is cancelled at once.
+    let late = inner_handle.spawn(async { 1 });
+    let late = within(Duration::from_secs(10), "a spawn after the refusal", || futures::executor::block_on(late));
+    assert!(late.unwrap_err().is_cancelled());
+    drop(inner_handle);
+    // Once the inner runtime's threads have exited, both goroutines are gone.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ledger.0.iter().any(|count| count.load(Ordering::SeqCst) == 0) {
+        assert!(Instant::now() < deadline, "the refused runtime's goroutines were never dropped");
+        thread::sleep(Duration::from_millis(1));
+    }
+    ledger.assert_each_dropped_once("a refused drop");
+    assert!(tx.send(()).is_err(), "the parked goroutine's receiver is still alive");
+    let error =
+        within(Duration::from_secs(10), "the queued goroutine's handle", || futures::executor::block_on(queued));
+    assert!(error.unwrap_err().is_cancelled());
+    drop(outer);
+}
+
+#[test]
+fn shutdown_background_drops_every_leftover_goroutine() {
+    let rt = gmp::Builder::new().maxprocs(2).build().unwrap();
+    let leftovers = leave_goroutines_behind(&rt, 500, 500);
+    let began = Instant::now();
+    within(Duration::from_secs(60), "shutdown_background", || rt.shutdown_background());
+    eprintln!("shutdown_background returned after {:?}", began.elapsed());
+    // Goroutines an M was still running are dropped when it lets go of the runtime: wait for
+    // that (bounded) before checking.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while leftovers.ledger.0.iter().any(|count| count.load(Ordering::SeqCst) == 0) {
+        assert!(Instant::now() < deadline, "shutdown_background left goroutines undropped");
+        thread::sleep(Duration::from_millis(1));
+    }
+    leftovers.check_after_shutdown("shutdown_background");
+}
+
+#[test]
+fn shutdown_background_may_be_called_from_async_code() {
+    let outer = gmp::Runtime::new().unwrap();
+    let inner = gmp::Builder::new().maxprocs(2).build().unwrap();
+    spawn_forever_yielding(&inner, 8);
+    let handle = inner.spawn(futures::future::pending::<()>());
+    within(Duration::from_secs(60), "shutdown_background inside a goroutine", || {
+        outer.block_on(async move { gmp::spawn(async move { inner.shutdown_background() }).await.unwrap() })
+    });
+    let error =
+        within(Duration::from_secs(10), "the handle after shutdown_background", || futures::executor::block_on(handle));
+    assert!(error.unwrap_err().is_cancelled());
+}
