@@ -550,6 +550,11 @@ impl Netpoller {
         Some(ReadyList(wakers))
     }
 
+    /// True if an M is blocked in `block_until_ready` now.
+    pub(crate) fn has_blocked_waiter(&self) -> bool {
+        self.blocked.load(SeqCst)
+    }
+
     /// Breaks a blocked `block_until_ready`, or makes the next one return at once.
     pub(crate) fn notify(&self) {
         self.notified.store(true, SeqCst);

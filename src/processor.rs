@@ -20,7 +20,7 @@
 //! them. Anyone may read `status`; it changes under the scheduler's idle lock or, for the
 //! syscall/blocked states, by CAS between the owner and sysmon.
 
-use crate::loom::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::*};
+use crate::loom::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use crate::runq::{LocalQueue, QueueItem};
 
 /// Rounds between looks at the global queue when polls are short (Go: 61).
@@ -155,5 +155,84 @@ impl<T: QueueItem> Processor<T> {
         }
         self.global_check_in.store(self.global_interval.load(Relaxed), Relaxed);
         true
+    }
+}
+
+/// Ps per chunk allocated beyond the first ones.
+const CHUNK: usize = 32;
+
+/// Go's `allp`: the `maxprocs` Ps, the spares that stand in for Ps whose M is stuck in a poll,
+/// and room to add more spares as more polls get stuck at once (up to one per thread the
+/// runtime may start), in chunks allocated on demand. Indexing the first Ps costs what a
+/// bounds check does; Ps added later are one pointer further away.
+///
+/// Ps are never freed or moved once allocated, so a `&Processor` lives as long as this.
+pub struct Processors<T: QueueItem> {
+    first: Box<[Processor<T>]>,
+    chunks: Box<[std::sync::OnceLock<Box<[Processor<T>]>>]>,
+    /// Ps allocated so far (`first` plus whole chunks).
+    len: AtomicUsize,
+}
+
+impl<T: QueueItem> Processors<T> {
+    /// `first` Ps now; room for `limit` in all.
+    pub fn new(first: usize, limit: usize) -> Self {
+        let chunks = limit.saturating_sub(first).div_ceil(CHUNK);
+        Self {
+            first: (0..first).map(Processor::new).collect(),
+            chunks: (0..chunks).map(|_| std::sync::OnceLock::new()).collect(),
+            len: AtomicUsize::new(first),
+        }
+    }
+
+    /// Ps allocated so far.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len.load(Acquire)
+    }
+
+    /// Every P allocated so far, in index order.
+    pub fn iter(&self) -> impl Iterator<Item = &Processor<T>> + '_ {
+        (0..self.len()).map(move |index| &self[index])
+    }
+
+    /// Allocates the next chunk of Ps and returns their indices, or `None` at the limit.
+    /// Callers serialise (the scheduler's idle lock).
+    #[cold]
+    pub fn grow(&self) -> Option<std::ops::Range<usize>> {
+        let start = self.len.load(Relaxed);
+        let chunk = (start - self.first.len()) / CHUNK;
+        let cell = self.chunks.get(chunk)?;
+        cell.get_or_init(|| (start..start + CHUNK).map(Processor::new).collect());
+        self.len.store(start + CHUNK, Release);
+        Some(start..start + CHUNK)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn added(&self, index: usize) -> &Processor<T> {
+        let offset = index - self.first.len();
+        match self.chunks.get(offset / CHUNK).and_then(|chunk| chunk.get()) {
+            Some(chunk) => &chunk[offset % CHUNK],
+            None => panic!("gmp: P {index} does not exist ({} allocated)", self.len()),
+        }
+    }
+}
+
+impl<T: QueueItem> std::ops::Index<usize> for Processors<T> {
+    type Output = Processor<T>;
+
+    #[inline]
+    fn index(&self, index: usize) -> &Processor<T> {
+        match self.first.get(index) {
+            Some(processor) => processor,
+            None => self.added(index),
+        }
+    }
+}
+
+impl<T: QueueItem> std::fmt::Debug for Processors<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }

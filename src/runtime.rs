@@ -47,6 +47,7 @@ pub(crate) struct Shared {
     pub(crate) blocking: crate::blocking::BlockingPool,
     next_goroutine_id: AtomicU64,
     machines: AtomicUsize,
+    thread_limit_reported: std::sync::atomic::AtomicBool,
     threads: Mutex<Vec<thread::JoinHandle<()>>>,
     sysmon: Mutex<Option<thread::JoinHandle<()>>>,
     started: Instant,
@@ -131,6 +132,7 @@ impl Shared {
     pub(crate) fn start_thread(self: Arc<Self>, wakeup: Wakeup) -> bool {
         if self.machines.fetch_add(1, Ordering::AcqRel) >= self.config.max_threads {
             self.machines.fetch_sub(1, Ordering::AcqRel);
+            self.thread_limit_reached();
             return false;
         }
         let seed = self.seed.fetch_add(0x9E37_79B9, Ordering::Relaxed);
@@ -144,7 +146,10 @@ impl Shared {
             shared.machines.fetch_sub(1, Ordering::AcqRel);
         }) {
             Ok(handle) => {
-                crate::loom::lock(&self.threads).push(handle);
+                let mut threads = crate::loom::lock(&self.threads);
+                // Ms exit after a keep-alive: forget the handles of those that did.
+                threads.retain(|thread| !thread.is_finished());
+                threads.push(handle);
                 true
             }
             Err(error) => {
@@ -152,6 +157,19 @@ impl Shared {
                 eprintln!("gmp: could not start a worker thread: {error}");
                 false
             }
+        }
+    }
+
+    /// Says once, on stderr, that work waits for a thread because `max_threads` is reached.
+    #[cold]
+    fn thread_limit_reached(&self) {
+        if !self.thread_limit_reported.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "gmp: all {} worker threads allowed by Builder::max_threads are busy (goroutines \
+                 blocking their threads hold them); runnable goroutines wait until one is free. \
+                 Raise the limit with gmp::Builder::max_threads (or #[gmp::main(max_threads = N)])",
+                self.config.max_threads
+            );
         }
     }
 
@@ -283,7 +301,8 @@ impl Runtime {
     pub(crate) fn with_config(config: Config) -> io::Result<Runtime> {
         let maxprocs = config.maxprocs;
         let shared = Arc::new(Shared {
-            sched: Scheduler::new(maxprocs, maxprocs.max(4)),
+            // Spares beyond the first ones are added as polls get stuck, up to one per thread.
+            sched: Scheduler::with_spare_limit(maxprocs, maxprocs.max(4), config.max_threads),
             registry: Registry::new(maxprocs * 4),
             netpoll: crate::netpoll::Netpoller::new()?,
             timers: crate::time::Timers::new(maxprocs),
@@ -291,6 +310,7 @@ impl Runtime {
             config,
             next_goroutine_id: AtomicU64::new(1),
             machines: AtomicUsize::new(0),
+            thread_limit_reported: std::sync::atomic::AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
             sysmon: Mutex::new(None),
             started: Instant::now(),

@@ -38,10 +38,10 @@ use std::sync::OnceLock;
 
 use crate::global_queue::{GlobalQueue, GLOBAL_BATCH_LIMIT};
 use crate::loom::{
-    brief_backoff, current_thread, fence, lock, park, spin_for, Arc, AtomicBool, AtomicUsize, CachePadded, Mutex,
-    Ordering::*, Thread,
+    brief_backoff, current_thread, fence, lock, park, park_timeout, spin_for, Arc, AtomicBool, AtomicUsize,
+    CachePadded, Mutex, Ordering::*, Thread,
 };
-use crate::processor::{Processor, ProcessorStatus};
+use crate::processor::{Processor, ProcessorStatus, Processors};
 use crate::runq::{Overflow, QueueItem, LOCAL_QUEUE_CAPACITY};
 
 mod blocked;
@@ -57,6 +57,10 @@ const LINGER: std::time::Duration = std::time::Duration::from_micros(30);
 /// Goroutines one P may take from runnext in a row before the ring gets a turn: a pair
 /// handing off through runnext shares one time slice.
 pub const RUNNEXT_STREAK_LIMIT: u32 = 8;
+
+/// How long a worker M stays parked without being handed a P before its thread exits (the Ms
+/// started for a burst of blocked polls go away when the burst is over).
+pub const MACHINE_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(10);
 
 const HANDOFF_NONE: usize = usize::MAX;
 const HANDOFF_EXIT: usize = usize::MAX - 1;
@@ -147,12 +151,21 @@ pub trait Platform: Send + Sync {
     }
     /// Breaks a blocked netpoll wait so an M can come out and run new work.
     fn wake_network(&self) {}
+    /// True if an M is blocked in the netpoller now (it will see I/O and the next timer).
+    /// The default (for models without a network) says yes, so no M is started for it.
+    fn network_is_polled(&self) -> bool {
+        true
+    }
+    /// True if timers are pending on P `processor`'s queue.
+    fn has_timers(&self, _processor: usize) -> bool {
+        false
+    }
 }
 
 /// The scheduler state shared by all Ms: the Ps, the global queue, the idle lists.
 pub struct Scheduler<T: QueueItem> {
-    /// All Ps (Go's `allp`).
-    pub processors: Box<[Processor<T>]>,
+    /// All Ps (Go's `allp`): `maxprocs`, then spares, added in chunks as polls get stuck.
+    pub processors: Processors<T>,
     /// How many Ps run goroutines at once.
     pub maxprocs: usize,
     /// The global run queue.
@@ -185,10 +198,17 @@ impl<T: QueueItem> std::fmt::Debug for Scheduler<T> {
 
 impl<T: QueueItem> Scheduler<T> {
     /// A scheduler with `maxprocs` Ps, all idle, and `spares` spare Ps for blocked polls.
+    #[cfg_attr(not(loom), allow(dead_code))] // the loom models build theirs with it
     pub fn new(maxprocs: usize, spares: usize) -> Self {
+        Self::with_spare_limit(maxprocs, spares, spares)
+    }
+
+    /// As `new`, with room to add spare Ps up to `spare_limit` in all when more polls are stuck
+    /// at once than there are spares (one per thread the runtime may start is enough).
+    pub fn with_spare_limit(maxprocs: usize, spares: usize, spare_limit: usize) -> Self {
         assert!(maxprocs > 0, "maxprocs must be at least 1");
         let total = maxprocs + spares;
-        let processors: Box<[Processor<T>]> = (0..total).map(Processor::new).collect();
+        let processors = Processors::new(total, maxprocs + spare_limit.max(spares));
         // Pop order hands out P0 first.
         let idle = IdleLists {
             processors: (0..maxprocs).rev().collect(),
@@ -575,7 +595,7 @@ impl<T: QueueItem> Scheduler<T> {
             if self.shutdown.load(Acquire) {
                 self.put_idle_processor(p);
             } else {
-                self.hand_off_processor(p);
+                self.give_up_processor(p);
             }
         }
     }

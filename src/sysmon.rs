@@ -136,7 +136,8 @@ fn run(weak: Weak<Shared>) {
             shared.timers.run_all_due(now);
         }
         if notes.len() != shared.sched.processors.len() {
-            notes = vec![ProcessorNotes::new(now); shared.sched.processors.len()];
+            // Spare Ps were added: keep the notes about the others.
+            notes.resize(shared.sched.processors.len(), ProcessorNotes::new(now));
         }
         if tick.armed && shared.sched.sysmon_was_nudged() {
             tick.nudged(now);
@@ -257,9 +258,7 @@ fn retake_syscall(shared: &Shared, index: usize, note: &mut ProcessorNotes, now:
         note.syscall_seen_at = now;
         return false;
     }
-    let someone_else_can_run = sched.spinning_machines() + sched.idle_processors() > 0;
-    let young = now.duration_since(note.syscall_seen_at) < SYSCALL_RETAKE_AFTER;
-    if processor.queue.is_empty() && sched.global.is_empty() && someone_else_can_run && young {
+    if !retake_is_wanted(shared, index, now.duration_since(note.syscall_seen_at)) {
         return false;
     }
     if !processor.transition(ProcessorStatus::Syscall, ProcessorStatus::Running) {
@@ -291,7 +290,7 @@ fn watch_poll(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Ins
         processor.preempt.store(true, std::sync::atomic::Ordering::Relaxed);
         acted = true;
     }
-    if !note.handed_off && !processor.queue.is_empty() {
+    if !note.handed_off && retake_is_wanted(shared, index, age) {
         let stuck = age >= STUCK_COMPUTING_AFTER
             || (age >= note.next_state_check && {
                 note.next_state_check = (age * 2).max(MIN_DELAY);
@@ -303,6 +302,19 @@ fn watch_poll(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Ins
         }
     }
     acted
+}
+
+/// Go's `retake` rule, for a P whose M is stuck in a poll or a syscall that has lasted a
+/// sysmon round: hand it off if goroutines are queued on it, or timers are pending on it, or
+/// no M spins and no P is idle (nobody would pick up what becomes runnable next: a timer
+/// sysmon fires, a netpoll wake, a wake from a plain thread), or the block has lasted 10 ms.
+fn retake_is_wanted(shared: &Shared, index: usize, age: Duration) -> bool {
+    let sched = &shared.sched;
+    !sched.processors[index].queue.is_empty()
+        || !sched.global.is_empty()
+        || sched.spinning_machines() + sched.idle_processors() == 0
+        || age >= SYSCALL_RETAKE_AFTER
+        || shared.timers.has_pending(index)
 }
 
 /// Linux rounds a sleeping thread's wake-up up by its timer slack (50 µs by default), which

@@ -1,0 +1,123 @@
+//! Nothing stranded behind a blocked thread (issue 12's table): whatever becomes runnable while
+//! goroutines block their threads — by a timer, the netpoller, a wake from a plain thread, or
+//! the main future's own I/O — runs within milliseconds, as in Go, not when the block ends.
+//! The blocks last 3 s; the bounds below leave generous room for a loaded machine.
+
+use std::time::Duration;
+
+#[path = "cases/stranding.rs"]
+mod cases;
+
+use cases::{Blocking, BLOCK};
+
+/// Well under the 3 s block, well over Go's 50–100 ms.
+const PROMPT: Duration = Duration::from_secs(1);
+
+#[test]
+#[ignore = "WIP: the main goroutine"]
+fn main_keeps_serving_io_while_a_goroutine_blocks_its_thread_with_two_processors() {
+    let took = cases::round_trips_beside_a_blocker(2, 1);
+    assert!(took < PROMPT, "50 round trips took {took:?} beside a {BLOCK:?} blocker");
+}
+
+#[test]
+#[ignore = "WIP: the main goroutine"]
+fn main_keeps_serving_io_while_a_goroutine_blocks_its_thread_with_one_processor() {
+    let took = cases::round_trips_beside_a_blocker(1, 1);
+    assert!(took < PROMPT, "50 round trips took {took:?} beside a {BLOCK:?} blocker");
+}
+
+#[test]
+#[ignore = "WIP: the main goroutine"]
+fn main_keeps_serving_io_while_two_goroutines_block_both_processors() {
+    let took = cases::round_trips_beside_a_blocker(2, 2);
+    assert!(took < PROMPT, "50 round trips took {took:?} beside two {BLOCK:?} blockers");
+}
+
+#[test]
+fn a_timer_fires_on_time_while_the_only_processor_blocks() {
+    let slept = cases::timer_beside_a_blocker(1, 1);
+    assert!(slept >= Duration::from_millis(50), "woke early: {slept:?}");
+    assert!(slept < PROMPT, "a 50 ms sleep woke after {slept:?}");
+}
+
+#[test]
+fn a_timer_fires_on_time_while_both_processors_block() {
+    let slept = cases::timer_beside_a_blocker(2, 2);
+    assert!(slept >= Duration::from_millis(50), "woke early: {slept:?}");
+    assert!(slept < PROMPT, "a 50 ms sleep woke after {slept:?}");
+}
+
+#[test]
+fn a_socket_is_read_while_the_only_processor_is_in_a_syscall() {
+    let read = cases::socket_beside_a_blocker(1, Blocking::Marked);
+    assert!(read < PROMPT, "the answer sent after 100 ms was read after {read:?}");
+}
+
+#[test]
+fn a_socket_is_read_while_the_only_processor_is_stuck_in_a_poll() {
+    let read = cases::socket_beside_a_blocker(1, Blocking::Unmarked);
+    assert!(read < PROMPT, "the answer sent after 100 ms was read after {read:?}");
+}
+
+#[test]
+fn a_socket_is_read_while_both_processors_are_in_syscalls() {
+    let read = cases::socket_beside_a_blocker(2, Blocking::Marked);
+    assert!(read < PROMPT, "the answer sent after 100 ms was read after {read:?}");
+}
+
+#[test]
+fn a_socket_is_read_while_both_processors_are_stuck_in_polls() {
+    let read = cases::socket_beside_a_blocker(2, Blocking::Unmarked);
+    assert!(read < PROMPT, "the answer sent after 100 ms was read after {read:?}");
+}
+
+#[test]
+fn sixteen_simultaneous_blockers_run_side_by_side_with_two_processors() {
+    let (took, threads) = cases::simultaneous_blockers(2, 16, Duration::from_secs(1));
+    assert!(took < Duration::from_millis(2500), "16 one-second blockers took {took:?} ({threads} threads at peak)");
+}
+
+#[test]
+fn sixteen_simultaneous_blockers_run_side_by_side_with_one_processor() {
+    let (took, threads) = cases::simultaneous_blockers(1, 16, Duration::from_secs(1));
+    assert!(took < Duration::from_millis(2500), "16 one-second blockers took {took:?} ({threads} threads at peak)");
+}
+
+#[test]
+#[ignore = "WIP: the main goroutine"]
+fn the_main_future_is_a_goroutine() {
+    assert_eq!(cases::goroutines_with_nothing_spawned(1), 1);
+    assert_eq!(cases::goroutines_with_nothing_spawned(2), 1);
+}
+
+#[test]
+fn a_goroutine_woken_from_a_plain_thread_runs_while_the_only_processor_blocks() {
+    let ran = cases::outside_wake_while_every_p_blocks(1);
+    assert!(ran < PROMPT, "woken, it ran after {ran:?}");
+}
+
+#[test]
+fn a_goroutine_woken_from_a_plain_thread_runs_while_both_processors_block() {
+    let ran = cases::outside_wake_while_every_p_blocks(2);
+    assert!(ran < PROMPT, "woken, it ran after {ran:?}");
+}
+
+/// The child process of `the_process_exits_when_main_returns_despite_a_running_blocking_call`.
+#[test]
+fn exit_child() {
+    if std::env::var_os(cases::EXIT_CHILD_ENV).is_some() {
+        cases::exit_child();
+        unreachable!("#[gmp::main] returned instead of exiting the process");
+    }
+}
+
+#[test]
+#[ignore = "WIP: the main goroutine"]
+fn the_process_exits_when_main_returns_despite_a_running_blocking_call() {
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command.args(["--exact", "exit_child", "--nocapture", "--test-threads=1"]);
+    let (took, printed) = cases::time_exit(command);
+    assert!(printed.contains("main returned"), "stdout was not flushed: {printed:?}");
+    assert!(took < Duration::from_secs(5), "the process took {took:?} to exit past a 10 s blocking call");
+}
