@@ -3,7 +3,7 @@
 //! Run with `cargo run --release --example stranding`. Each case blocks threads for 3 s
 //! (`std::thread::sleep`, or inside `gmp::syscall`); Go's times are in brackets.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[path = "../tests/cases/stranding.rs"]
 mod cases;
@@ -11,8 +11,8 @@ mod cases;
 use cases::Blocking;
 
 fn main() {
-    if std::env::var_os(cases::EXIT_CHILD_ENV).is_some() {
-        cases::exit_child();
+    if let Some(kind) = std::env::var_os(cases::EXIT_CHILD_ENV) {
+        cases::exit_child(kind == "send");
         return;
     }
     for maxprocs in [2, 1] {
@@ -53,12 +53,13 @@ fn main() {
             "maxprocs({maxprocs}) goroutine woken by a plain thread while every P blocks: ran after {took:?} [Go: ~µs]"
         );
     }
-    let exe = std::env::current_exe().expect("current exe");
-    let started = Instant::now();
-    let (took, printed) = cases::time_exit(std::process::Command::new(exe));
-    println!(
-        "#[gmp::main] returned while a 10 s spawn_blocking call ran: the process exited after {took:?} \
-         (printed {printed:?}) [Go: at once]; whole example {:?}",
-        started.elapsed()
-    );
+    for send_body in [true, false] {
+        let exe = std::env::current_exe().expect("current exe");
+        let (took, printed) = cases::time_exit(std::process::Command::new(exe), send_body);
+        let body = if send_body { "a Send body" } else { "a body that is not Send" };
+        println!(
+            "#[gmp::main] with {body} returned while 10 s blocking calls ran: the process exited after {took:?} \
+             (printed {printed:?}) [Go: at once]"
+        );
+    }
 }

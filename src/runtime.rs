@@ -339,6 +339,7 @@ impl Runtime {
     /// let rt = gmp::Runtime::new().unwrap();
     /// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
     /// ```
+    #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let nested = machine::with_current(|context| context.is_some());
         assert!(
@@ -363,11 +364,20 @@ impl Runtime {
         }
         let waker = Waker::from(signal.clone());
         let mut task_context = TaskContext::from_waker(&waker);
-        let mut future = pin!(future);
+        // The main future is the main goroutine: registered (it counts in `num_goroutine` and
+        // shows in `dump` with its wait reason) for as long as `future` below lives, which
+        // the metadata, declared first, outlives.
+        let shared = &*self.shared;
+        let id = context.next_goroutine_id();
+        let main = Goroutine::new(id, Location::caller(), RuntimePointer(shared), shared.coarse_now());
+        shared.registry.insert_near(&main, waker.clone(), context.machine.processor());
+        let mut future = pin!(GoroutineFuture::new(future, &main));
         loop {
             if signal.woken.swap(false, Ordering::AcqRel) {
-                if let Poll::Ready(output) = context.polling(|| future.as_mut().poll(&mut task_context)) {
-                    return output;
+                match context.polling(|| future.as_mut().poll(&mut task_context)) {
+                    Poll::Ready(Ok(output)) => return output,
+                    Poll::Ready(Err(panic)) => std::panic::resume_unwind(panic),
+                    Poll::Pending => {}
                 }
             }
             if let Some(runnable) = self.shared.sched.next(&context.machine) {

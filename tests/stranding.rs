@@ -14,21 +14,18 @@ use cases::{Blocking, BLOCK};
 const PROMPT: Duration = Duration::from_secs(1);
 
 #[test]
-#[ignore = "WIP: the main goroutine"]
 fn main_keeps_serving_io_while_a_goroutine_blocks_its_thread_with_two_processors() {
     let took = cases::round_trips_beside_a_blocker(2, 1);
     assert!(took < PROMPT, "50 round trips took {took:?} beside a {BLOCK:?} blocker");
 }
 
 #[test]
-#[ignore = "WIP: the main goroutine"]
 fn main_keeps_serving_io_while_a_goroutine_blocks_its_thread_with_one_processor() {
     let took = cases::round_trips_beside_a_blocker(1, 1);
     assert!(took < PROMPT, "50 round trips took {took:?} beside a {BLOCK:?} blocker");
 }
 
 #[test]
-#[ignore = "WIP: the main goroutine"]
 fn main_keeps_serving_io_while_two_goroutines_block_both_processors() {
     let took = cases::round_trips_beside_a_blocker(2, 2);
     assert!(took < PROMPT, "50 round trips took {took:?} beside two {BLOCK:?} blockers");
@@ -85,7 +82,6 @@ fn sixteen_simultaneous_blockers_run_side_by_side_with_one_processor() {
 }
 
 #[test]
-#[ignore = "WIP: the main goroutine"]
 fn the_main_future_is_a_goroutine() {
     assert_eq!(cases::goroutines_with_nothing_spawned(1), 1);
     assert_eq!(cases::goroutines_with_nothing_spawned(2), 1);
@@ -103,21 +99,38 @@ fn a_goroutine_woken_from_a_plain_thread_runs_while_both_processors_block() {
     assert!(ran < PROMPT, "woken, it ran after {ran:?}");
 }
 
-/// The child process of `the_process_exits_when_main_returns_despite_a_running_blocking_call`.
+#[test]
+fn the_main_future_shows_in_goroutines_and_dump_with_its_wait_reason() {
+    let (main, dump) = cases::main_goroutine_as_seen_by_another(2);
+    assert_eq!(main, Some((gmp::runtime::GoroutineState::Waiting, gmp::runtime::WaitReason::Join)), "{dump}");
+    assert!(dump.contains("[join]"), "{dump}");
+}
+
+/// The child process of the exit tests.
 #[test]
 fn exit_child() {
-    if std::env::var_os(cases::EXIT_CHILD_ENV).is_some() {
-        cases::exit_child();
+    if let Some(kind) = std::env::var_os(cases::EXIT_CHILD_ENV) {
+        cases::exit_child(kind == "send");
         unreachable!("#[gmp::main] returned instead of exiting the process");
     }
 }
 
-#[test]
-#[ignore = "WIP: the main goroutine"]
-fn the_process_exits_when_main_returns_despite_a_running_blocking_call() {
+fn exit_child_command() -> std::process::Command {
     let mut command = std::process::Command::new(std::env::current_exe().unwrap());
     command.args(["--exact", "exit_child", "--nocapture", "--test-threads=1"]);
-    let (took, printed) = cases::time_exit(command);
+    command
+}
+
+#[test]
+fn the_process_exits_when_main_returns_despite_running_blocking_calls() {
+    let (took, printed) = cases::time_exit(exit_child_command(), true);
+    assert!(printed.contains("main returned"), "stdout was not flushed: {printed:?}");
+    assert!(took < Duration::from_secs(5), "the process took {took:?} to exit past 10 s blocking calls");
+}
+
+#[test]
+fn the_process_exits_when_a_main_that_is_not_send_returns_despite_a_running_blocking_call() {
+    let (took, printed) = cases::time_exit(exit_child_command(), false);
     assert!(printed.contains("main returned"), "stdout was not flushed: {printed:?}");
     assert!(took < Duration::from_secs(5), "the process took {took:?} to exit past a 10 s blocking call");
 }

@@ -19,11 +19,20 @@ fn runtime(maxprocs: usize) -> gmp::Runtime {
     gmp::Builder::new().maxprocs(maxprocs).build().expect("runtime")
 }
 
-/// The main future does 50 TCP round trips with an echo goroutine while a goroutine it spawned
-/// blocks its thread in `std::thread::sleep` (tokio#4730). Returns the time of the round trips.
+/// Runs `body` as `#[gmp::main]` does, as the main goroutine, without exiting at the end.
+fn as_main_goroutine<T: Send + 'static>(
+    rt: &gmp::Runtime,
+    body: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    rt.block_on(rt.spawn(body)).expect("the main goroutine")
+}
+
+/// The main goroutine does 50 TCP round trips with an echo goroutine while `blockers`
+/// goroutines it spawned block their threads in `std::thread::sleep` (tokio#4730). Returns
+/// the time of the round trips.
 pub fn round_trips_beside_a_blocker(maxprocs: usize, blockers: usize) -> Duration {
     let rt = runtime(maxprocs);
-    rt.block_on(async {
+    as_main_goroutine(&rt, async move {
         let listener = gmp::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
         gmp::spawn(async move {
@@ -169,6 +178,22 @@ pub fn goroutines_with_nothing_spawned(maxprocs: usize) -> usize {
     runtime(maxprocs).block_on(async { gmp::runtime::num_goroutine() })
 }
 
+/// What `goroutines()` and `dump()`, called by a goroutine, say of `block_on`'s main future
+/// while it awaits that goroutine: (the main goroutine's state and wait reason, the dump).
+pub fn main_goroutine_as_seen_by_another(
+    maxprocs: usize,
+) -> (Option<(gmp::runtime::GoroutineState, gmp::runtime::WaitReason)>, String) {
+    runtime(maxprocs).block_on(async {
+        let caller = std::panic::Location::caller();
+        let seen = gmp::spawn(async move {
+            gmp::time::sleep(Duration::from_millis(20)).await;
+            let main = gmp::runtime::goroutines().into_iter().find(|g| g.spawned_at.line() == caller.line() - 1);
+            (main.map(|g| (g.state, g.wait_reason)), gmp::runtime::dump())
+        });
+        seen.await.expect("observer")
+    })
+}
+
 /// A goroutine woken by a plain `std::thread` while every P's goroutine blocks its thread.
 /// Returns the time from the wake to the goroutine running.
 pub fn outside_wake_while_every_p_blocks(maxprocs: usize) -> Duration {
@@ -203,20 +228,38 @@ pub fn outside_wake_while_every_p_blocks(maxprocs: usize) -> Duration {
 /// The environment variable that makes a process run `exit_child` instead of its tests.
 pub const EXIT_CHILD_ENV: &str = "GMP_STRANDING_EXIT_CHILD";
 
-/// The child side of the exit case: a `#[gmp::main]` function that starts a 10 s blocking call,
-/// prints a line and returns.
+/// The child side of the exit case: `#[gmp::main]` functions that start a 10 s blocking call,
+/// print a line and return; `send_body` chooses one whose body is `Send` (the main goroutine)
+/// or one that holds an `Rc` across an await (run on the calling thread).
+pub fn exit_child(send_body: bool) {
+    if send_body {
+        exit_child_send();
+    } else {
+        exit_child_local();
+    }
+}
+
 #[gmp::main]
-pub async fn exit_child() {
+async fn exit_child_send() {
     drop(gmp::spawn_blocking(|| thread::sleep(Duration::from_secs(10))));
+    gmp::spawn(async { thread::sleep(Duration::from_secs(10)) });
     gmp::time::sleep(Duration::from_millis(20)).await;
     print!("main returned");
 }
 
+#[gmp::main(maxprocs = 1)]
+async fn exit_child_local() {
+    let not_send = std::rc::Rc::new("main returned");
+    drop(gmp::spawn_blocking(|| thread::sleep(Duration::from_secs(10))));
+    gmp::time::sleep(Duration::from_millis(20)).await;
+    print!("{not_send}");
+}
+
 /// Runs `command` (a process that runs `exit_child`) and returns how long it took to exit and
 /// what it printed.
-pub fn time_exit(mut command: std::process::Command) -> (Duration, String) {
+pub fn time_exit(mut command: std::process::Command, send_body: bool) -> (Duration, String) {
     let started = Instant::now();
-    let output = command.env(EXIT_CHILD_ENV, "1").output().expect("child");
+    let output = command.env(EXIT_CHILD_ENV, if send_body { "send" } else { "local" }).output().expect("child");
     assert!(output.status.success(), "child failed: {output:?}");
     (started.elapsed(), String::from_utf8_lossy(&output.stdout).into_owned())
 }
