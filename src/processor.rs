@@ -16,7 +16,7 @@
 //! # Who may touch what
 //!
 //! The M holding the P (its owner) is the only writer of `schedtick`, `polls`,
-//! `runnext_streak` and the ring's tail; they are atomics only so sysmon and `stats()` may read
+//! `slicetick` and the ring's tail; they are atomics only so sysmon and `stats()` may read
 //! them. Anyone may read `status`; it changes under the scheduler's idle lock or, for the
 //! syscall/blocked states, by CAS between the owner and sysmon.
 
@@ -71,8 +71,12 @@ pub struct Processor<T: QueueItem> {
     pub global_interval: AtomicU32,
     /// Bumped before and after each poll: odd while a poll is running (owner writes).
     pub polls: AtomicU64,
-    /// Consecutive goroutines taken from runnext in the current time slice (owner only).
-    pub runnext_streak: AtomicU32,
+    /// Bumped when a goroutine starts a new time slice: one taken from anywhere but runnext
+    /// (owner writes). A goroutine taken from runnext inherits the slice (Go's `inheritTime`).
+    pub slicetick: AtomicU32,
+    /// Set by sysmon when `slicetick` has not moved for 10 ms: goroutines handing off through
+    /// runnext have used up their slice, and the next one waits its turn at the ring's tail.
+    pub slice_expired: AtomicBool,
     /// Set by sysmon when a poll ran too long: cooperative points then yield.
     pub preempt: AtomicBool,
     /// Set by sysmon when the poll running here is stuck; thieves then take runnext at once.
@@ -104,7 +108,8 @@ impl<T: QueueItem> Processor<T> {
             global_check_in: AtomicU32::new(GLOBAL_QUEUE_INTERVAL),
             global_interval: AtomicU32::new(GLOBAL_QUEUE_INTERVAL),
             polls: AtomicU64::new(0),
-            runnext_streak: AtomicU32::new(0),
+            slicetick: AtomicU32::new(0),
+            slice_expired: AtomicBool::new(false),
             preempt: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
             syscalltick: AtomicU32::new(0),
@@ -141,6 +146,12 @@ impl<T: QueueItem> Processor<T> {
         if self.preempt.load(Relaxed) {
             self.preempt.store(false, Relaxed);
         }
+    }
+
+    /// Owner: a goroutine starts a new time slice.
+    #[inline]
+    pub fn new_slice(&self) {
+        self.slicetick.store(self.slicetick.load(Relaxed).wrapping_add(1), Relaxed);
     }
 
     /// Owner: the next scheduling round. Returns true when this round should look at the

@@ -54,10 +54,6 @@ pub use idle::{Parker, Wakeup};
 const STEAL_ROUNDS: usize = 4;
 /// How long an M with nothing to run keeps its P and keeps looking before it lets go.
 const LINGER: std::time::Duration = std::time::Duration::from_micros(30);
-/// Goroutines one P may take from runnext in a row before the ring gets a turn: a pair
-/// handing off through runnext shares one time slice.
-pub const RUNNEXT_STREAK_LIMIT: u32 = 8;
-
 /// How long a worker M stays parked without being handed a P before its thread exits (the Ms
 /// started for a burst of blocked polls go away when the burst is over).
 pub const MACHINE_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -271,6 +267,12 @@ impl<T: QueueItem> Scheduler<T> {
     pub fn ready_local(&self, processor: usize, item: T, yielded: bool) {
         let queue = &self.processors[processor].queue;
         if yielded {
+            if self.processors[processor].preempt.load(Relaxed) {
+                // Preempted by sysmon after 10 ms (a coop point yielded): to the end of the
+                // global queue, as in Go, behind everything else waiting.
+                self.preempted(item);
+                return;
+            }
             queue.push_back(item, &self.global);
             if !self.global.is_empty() {
                 // A yield is a turn for everyone: goroutines waiting globally (outside spawns)
@@ -296,6 +298,12 @@ impl<T: QueueItem> Scheduler<T> {
         self.processors[processor].queue.push_back(item, &self.global);
     }
 
+    #[cold]
+    fn preempted(&self, item: T) {
+        self.global.push(item);
+        self.wake_if_idle();
+    }
+
     /// Makes `item` runnable from outside any P: global queue, then wake an idle P.
     pub fn ready_global(&self, item: T) {
         self.global.push(item);
@@ -313,6 +321,9 @@ impl<T: QueueItem> Scheduler<T> {
             }
         }
         let item = self.find_runnable(m)?;
+        if let Some(p) = m.processor() {
+            self.processors[p].new_slice();
+        }
         if m.spinning.get() {
             self.stop_spinning(m);
             // We found work while spinning: there may be more, so wake another spinner.
@@ -373,19 +384,25 @@ impl<T: QueueItem> Scheduler<T> {
         }
     }
 
+    /// runnext, then the ring. A goroutine from runnext inherits the running time slice (Go's
+    /// `inheritTime`), so goroutines handing off through runnext share one slice; once sysmon
+    /// has seen a slice last 10 ms it sets `slice_expired`, and the next one waits its turn at
+    /// the ring's tail.
+    #[inline]
     fn local_get(&self, processor: &Processor<T>) -> Option<T> {
-        let streak = processor.runnext_streak.load(Relaxed);
-        if streak < RUNNEXT_STREAK_LIMIT {
+        if !processor.slice_expired.load(Relaxed) {
             if let Some(item) = processor.queue.take_runnext() {
-                processor.runnext_streak.store(streak + 1, Relaxed);
                 return Some(item);
             }
-        } else if let Some(item) = processor.queue.take_runnext() {
-            // The time slice is used up: runnext waits its turn at the tail.
-            processor.queue.push_back(item, &self.global);
+        } else {
+            processor.slice_expired.store(false, Relaxed);
+            if let Some(item) = processor.queue.take_runnext() {
+                processor.queue.push_back(item, &self.global);
+            }
         }
-        processor.runnext_streak.store(0, Relaxed);
-        processor.queue.pop()
+        let item = processor.queue.pop()?;
+        processor.new_slice();
+        Some(item)
     }
 
     fn find_runnable(&self, m: &Machine) -> Option<T> {

@@ -67,6 +67,10 @@ struct ProcessorNotes {
     next_state_check: Duration,
     syscalltick: u32,
     syscall_seen_at: Instant,
+    /// `slicetick` as last seen, when, and whether its slice was ended already.
+    slicetick: u32,
+    slice_seen_at: Instant,
+    slice_ended: bool,
     /// schedtick and time at the start of the current poll-rate window.
     window_ticks: u32,
     window_start: Instant,
@@ -82,6 +86,9 @@ impl ProcessorNotes {
             next_state_check: Duration::ZERO,
             syscalltick: u32::MAX,
             syscall_seen_at: now,
+            slicetick: u32::MAX,
+            slice_seen_at: now,
+            slice_ended: false,
             window_ticks: 0,
             window_start: now,
         }
@@ -241,6 +248,7 @@ fn retake(shared: &Shared, notes: &mut [ProcessorNotes], now: Instant) -> bool {
             ProcessorStatus::Syscall => acted |= retake_syscall(shared, index, note, now),
             ProcessorStatus::Running => {
                 acted |= watch_poll(shared, index, note, now);
+                acted |= watch_slice(shared, index, note, now);
                 tune_global_interval(shared, index, note, now);
             }
         }
@@ -302,6 +310,27 @@ fn watch_poll(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Ins
         }
     }
     acted
+}
+
+/// Go's time slice: goroutines taken from runnext inherit the slice of the one that woke them
+/// (Go's `inheritTime`), so a pair handing off through runnext would keep its P forever.
+/// When a P's `slicetick` has not moved for 10 ms, end the slice: the next goroutine in runnext
+/// waits its turn at the ring's tail.
+fn watch_slice(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Instant) -> bool {
+    let processor = &shared.sched.processors[index];
+    let slicetick = processor.slicetick.load(std::sync::atomic::Ordering::Relaxed);
+    if slicetick != note.slicetick {
+        note.slicetick = slicetick;
+        note.slice_seen_at = now;
+        note.slice_ended = false;
+        return false;
+    }
+    if note.slice_ended || now.duration_since(note.slice_seen_at) < PREEMPT_AFTER {
+        return false;
+    }
+    note.slice_ended = true;
+    processor.slice_expired.store(true, std::sync::atomic::Ordering::Relaxed);
+    true
 }
 
 /// Go's `retake` rule, for a P whose M is stuck in a poll or a syscall that has lasted a
