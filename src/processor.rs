@@ -3,7 +3,8 @@
 //! # Design
 //!
 //! There are `maxprocs` Ps that run goroutines at any one time (plus spare Ps that stand in
-//! for a P whose M is stuck inside a poll; see `sysmon.rs`). A P owns:
+//! for a P whose M is stuck inside a poll, added in chunks as more polls are stuck at once;
+//! see `sysmon.rs` and [`Processors`]). A P owns:
 //!
 //! - its local run queue and `runnext` slot ([`LocalQueue`]);
 //! - `schedtick`, the count of scheduling rounds, and `global_check_in`, a countdown of rounds
@@ -170,7 +171,14 @@ impl<T: QueueItem> Processor<T> {
 }
 
 /// Ps per chunk allocated beyond the first ones.
+#[cfg(not(loom))]
 const CHUNK: usize = 32;
+/// Under loom, small chunks keep the models' loops over all Ps short.
+#[cfg(loom)]
+const CHUNK: usize = 2;
+
+/// A chunk of Ps added beyond the first ones, allocated when first needed.
+type Chunk<T> = std::sync::OnceLock<Box<[Processor<T>]>>;
 
 /// Go's `allp`: the `maxprocs` Ps, the spares that stand in for Ps whose M is stuck in a poll,
 /// and room to add more spares as more polls get stuck at once (up to one per thread the
@@ -180,7 +188,7 @@ const CHUNK: usize = 32;
 /// Ps are never freed or moved once allocated, so a `&Processor` lives as long as this.
 pub struct Processors<T: QueueItem> {
     first: Box<[Processor<T>]>,
-    chunks: Box<[std::sync::OnceLock<Box<[Processor<T>]>>]>,
+    chunks: Box<[Chunk<T>]>,
     /// Ps allocated so far (`first` plus whole chunks).
     len: AtomicUsize,
 }

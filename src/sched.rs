@@ -3,7 +3,8 @@
 //! # Finding work (`find_runnable`)
 //!
 //! An M holding a P looks, in order: every 61st tick one goroutine from the global queue (so a
-//! busy P cannot starve it) → its P's runnext → its ring → a batch from the global queue → the
+//! busy P cannot starve it) → its P's runnext (which inherits the running time slice, until
+//! sysmon ends a slice that has lasted 10 ms) → its ring → a batch from the global queue → the
 //! network, without blocking → half the ring of a random other P (4 rounds over all Ps; a
 //! running P's runnext only in the last round, after a ~3 µs back-off) → it gives up its P
 //! and parks.
@@ -171,6 +172,8 @@ pub struct Scheduler<T: QueueItem> {
     nmspinning: CachePadded<AtomicUsize>,
     /// Spare Ps currently standing in for blocked ones.
     extra: AtomicUsize,
+    /// How long a parked worker M waits for a P before its thread exits.
+    machine_keep_alive: std::time::Duration,
     shutdown: AtomicBool,
     platform: OnceLock<Box<dyn Platform>>,
     // sysmon is always a real OS thread with a clock (never a loom thread), so std's `Thread`
@@ -220,12 +223,21 @@ impl<T: QueueItem> Scheduler<T> {
             npidle: CachePadded(AtomicUsize::new(maxprocs)),
             nmspinning: CachePadded(AtomicUsize::new(0)),
             extra: AtomicUsize::new(0),
+            machine_keep_alive: MACHINE_KEEP_ALIVE,
             shutdown: AtomicBool::new(false),
             platform: OnceLock::new(),
             sysmon: OnceLock::new(),
             sysmon_sleeping: CachePadded(AtomicBool::new(false)),
             sysmon_backed_off: AtomicBool::new(false),
         }
+    }
+
+    /// Sets how long a parked worker M waits for a P before its thread exits
+    /// (`MACHINE_KEEP_ALIVE` by default).
+    #[cfg_attr(not(loom), allow(dead_code))] // the loom models shorten it
+    pub fn with_machine_keep_alive(mut self, keep_alive: std::time::Duration) -> Self {
+        self.machine_keep_alive = keep_alive;
+        self
     }
 
     /// Installs the runtime's hooks. Must be called once, before any M starts.

@@ -7,17 +7,25 @@
 //! unparks it). While backed off, a goroutine made runnable on a P nudges it back to the
 //! 20 µs tick: queued work is what a stuck poll would strand, so that is when to watch. Each round it looks at every P:
 //!
+//! - **Go's `retake` rule** decides, for a P whose M is blocked (in `gmp::syscall`, or in a
+//!   poll that has not moved for a round), whether to take the P away: yes if goroutines are
+//!   queued on it or globally, or timers are pending on it, or no M spins and no P is idle
+//!   (then nothing would pick up what a timer, the netpoller or another thread makes runnable
+//!   next), or the block has lasted 10 ms.
 //! - **A P in `gmp::syscall`** (status `Syscall`): the first round that sees a new syscall
-//!   only notes the time. After that sysmon retakes the P — a CAS from `Syscall` that the
-//!   returning M races — when the P has queued work, or no M is spinning and no P is idle, or
-//!   the call has lasted 10 ms; it then hands the P to another M (Go's `retake`/`handoffp`).
+//!   only notes the time. After that, if the rule says so, sysmon retakes the P — a CAS from
+//!   `Syscall` that the returning M races — and hands it to another M (Go's `handoffp`, in
+//!   `hand_off_processor`).
 //! - **A P running a poll** (`polls` odd): sysmon notes when it first saw the current value of
 //!   `polls`. A poll running past 10 ms gets its P's `preempt` flag set, so gmp's cooperative
-//!   points make the goroutine yield. A poll that is *stuck* — its thread sleeps in the kernel
-//!   (a blocking call inside a future) for a sysmon round, or it has run 20 ms — while
-//!   goroutines wait on its P gets the P marked blocked, and a spare P and another M take over
-//!   its queued goroutines (runnext included). When the poll returns, its M notices the mark
-//!   and retires a P, so `maxprocs` Ps run goroutines again.
+//!   points make the goroutine yield (to the end of the global queue). A poll that is *stuck* —
+//!   its thread sleeps in the kernel (a blocking call inside a future) for a sysmon round, or
+//!   it has run 20 ms — gets its P marked blocked if the rule says so, and a spare P (allp
+//!   grows as needed) and another M take over its queued goroutines (runnext included). When
+//!   the poll returns, its M notices the mark and retires a P, so `maxprocs` Ps run goroutines
+//!   again.
+//! - **Time slices**: when a P's `slicetick` has not moved for 10 ms, the goroutines handing
+//!   off through its runnext have used up their slice (`slice_expired`; see `sched.rs`).
 //!
 //! Every 10 ms sysmon also polls the network (if no M did) and fires due timers, as a
 //! backstop, and it refreshes the coarse clock that `dump()` uses.

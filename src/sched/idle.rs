@@ -254,7 +254,7 @@ impl<T: QueueItem> Scheduler<T> {
             idle.machines.push(m.parker.clone());
         }
         // Worker Ms exit after a keep-alive without work; M0 stays (it belongs to block_on).
-        let keep_alive_until = m.interrupt.is_none().then(|| std::time::Instant::now() + MACHINE_KEEP_ALIVE);
+        let keep_alive_until = m.interrupt.is_none().then(|| std::time::Instant::now() + self.machine_keep_alive);
         loop {
             if let Some(wakeup) = m.parker.take_handoff() {
                 return wakeup;
