@@ -130,7 +130,7 @@ fn a_worker_m_leaving_after_its_keep_alive_never_takes_a_p_with_it() {
     loom_tests::model(|| {
         let platform = NoThreads::default();
         let requests = platform.requests.clone();
-        let sched = Arc::new(Scheduler::new(1, 0).with_machine_keep_alive(Duration::ZERO));
+        let sched: Arc<Scheduler<Item>> = Arc::new(Scheduler::new(1, 0).with_machine_keep_alive(Duration::ZERO));
         sched.set_platform(Box::new(platform));
 
         let worker = {
