@@ -256,7 +256,9 @@ fn retake(shared: &Shared, notes: &mut [ProcessorNotes], now: Instant) -> bool {
             ProcessorStatus::Syscall => acted |= retake_syscall(shared, index, note, now),
             ProcessorStatus::Running => {
                 acted |= watch_poll(shared, index, note, now);
-                acted |= watch_slice(shared, index, note, now);
+                // Ending a time slice is housekeeping, as Go's preemptions are: it does not
+                // keep sysmon at its fastest tick.
+                watch_slice(shared, index, note, now);
                 tune_global_interval(shared, index, note, now);
             }
         }
@@ -324,21 +326,20 @@ fn watch_poll(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Ins
 /// (Go's `inheritTime`), so a pair handing off through runnext would keep its P forever.
 /// When a P's `slicetick` has not moved for 10 ms, end the slice: the next goroutine in runnext
 /// waits its turn at the ring's tail.
-fn watch_slice(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Instant) -> bool {
+fn watch_slice(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Instant) {
     let processor = &shared.sched.processors[index];
     let slicetick = processor.slicetick.load(std::sync::atomic::Ordering::Relaxed);
     if slicetick != note.slicetick {
         note.slicetick = slicetick;
         note.slice_seen_at = now;
         note.slice_ended = false;
-        return false;
+        return;
     }
     if note.slice_ended || now.duration_since(note.slice_seen_at) < PREEMPT_AFTER {
-        return false;
+        return;
     }
     note.slice_ended = true;
     processor.slice_expired.store(true, std::sync::atomic::Ordering::Relaxed);
-    true
 }
 
 /// Go's `retake` rule, for a P whose M is stuck in a poll or a syscall that has lasted a
