@@ -70,7 +70,10 @@ impl Builder {
     }
 
     /// Most worker threads (Ms) the runtime may start, counting threads stuck in syscalls or
-    /// blocked polls. Must be at least `maxprocs`.
+    /// blocked polls (each goroutine blocking its thread holds one, as in Go). Must be at
+    /// least `maxprocs`. When it is reached the runtime says so once on stderr and runnable
+    /// goroutines wait until a thread is free; worker threads parked for 10 s without work
+    /// exit.
     pub fn max_threads(mut self, max_threads: usize) -> Self {
         self.max_threads = max_threads;
         self

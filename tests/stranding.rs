@@ -134,3 +134,59 @@ fn the_process_exits_when_a_main_that_is_not_send_returns_despite_a_running_bloc
     assert!(printed.contains("main returned"), "stdout was not flushed: {printed:?}");
     assert!(took < Duration::from_secs(5), "the process took {took:?} to exit past a 10 s blocking call");
 }
+
+#[test]
+fn the_threads_started_for_blocked_goroutines_exit_after_the_keep_alive() {
+    let rt = gmp::Builder::new().maxprocs(2).build().unwrap();
+    let (peak, after) = rt.block_on(async {
+        let handles: Vec<_> =
+            (0..8).map(|_| gmp::spawn(async { std::thread::sleep(Duration::from_millis(300)) })).collect();
+        gmp::time::sleep(Duration::from_millis(150)).await;
+        let peak = gmp::runtime::stats().threads;
+        for handle in handles {
+            handle.await.unwrap();
+        }
+        // Worker Ms parked without a P for 10 s exit.
+        gmp::time::sleep(Duration::from_secs(12)).await;
+        (peak, gmp::runtime::stats().threads)
+    });
+    assert!(peak >= 6, "8 goroutines blocking at once ran on only {peak} worker threads");
+    assert!(after <= 3, "{after} worker threads were still alive 12 s after the blocks ended (peak {peak})");
+}
+
+/// The child process of the thread-limit test: one P, at most two worker threads, and six
+/// goroutines that block their threads for 200 ms at once.
+#[test]
+fn thread_limit_child() {
+    if std::env::var_os("GMP_STRANDING_THREAD_LIMIT_CHILD").is_none() {
+        return;
+    }
+    let rt = gmp::Builder::new().maxprocs(1).max_threads(2).build().unwrap();
+    let finished = rt.block_on(async {
+        let handles: Vec<_> =
+            (0..6).map(|_| gmp::spawn(async { std::thread::sleep(Duration::from_millis(200)) })).collect();
+        let mut finished = 0;
+        for handle in handles {
+            handle.await.unwrap();
+            finished += 1;
+        }
+        finished
+    });
+    println!("finished {finished}");
+}
+
+#[test]
+fn reaching_max_threads_says_so_once_and_the_work_waits() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "thread_limit_child", "--nocapture", "--test-threads=1"])
+        .env("GMP_STRANDING_THREAD_LIMIT_CHILD", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "child failed: {stdout}\n{stderr}");
+    assert!(stdout.contains("finished 6"), "not every blocked goroutine finished: {stdout}");
+    let lines: Vec<&str> = stderr.lines().filter(|line| line.contains("max_threads")).collect();
+    assert_eq!(lines.len(), 1, "expected one line naming the limit, got {lines:?}");
+    assert!(lines[0].contains("Builder::max_threads") && lines[0].contains('2'), "{}", lines[0]);
+}
