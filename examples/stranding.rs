@@ -23,6 +23,11 @@ fn main() {
         "maxprocs(2) 50 TCP round trips by main beside two 3 s blockers: {:?} [Go: ~ms]",
         cases::round_trips_beside_a_blocker(2, 2)
     );
+    println!(
+        "maxprocs(2) the same 50 round trips in block_on's own future beside a 3 s blocker: {:?} \
+         (only the calling thread may poll it)",
+        cases::round_trips_in_block_on_beside_a_blocker(2, 1)
+    );
     for maxprocs in [1, 2] {
         let took = cases::timer_beside_a_blocker(maxprocs, maxprocs);
         println!("maxprocs({maxprocs}) 50 ms sleep while every P blocks: woke after {took:?} [Go: ~50 ms]");

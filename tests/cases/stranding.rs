@@ -32,7 +32,17 @@ fn as_main_goroutine<T: Send + 'static>(
 /// the time of the round trips.
 pub fn round_trips_beside_a_blocker(maxprocs: usize, blockers: usize) -> Duration {
     let rt = runtime(maxprocs);
-    as_main_goroutine(&rt, async move {
+    as_main_goroutine(&rt, round_trips(blockers))
+}
+
+/// The same with the round trips in `block_on`'s own future, which only the calling thread may
+/// poll.
+pub fn round_trips_in_block_on_beside_a_blocker(maxprocs: usize, blockers: usize) -> Duration {
+    runtime(maxprocs).block_on(round_trips(blockers))
+}
+
+async fn round_trips(blockers: usize) -> Duration {
+    {
         let listener = gmp::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
         gmp::spawn(async move {
@@ -55,7 +65,7 @@ pub fn round_trips_beside_a_blocker(maxprocs: usize, blockers: usize) -> Duratio
             stream.read_exact(&mut byte).await.expect("read");
         }
         started.elapsed()
-    })
+    }
 }
 
 /// A goroutine parks on a 50 ms `gmp::time::sleep`; then another goroutine blocks its thread.
