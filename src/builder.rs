@@ -70,7 +70,10 @@ impl Builder {
     }
 
     /// Most worker threads (Ms) the runtime may start, counting threads stuck in syscalls or
-    /// blocked polls. Must be at least `maxprocs`.
+    /// blocked polls (each goroutine blocking its thread holds one, as in Go). Must be at
+    /// least `maxprocs`. When it is reached the runtime says so once on stderr and runnable
+    /// goroutines wait until a thread is free; worker threads parked for 10 s without work
+    /// exit.
     pub fn max_threads(mut self, max_threads: usize) -> Self {
         self.max_threads = max_threads;
         self
@@ -147,10 +150,10 @@ fn invalid(message: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, format!("gmp::Builder: {}", message.into()))
 }
 
-/// `GMP_MAXPROCS` if it is a positive integer. Anything else is ignored with one warning
-/// line on stderr per process.
+/// `GMP_MAXPROCS` if it is a positive integer. Empty (`GMP_MAXPROCS=`) counts as unset;
+/// anything else is ignored with one warning line on stderr per process.
 fn maxprocs_from_env() -> Option<usize> {
-    let value = std::env::var_os(MAXPROCS_ENV)?;
+    let value = std::env::var_os(MAXPROCS_ENV).filter(|value| !value.is_empty())?;
     match value.to_str().and_then(|s| s.trim().parse::<usize>().ok()) {
         Some(n) if n > 0 => Some(n),
         _ => {

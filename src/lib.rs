@@ -70,6 +70,8 @@ mod goroutine;
 pub mod io;
 mod loom;
 mod machine;
+#[doc(hidden)]
+pub mod main_goroutine;
 pub mod net;
 mod netpoll;
 mod platform;

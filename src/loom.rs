@@ -19,7 +19,13 @@ pub(crate) use loom::{
 pub(crate) use loom::thread::{current as current_thread, park, Thread};
 
 #[cfg(not(loom))]
-pub(crate) use std::thread::{current as current_thread, park, Thread};
+pub(crate) use std::thread::{current as current_thread, park, park_timeout, Thread};
+
+/// Under loom a timed park is a park: timeouts are upper bounds the models do without.
+#[cfg(loom)]
+pub(crate) fn park_timeout(_limit: std::time::Duration) {
+    loom::thread::park();
+}
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::{

@@ -534,6 +534,11 @@ impl Netpoller {
         }
     }
 
+    /// True if an M is blocked in `block_until_ready` now.
+    pub(crate) fn has_blocked_waiter(&self) -> bool {
+        self.gate.is_blocked()
+    }
+
     /// Breaks a blocked `block_until_ready`, or makes the next one return at once.
     pub(crate) fn notify(&self) {
         self.gate.notify(|| self.notifier.notify(&self.core.poller));

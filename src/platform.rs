@@ -75,4 +75,12 @@ impl Platform for RuntimePlatform {
     fn wake_network(&self) {
         self.shared().netpoll.notify();
     }
+
+    fn network_is_polled(&self) -> bool {
+        self.shared().netpoll.has_blocked_waiter()
+    }
+
+    fn has_timers(&self, processor: usize) -> bool {
+        self.shared().timers.has_pending(processor)
+    }
 }

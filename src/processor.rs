@@ -3,7 +3,8 @@
 //! # Design
 //!
 //! There are `maxprocs` Ps that run goroutines at any one time (plus spare Ps that stand in
-//! for a P whose M is stuck inside a poll; see `sysmon.rs`). A P owns:
+//! for a P whose M is stuck inside a poll, added in chunks as more polls are stuck at once;
+//! see `sysmon.rs` and [`Processors`]). A P owns:
 //!
 //! - its local run queue and `runnext` slot ([`LocalQueue`]);
 //! - `schedtick`, the count of scheduling rounds, and `global_check_in`, a countdown of rounds
@@ -16,11 +17,11 @@
 //! # Who may touch what
 //!
 //! The M holding the P (its owner) is the only writer of `schedtick`, `polls`,
-//! `runnext_streak` and the ring's tail; they are atomics only so sysmon and `stats()` may read
+//! `slicetick` and the ring's tail; they are atomics only so sysmon and `stats()` may read
 //! them. Anyone may read `status`; it changes under the scheduler's idle lock or, for the
 //! syscall/blocked states, by CAS between the owner and sysmon.
 
-use crate::loom::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::*};
+use crate::loom::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use crate::runq::{LocalQueue, QueueItem};
 
 /// Rounds between looks at the global queue when polls are short (Go: 61).
@@ -71,8 +72,12 @@ pub struct Processor<T: QueueItem> {
     pub global_interval: AtomicU32,
     /// Bumped before and after each poll: odd while a poll is running (owner writes).
     pub polls: AtomicU64,
-    /// Consecutive goroutines taken from runnext in the current time slice (owner only).
-    pub runnext_streak: AtomicU32,
+    /// Bumped when a goroutine starts a new time slice: one taken from anywhere but runnext
+    /// (owner writes). A goroutine taken from runnext inherits the slice (Go's `inheritTime`).
+    pub slicetick: AtomicU32,
+    /// Set by sysmon when `slicetick` has not moved for 10 ms: goroutines handing off through
+    /// runnext have used up their slice, and the next one waits its turn at the ring's tail.
+    pub slice_expired: AtomicBool,
     /// Set by sysmon when a poll ran too long: cooperative points then yield.
     pub preempt: AtomicBool,
     /// Set by sysmon when the poll running here is stuck; thieves then take runnext at once.
@@ -104,7 +109,8 @@ impl<T: QueueItem> Processor<T> {
             global_check_in: AtomicU32::new(GLOBAL_QUEUE_INTERVAL),
             global_interval: AtomicU32::new(GLOBAL_QUEUE_INTERVAL),
             polls: AtomicU64::new(0),
-            runnext_streak: AtomicU32::new(0),
+            slicetick: AtomicU32::new(0),
+            slice_expired: AtomicBool::new(false),
             preempt: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
             syscalltick: AtomicU32::new(0),
@@ -143,6 +149,12 @@ impl<T: QueueItem> Processor<T> {
         }
     }
 
+    /// Owner: a goroutine starts a new time slice.
+    #[inline]
+    pub fn new_slice(&self) {
+        self.slicetick.store(self.slicetick.load(Relaxed).wrapping_add(1), Relaxed);
+    }
+
     /// Owner: the next scheduling round. Returns true when this round should look at the
     /// global queue first.
     #[inline]
@@ -155,5 +167,91 @@ impl<T: QueueItem> Processor<T> {
         }
         self.global_check_in.store(self.global_interval.load(Relaxed), Relaxed);
         true
+    }
+}
+
+/// Ps per chunk allocated beyond the first ones.
+#[cfg(not(loom))]
+const CHUNK: usize = 32;
+/// Under loom, small chunks keep the models' loops over all Ps short.
+#[cfg(loom)]
+const CHUNK: usize = 2;
+
+/// A chunk of Ps added beyond the first ones, allocated when first needed.
+type Chunk<T> = std::sync::OnceLock<Box<[Processor<T>]>>;
+
+/// Go's `allp`: the `maxprocs` Ps, the spares that stand in for Ps whose M is stuck in a poll,
+/// and room to add more spares as more polls get stuck at once (up to one per thread the
+/// runtime may start), in chunks allocated on demand. Indexing the first Ps costs what a
+/// bounds check does; Ps added later are one pointer further away.
+///
+/// Ps are never freed or moved once allocated, so a `&Processor` lives as long as this.
+pub struct Processors<T: QueueItem> {
+    first: Box<[Processor<T>]>,
+    chunks: Box<[Chunk<T>]>,
+    /// Ps allocated so far (`first` plus whole chunks).
+    len: AtomicUsize,
+}
+
+impl<T: QueueItem> Processors<T> {
+    /// `first` Ps now; room for `limit` in all.
+    pub fn new(first: usize, limit: usize) -> Self {
+        let chunks = limit.saturating_sub(first).div_ceil(CHUNK);
+        Self {
+            first: (0..first).map(Processor::new).collect(),
+            chunks: (0..chunks).map(|_| std::sync::OnceLock::new()).collect(),
+            len: AtomicUsize::new(first),
+        }
+    }
+
+    /// Ps allocated so far.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len.load(Acquire)
+    }
+
+    /// Every P allocated so far, in index order.
+    pub fn iter(&self) -> impl Iterator<Item = &Processor<T>> + '_ {
+        (0..self.len()).map(move |index| &self[index])
+    }
+
+    /// Allocates the next chunk of Ps and returns their indices, or `None` at the limit.
+    /// Callers serialise (the scheduler's idle lock).
+    #[cold]
+    pub fn grow(&self) -> Option<std::ops::Range<usize>> {
+        let start = self.len.load(Relaxed);
+        let chunk = (start - self.first.len()) / CHUNK;
+        let cell = self.chunks.get(chunk)?;
+        cell.get_or_init(|| (start..start + CHUNK).map(Processor::new).collect());
+        self.len.store(start + CHUNK, Release);
+        Some(start..start + CHUNK)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn added(&self, index: usize) -> &Processor<T> {
+        let offset = index - self.first.len();
+        match self.chunks.get(offset / CHUNK).and_then(|chunk| chunk.get()) {
+            Some(chunk) => &chunk[offset % CHUNK],
+            None => panic!("gmp: P {index} does not exist ({} allocated)", self.len()),
+        }
+    }
+}
+
+impl<T: QueueItem> std::ops::Index<usize> for Processors<T> {
+    type Output = Processor<T>;
+
+    #[inline]
+    fn index(&self, index: usize) -> &Processor<T> {
+        match self.first.get(index) {
+            Some(processor) => processor,
+            None => self.added(index),
+        }
+    }
+}
+
+impl<T: QueueItem> std::fmt::Debug for Processors<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }

@@ -60,6 +60,7 @@ pub(crate) struct Shared {
     pub(crate) blocking: crate::blocking::BlockingPool,
     next_goroutine_id: AtomicU64,
     machines: AtomicUsize,
+    thread_limit_reported: std::sync::atomic::AtomicBool,
     threads: Mutex<Vec<thread::JoinHandle<()>>>,
     sysmon: Mutex<Option<thread::JoinHandle<()>>>,
     started: Instant,
@@ -161,6 +162,7 @@ impl Shared {
     pub(crate) fn start_thread(self: Arc<Self>, wakeup: Wakeup) -> bool {
         if self.machines.fetch_add(1, Ordering::AcqRel) >= self.config.max_threads {
             self.machines.fetch_sub(1, Ordering::AcqRel);
+            self.thread_limit_reached();
             return false;
         }
         let seed = self.seed.fetch_add(0x9E37_79B9, Ordering::Relaxed);
@@ -174,7 +176,10 @@ impl Shared {
             shared.machines.fetch_sub(1, Ordering::AcqRel);
         }) {
             Ok(handle) => {
-                crate::loom::lock(&self.threads).push(handle);
+                let mut threads = crate::loom::lock(&self.threads);
+                // Ms exit after a keep-alive: forget the handles of those that did.
+                threads.retain(|thread| !thread.is_finished());
+                threads.push(handle);
                 true
             }
             Err(error) => {
@@ -182,6 +187,19 @@ impl Shared {
                 eprintln!("gmp: could not start a worker thread: {error}");
                 false
             }
+        }
+    }
+
+    /// Says once, on stderr, that work waits for a thread because `max_threads` is reached.
+    #[cold]
+    fn thread_limit_reached(&self) {
+        if !self.thread_limit_reported.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "gmp: all {} worker threads allowed by Builder::max_threads are busy (goroutines \
+                 blocking their threads hold them); runnable goroutines wait until one is free. \
+                 Raise the limit with gmp::Builder::max_threads (or #[gmp::main(max_threads = N)])",
+                self.config.max_threads
+            );
         }
     }
 
@@ -363,7 +381,8 @@ impl Runtime {
     pub(crate) fn with_config(config: Config) -> io::Result<Runtime> {
         let maxprocs = config.maxprocs;
         let shared = Arc::new(Shared {
-            sched: Scheduler::new(maxprocs, maxprocs.max(4)),
+            // Spares beyond the first ones are added as polls get stuck, up to one per thread.
+            sched: Scheduler::with_spare_limit(maxprocs, maxprocs.max(4), config.max_threads),
             registry: Registry::new(maxprocs * 4),
             netpoll: crate::netpoll::Netpoller::new()?,
             timers: crate::time::Timers::new(maxprocs),
@@ -371,6 +390,7 @@ impl Runtime {
             config,
             next_goroutine_id: AtomicU64::new(1),
             machines: AtomicUsize::new(0),
+            thread_limit_reported: std::sync::atomic::AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
             sysmon: Mutex::new(None),
             started: Instant::now(),
@@ -400,6 +420,7 @@ impl Runtime {
     /// let rt = gmp::Runtime::new().unwrap();
     /// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
     /// ```
+    #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         block_on(&self.shared, future)
     }
@@ -568,6 +589,7 @@ fn must_not_block(runtime: Option<&Arc<Shared>>) -> bool {
 
 /// Runs `future` to completion on the calling thread as M0 of `shared` (see
 /// [`Runtime::block_on`]).
+#[track_caller]
 fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
     assert!(
         !must_not_block(None),
@@ -594,11 +616,21 @@ fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
     }
     let waker = Waker::from(signal.clone());
     let mut task_context = TaskContext::from_waker(&waker);
-    let mut future = pin!(future);
+    // The main future is the main goroutine: registered (it counts in `num_goroutine` and
+    // shows in `dump` with its wait reason) for as long as `future` below lives, which
+    // the metadata, declared first, outlives.
+    let id = context.next_goroutine_id();
+    let main = Goroutine::new(id, Location::caller(), RuntimePointer(&**shared), shared.coarse_now());
+    shared.registry.insert_near(&main, waker.clone(), context.machine.processor());
+    let mut future = pin!(GoroutineFuture::new(future, &main));
     loop {
         if signal.woken.swap(false, Ordering::AcqRel) {
             if let Poll::Ready(output) = context.polling(|| future.as_mut().poll(&mut task_context)) {
-                return output;
+                match output.into_result() {
+                    Some(Ok(output)) => return output,
+                    Some(Err(panic)) => std::panic::resume_unwind(panic),
+                    None => unreachable!("the main goroutine cannot be aborted"),
+                }
             }
         }
         if let Some(runnable) = shared.sched.next(&context.machine) {
@@ -793,6 +825,7 @@ impl Handle {
     /// });
     /// assert_eq!(sum, 42);
     /// ```
+    #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         block_on(&self.shared, future)
     }

@@ -3,7 +3,8 @@
 //! # Finding work (`find_runnable`)
 //!
 //! An M holding a P looks, in order: every 61st tick one goroutine from the global queue (so a
-//! busy P cannot starve it) → its P's runnext → its ring → a batch from the global queue → the
+//! busy P cannot starve it) → its P's runnext (which inherits the running time slice, until
+//! sysmon ends a slice that has lasted 10 ms) → its ring → a batch from the global queue → the
 //! network, without blocking → half the ring of a random other P (4 rounds over all Ps; a
 //! running P's runnext only in the last round, after a ~3 µs back-off) → it gives up its P
 //! and parks.
@@ -38,10 +39,10 @@ use std::sync::OnceLock;
 
 use crate::global_queue::{GlobalQueue, GLOBAL_BATCH_LIMIT};
 use crate::loom::{
-    brief_backoff, current_thread, fence, lock, park, spin_for, Arc, AtomicBool, AtomicUsize, CachePadded, Mutex,
-    Ordering::*, Thread,
+    brief_backoff, current_thread, fence, lock, park, park_timeout, spin_for, Arc, AtomicBool, AtomicUsize,
+    CachePadded, Mutex, Ordering::*, Thread,
 };
-use crate::processor::{Processor, ProcessorStatus};
+use crate::processor::{Processor, ProcessorStatus, Processors};
 use crate::runq::{Overflow, QueueItem, LOCAL_QUEUE_CAPACITY};
 
 mod blocked;
@@ -54,9 +55,9 @@ pub use idle::{Parker, Wakeup};
 const STEAL_ROUNDS: usize = 4;
 /// How long an M with nothing to run keeps its P and keeps looking before it lets go.
 const LINGER: std::time::Duration = std::time::Duration::from_micros(30);
-/// Goroutines one P may take from runnext in a row before the ring gets a turn: a pair
-/// handing off through runnext shares one time slice.
-pub const RUNNEXT_STREAK_LIMIT: u32 = 8;
+/// How long a worker M stays parked without being handed a P before its thread exits (the Ms
+/// started for a burst of blocked polls go away when the burst is over).
+pub const MACHINE_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(10);
 
 const HANDOFF_NONE: usize = usize::MAX;
 const HANDOFF_EXIT: usize = usize::MAX - 1;
@@ -152,12 +153,21 @@ pub trait Platform: Send + Sync {
     }
     /// Breaks a blocked netpoll wait so an M can come out and run new work.
     fn wake_network(&self) {}
+    /// True if an M is blocked in the netpoller now (it will see I/O and the next timer).
+    /// The default (for models without a network) says yes, so no M is started for it.
+    fn network_is_polled(&self) -> bool {
+        true
+    }
+    /// True if timers are pending on P `processor`'s queue.
+    fn has_timers(&self, _processor: usize) -> bool {
+        false
+    }
 }
 
 /// The scheduler state shared by all Ms: the Ps, the global queue, the idle lists.
 pub struct Scheduler<T: QueueItem> {
-    /// All Ps (Go's `allp`).
-    pub processors: Box<[Processor<T>]>,
+    /// All Ps (Go's `allp`): `maxprocs`, then spares, added in chunks as polls get stuck.
+    pub processors: Processors<T>,
     /// How many Ps run goroutines at once.
     pub maxprocs: usize,
     /// The global run queue.
@@ -167,6 +177,8 @@ pub struct Scheduler<T: QueueItem> {
     nmspinning: CachePadded<AtomicUsize>,
     /// Spare Ps currently standing in for blocked ones.
     extra: AtomicUsize,
+    /// How long a parked worker M waits for a P before its thread exits.
+    machine_keep_alive: std::time::Duration,
     shutdown: AtomicBool,
     platform: OnceLock<Box<dyn Platform>>,
     // sysmon is always a real OS thread with a clock (never a loom thread), so std's `Thread`
@@ -190,10 +202,17 @@ impl<T: QueueItem> std::fmt::Debug for Scheduler<T> {
 
 impl<T: QueueItem> Scheduler<T> {
     /// A scheduler with `maxprocs` Ps, all idle, and `spares` spare Ps for blocked polls.
+    #[cfg_attr(not(loom), allow(dead_code))] // the loom models build theirs with it
     pub fn new(maxprocs: usize, spares: usize) -> Self {
+        Self::with_spare_limit(maxprocs, spares, spares)
+    }
+
+    /// As `new`, with room to add spare Ps up to `spare_limit` in all when more polls are stuck
+    /// at once than there are spares (one per thread the runtime may start is enough).
+    pub fn with_spare_limit(maxprocs: usize, spares: usize, spare_limit: usize) -> Self {
         assert!(maxprocs > 0, "maxprocs must be at least 1");
         let total = maxprocs + spares;
-        let processors: Box<[Processor<T>]> = (0..total).map(Processor::new).collect();
+        let processors = Processors::new(total, maxprocs + spare_limit.max(spares));
         // Pop order hands out P0 first.
         let idle = IdleLists {
             processors: (0..maxprocs).rev().collect(),
@@ -209,12 +228,21 @@ impl<T: QueueItem> Scheduler<T> {
             npidle: CachePadded(AtomicUsize::new(maxprocs)),
             nmspinning: CachePadded(AtomicUsize::new(0)),
             extra: AtomicUsize::new(0),
+            machine_keep_alive: MACHINE_KEEP_ALIVE,
             shutdown: AtomicBool::new(false),
             platform: OnceLock::new(),
             sysmon: OnceLock::new(),
             sysmon_sleeping: CachePadded(AtomicBool::new(false)),
             sysmon_backed_off: AtomicBool::new(false),
         }
+    }
+
+    /// Sets how long a parked worker M waits for a P before its thread exits
+    /// (`MACHINE_KEEP_ALIVE` by default).
+    #[cfg_attr(not(loom), allow(dead_code))] // the loom models shorten it
+    pub fn with_machine_keep_alive(mut self, keep_alive: std::time::Duration) -> Self {
+        self.machine_keep_alive = keep_alive;
+        self
     }
 
     /// Installs the runtime's hooks. Must be called once, before any M starts.
@@ -256,6 +284,12 @@ impl<T: QueueItem> Scheduler<T> {
     pub fn ready_local(&self, processor: usize, item: T, yielded: bool) {
         let queue = &self.processors[processor].queue;
         if yielded {
+            if self.processors[processor].preempt.load(Relaxed) {
+                // Preempted by sysmon after 10 ms (a coop point yielded): to the end of the
+                // global queue, as in Go, behind everything else waiting.
+                self.preempted(item);
+                return;
+            }
             queue.push_back(item, &self.global);
             if !self.global.is_empty() {
                 // A yield is a turn for everyone: goroutines waiting globally (outside spawns)
@@ -279,6 +313,12 @@ impl<T: QueueItem> Scheduler<T> {
     /// offers the batch to idle Ps once it is queued.
     pub fn ready_local_in_order(&self, processor: usize, item: T) {
         self.processors[processor].queue.push_back(item, &self.global);
+    }
+
+    #[cold]
+    fn preempted(&self, item: T) {
+        self.global.push(item);
+        self.wake_if_idle();
     }
 
     /// Makes `item` runnable from outside any P: global queue, then wake an idle P.
@@ -306,6 +346,9 @@ impl<T: QueueItem> Scheduler<T> {
             }
             return None;
         };
+        if let Some(p) = m.processor() {
+            self.processors[p].new_slice();
+        }
         if m.spinning.get() {
             self.stop_spinning(m);
             // We found work while spinning: there may be more, so wake another spinner.
@@ -372,19 +415,25 @@ impl<T: QueueItem> Scheduler<T> {
         }
     }
 
+    /// runnext, then the ring. A goroutine from runnext inherits the running time slice (Go's
+    /// `inheritTime`), so goroutines handing off through runnext share one slice; once sysmon
+    /// has seen a slice last 10 ms it sets `slice_expired`, and the next one waits its turn at
+    /// the ring's tail.
+    #[inline]
     fn local_get(&self, processor: &Processor<T>) -> Option<T> {
-        let streak = processor.runnext_streak.load(Relaxed);
-        if streak < RUNNEXT_STREAK_LIMIT {
+        if !processor.slice_expired.load(Relaxed) {
             if let Some(item) = processor.queue.take_runnext() {
-                processor.runnext_streak.store(streak + 1, Relaxed);
                 return Some(item);
             }
-        } else if let Some(item) = processor.queue.take_runnext() {
-            // The time slice is used up: runnext waits its turn at the tail.
-            processor.queue.push_back(item, &self.global);
+        } else {
+            processor.slice_expired.store(false, Relaxed);
+            if let Some(item) = processor.queue.take_runnext() {
+                processor.queue.push_back(item, &self.global);
+            }
         }
-        processor.runnext_streak.store(0, Relaxed);
-        processor.queue.pop()
+        let item = processor.queue.pop()?;
+        processor.new_slice();
+        Some(item)
     }
 
     fn find_runnable(&self, m: &Machine) -> Option<T> {
@@ -604,7 +653,7 @@ impl<T: QueueItem> Scheduler<T> {
             if self.shutdown.load(Acquire) {
                 self.put_idle_processor(p);
             } else {
-                self.hand_off_processor(p);
+                self.give_up_processor(p);
             }
         }
     }

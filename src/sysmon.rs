@@ -7,17 +7,25 @@
 //! unparks it). While backed off, a goroutine made runnable on a P nudges it back to the
 //! 20 µs tick: queued work is what a stuck poll would strand, so that is when to watch. Each round it looks at every P:
 //!
+//! - **Go's `retake` rule** decides, for a P whose M is blocked (in `gmp::syscall`, or in a
+//!   poll that has not moved for a round), whether to take the P away: yes if goroutines are
+//!   queued on it or globally, or timers are pending on it, or no M spins and no P is idle
+//!   (then nothing would pick up what a timer, the netpoller or another thread makes runnable
+//!   next), or the block has lasted 10 ms.
 //! - **A P in `gmp::syscall`** (status `Syscall`): the first round that sees a new syscall
-//!   only notes the time. After that sysmon retakes the P — a CAS from `Syscall` that the
-//!   returning M races — when the P has queued work, or no M is spinning and no P is idle, or
-//!   the call has lasted 10 ms; it then hands the P to another M (Go's `retake`/`handoffp`).
+//!   only notes the time. After that, if the rule says so, sysmon retakes the P — a CAS from
+//!   `Syscall` that the returning M races — and hands it to another M (Go's `handoffp`, in
+//!   `hand_off_processor`).
 //! - **A P running a poll** (`polls` odd): sysmon notes when it first saw the current value of
 //!   `polls`. A poll running past 10 ms gets its P's `preempt` flag set, so gmp's cooperative
-//!   points make the goroutine yield. A poll that is *stuck* — its thread sleeps in the kernel
-//!   (a blocking call inside a future) for a sysmon round, or it has run 20 ms — while
-//!   goroutines wait on its P gets the P marked blocked, and a spare P and another M take over
-//!   its queued goroutines (runnext included). When the poll returns, its M notices the mark
-//!   and retires a P, so `maxprocs` Ps run goroutines again.
+//!   points make the goroutine yield (to the end of the global queue). A poll that is *stuck* —
+//!   its thread sleeps in the kernel (a blocking call inside a future) for a sysmon round, or
+//!   it has run 20 ms — gets its P marked blocked if the rule says so, and a spare P (allp
+//!   grows as needed) and another M take over its queued goroutines (runnext included). When
+//!   the poll returns, its M notices the mark and retires a P, so `maxprocs` Ps run goroutines
+//!   again.
+//! - **Time slices**: when a P's `slicetick` has not moved for 10 ms, the goroutines handing
+//!   off through its runnext have used up their slice (`slice_expired`; see `sched.rs`).
 //!
 //! Every 10 ms sysmon also polls the network (if no M did) and fires due timers, as a
 //! backstop, and it refreshes the coarse clock that `dump()` uses. While a test has paused the
@@ -71,6 +79,10 @@ struct ProcessorNotes {
     next_state_check: Duration,
     syscalltick: u32,
     syscall_seen_at: Instant,
+    /// `slicetick` as last seen, when, and whether its slice was ended already.
+    slicetick: u32,
+    slice_seen_at: Instant,
+    slice_ended: bool,
     /// schedtick and time at the start of the current poll-rate window.
     window_ticks: u32,
     window_start: Instant,
@@ -86,6 +98,9 @@ impl ProcessorNotes {
             next_state_check: Duration::ZERO,
             syscalltick: u32::MAX,
             syscall_seen_at: now,
+            slicetick: u32::MAX,
+            slice_seen_at: now,
+            slice_ended: false,
             window_ticks: 0,
             window_start: now,
         }
@@ -145,7 +160,8 @@ fn run(weak: Weak<Shared>) {
             shared.timers.run_all_due(shared.timers.now());
         }
         if notes.len() != shared.sched.processors.len() {
-            notes = vec![ProcessorNotes::new(now); shared.sched.processors.len()];
+            // Spare Ps were added: keep the notes about the others.
+            notes.resize(shared.sched.processors.len(), ProcessorNotes::new(now));
         }
         if tick.armed && shared.sched.sysmon_was_nudged() {
             tick.nudged(now);
@@ -253,6 +269,9 @@ fn retake(shared: &Shared, notes: &mut [ProcessorNotes], now: Instant) -> bool {
             ProcessorStatus::Syscall => acted |= retake_syscall(shared, index, note, now),
             ProcessorStatus::Running => {
                 acted |= watch_poll(shared, index, note, now);
+                // Ending a time slice is housekeeping, as Go's preemptions are: it does not
+                // keep sysmon at its fastest tick.
+                watch_slice(shared, index, note, now);
                 tune_global_interval(shared, index, note, now);
             }
         }
@@ -270,9 +289,7 @@ fn retake_syscall(shared: &Shared, index: usize, note: &mut ProcessorNotes, now:
         note.syscall_seen_at = now;
         return false;
     }
-    let someone_else_can_run = sched.spinning_machines() + sched.idle_processors() > 0;
-    let young = now.duration_since(note.syscall_seen_at) < SYSCALL_RETAKE_AFTER;
-    if processor.queue.is_empty() && sched.global.is_empty() && someone_else_can_run && young {
+    if !retake_is_wanted(shared, index, now.duration_since(note.syscall_seen_at)) {
         return false;
     }
     if !processor.transition(ProcessorStatus::Syscall, ProcessorStatus::Running) {
@@ -304,7 +321,7 @@ fn watch_poll(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Ins
         processor.preempt.store(true, std::sync::atomic::Ordering::Relaxed);
         acted = true;
     }
-    if !note.handed_off && !processor.queue.is_empty() {
+    if !note.handed_off && retake_is_wanted(shared, index, age) {
         let stuck = age >= STUCK_COMPUTING_AFTER
             || (age >= note.next_state_check && {
                 note.next_state_check = (age * 2).max(MIN_DELAY);
@@ -316,6 +333,39 @@ fn watch_poll(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Ins
         }
     }
     acted
+}
+
+/// Go's time slice: goroutines taken from runnext inherit the slice of the one that woke them
+/// (Go's `inheritTime`), so a pair handing off through runnext would keep its P forever.
+/// When a P's `slicetick` has not moved for 10 ms, end the slice: the next goroutine in runnext
+/// waits its turn at the ring's tail.
+fn watch_slice(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Instant) {
+    let processor = &shared.sched.processors[index];
+    let slicetick = processor.slicetick.load(std::sync::atomic::Ordering::Relaxed);
+    if slicetick != note.slicetick {
+        note.slicetick = slicetick;
+        note.slice_seen_at = now;
+        note.slice_ended = false;
+        return;
+    }
+    if note.slice_ended || now.duration_since(note.slice_seen_at) < PREEMPT_AFTER {
+        return;
+    }
+    note.slice_ended = true;
+    processor.slice_expired.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Go's `retake` rule, for a P whose M is stuck in a poll or a syscall that has lasted a
+/// sysmon round: hand it off if goroutines are queued on it, or timers are pending on it, or
+/// no M spins and no P is idle (nobody would pick up what becomes runnable next: a timer
+/// sysmon fires, a netpoll wake, a wake from a plain thread), or the block has lasted 10 ms.
+fn retake_is_wanted(shared: &Shared, index: usize, age: Duration) -> bool {
+    let sched = &shared.sched;
+    !sched.processors[index].queue.is_empty()
+        || !sched.global.is_empty()
+        || sched.spinning_machines() + sched.idle_processors() == 0
+        || age >= SYSCALL_RETAKE_AFTER
+        || shared.timers.has_pending(index)
 }
 
 /// Linux rounds a sleeping thread's wake-up up by its timer slack (50 µs by default), which

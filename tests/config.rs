@@ -133,6 +133,13 @@ fn an_invalid_gmp_maxprocs_is_ignored_with_exactly_one_warning_line() {
 }
 
 #[test]
+fn an_empty_gmp_maxprocs_counts_as_unset_without_a_warning() {
+    let output = run_child("child_expects_default_processors", &[("GMP_MAXPROCS", "")]);
+    let warnings = warning_lines(&output);
+    assert!(warnings.is_empty(), "GMP_MAXPROCS= should be treated as unset, got {warnings:?}");
+}
+
+#[test]
 fn child_expects_default_processors() {
     if !is_child("child_expects_default_processors") {
         return;

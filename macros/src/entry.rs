@@ -2,7 +2,8 @@
 //! `proc_macro2::TokenStream` so that the unit tests below can call them.
 //!
 //! The good path (see the crate docs for the shape) removes `async` from the signature and
-//! wraps the body in `async move` under `block_on`. The bad path reports every problem it finds
+//! wraps the body in `async move`: a test's under `block_on`; `main`'s becomes the main
+//! goroutine, after which the process exits (gmp's `main_goroutine.rs`). The bad path reports every problem it finds
 //! at once and then emits *something close to what the user meant*, so that the only errors
 //! the user sees are ours and the ones in their own body:
 //!
@@ -93,12 +94,34 @@ fn entry_point(kind: Kind, config: &Config, function: ItemFn) -> TokenStream {
         .and_then(|stmt| stmt.to_token_stream().into_iter().last())
         .map_or_else(|| block.brace_token.span.close(), |token| token.span());
     let end = Span::call_site().located_at(end);
-    let call = quote_spanned! {end=>
+    let runtime = quote! {
         ::gmp::Builder::new()
             #builder_calls
             .build()
             .expect("gmp: failed to build the runtime")
-            .block_on(async move #block)
+    };
+    let call = match kind {
+        // The body is the main goroutine, and the process exits when it returns (see gmp's
+        // `main_goroutine.rs`: a `Send` body runs as a goroutine, any other on this thread).
+        // The body stays an `async fn` of its own, nested inside: the choice needs to know
+        // whether its future is `Send`, which rustc can tell for another item's future but
+        // not for an `async` block of the function being checked.
+        Kind::Main => {
+            let mut body_sig = sig.clone();
+            body_sig.ident = syn::Ident::new("__gmp_main_body", Span::call_site());
+            body_sig.asyncness = Some(Default::default());
+            quote! {
+                #body_sig #block
+                {
+                    #[allow(unused_imports)]
+                    use ::gmp::main_goroutine::{RunAsGoroutine as _, RunOnMainThread as _};
+                    (&::gmp::main_goroutine::Main::new(__gmp_main_body())).run(#runtime)
+                }
+            }
+        }
+        Kind::Test => quote_spanned! {end=>
+            #runtime.block_on(async move #block)
+        },
     };
     quote! {
         #test_attribute
@@ -216,7 +239,7 @@ mod tests {
     }
 
     #[test]
-    fn main_becomes_a_sync_fn_that_blocks_on_its_body() {
+    fn main_becomes_a_sync_fn_that_runs_its_body_as_the_main_goroutine() {
         let output = expand_main(
             quote!(),
             quote!(
@@ -227,10 +250,13 @@ mod tests {
         );
         let expected = quote! {
             fn main() {
-                ::gmp::Builder::new()
-                    .build()
-                    .expect("gmp: failed to build the runtime")
-                    .block_on(async move { println!("hi"); })
+                async fn __gmp_main_body() { println!("hi"); }
+                {
+                    #[allow(unused_imports)]
+                    use ::gmp::main_goroutine::{RunAsGoroutine as _, RunOnMainThread as _};
+                    (&::gmp::main_goroutine::Main::new(__gmp_main_body()))
+                        .run(::gmp::Builder::new().build().expect("gmp: failed to build the runtime"))
+                }
             }
         };
         assert_eq!(output, tokens(expected));
@@ -253,13 +279,16 @@ mod tests {
             /// Docs.
             #[allow(unused)]
             pub fn main() -> Result<(), Box<dyn std::error::Error>> {
-                ::gmp::Builder::new()
-                    .build()
-                    .expect("gmp: failed to build the runtime")
-                    .block_on(async move {
-                        fallible().await?;
-                        Ok(())
-                    })
+                async fn __gmp_main_body() -> Result<(), Box<dyn std::error::Error>> {
+                    fallible().await?;
+                    Ok(())
+                }
+                {
+                    #[allow(unused_imports)]
+                    use ::gmp::main_goroutine::{RunAsGoroutine as _, RunOnMainThread as _};
+                    (&::gmp::main_goroutine::Main::new(__gmp_main_body()))
+                        .run(::gmp::Builder::new().build().expect("gmp: failed to build the runtime"))
+                }
             }
         };
         assert_eq!(output, tokens(expected));
@@ -274,7 +303,7 @@ mod tests {
             ),
         );
         assert!(output.contains(":: gmp :: Builder :: new () . maxprocs (2) . build ()"), "{output}");
-        assert!(output.contains("block_on"), "{output}");
+        assert!(output.contains("main_goroutine :: Main :: new"), "{output}");
         assert_eq!(errors_in(&output), 0);
 
         let output = expand_main(
@@ -398,7 +427,7 @@ mod tests {
             "{output}"
         );
         // The fallback is the ordinary expansion, so rustc finds `main` and nothing else fails.
-        assert!(output.contains("fn main () { :: gmp :: Builder :: new ()"), "{output}");
+        assert!(output.contains("fn main () { async fn __gmp_main_body () { work () ; }"), "{output}");
 
         let output = expand_test(
             quote!(),
@@ -503,7 +532,7 @@ mod tests {
             ),
         );
         assert!(output.contains("#[gmp::main] functions cannot take parameters"), "{output}");
-        assert!(!output.contains("block_on"), "{output}");
+        assert!(!output.contains("main_goroutine"), "{output}");
     }
 
     #[test]

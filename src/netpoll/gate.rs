@@ -47,9 +47,10 @@ impl<B> WaitGate<B> {
         Self { blocked: AtomicBool::new(false), notified: AtomicBool::new(false), buffer: Mutex::new(buffer) }
     }
 
-    /// True while an M is blocked in (or about to enter) the wait (a snapshot).
+    /// True while an M is blocked in (or about to enter) the wait (a snapshot; `SeqCst` so
+    /// that sysmon's handoff decision orders with the blocker's `SeqCst` store).
     pub fn is_blocked(&self) -> bool {
-        self.blocked.load(Relaxed)
+        self.blocked.load(SeqCst)
     }
 
     /// Runs `poll` on the buffer (a non-blocking look at the poller), unless an M is blocked

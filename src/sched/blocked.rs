@@ -36,7 +36,17 @@ impl<T: QueueItem> Scheduler<T> {
         if processor.blocked.load(Acquire) {
             return false;
         }
-        let spare = lock(&*self.idle).spares.pop();
+        let spare = {
+            let mut idle = lock(&*self.idle);
+            if idle.spares.is_empty() {
+                // More polls stuck at once than spares: add a chunk of Ps (bounded by the
+                // thread limit, which bounds the stuck polls).
+                if let Some(added) = self.processors.grow() {
+                    idle.spares.extend(added.rev());
+                }
+            }
+            idle.spares.pop()
+        };
         if let Some(spare) = spare {
             self.extra.fetch_add(1, SeqCst);
             self.processors[spare].set_status(ProcessorStatus::Running);
@@ -44,7 +54,8 @@ impl<T: QueueItem> Scheduler<T> {
             self.nmspinning.fetch_add(1, SeqCst);
             self.start_machine(Some(spare), true);
         } else {
-            // No spare left: an idle P (if any) can still steal the blocked P's work.
+            // As many Ps as threads are allowed: an idle P (if any) can still steal the
+            // blocked P's work.
             processor.blocked.store(true, SeqCst);
             self.wake_if_idle();
         }

@@ -156,15 +156,51 @@ impl<T: QueueItem> Scheduler<T> {
         idle.missed_wakeup = Some(spinning || idle.missed_wakeup.unwrap_or(false));
     }
 
-    /// Go's `handoffp`: the calling M gives up P `processor`; if the P has work, another M
-    /// takes it over, else it goes on the idle list.
+    /// Go's `handoffp`: the calling M (or sysmon, having retaken it from a syscall) gives up
+    /// P `processor`. Another M takes it over if it is needed, in Go's order:
+    ///
+    /// - the P or the global queue has goroutines: an M to run them;
+    /// - no M spins and no P is idle: a spinning M, so whatever turns up next is found;
+    /// - nobody is blocked in the netpoller and this was the last running P, or the P has
+    ///   timers pending: an M, which will block in the netpoller until I/O or the next timer;
+    ///
+    /// else the P goes on the idle list.
     pub fn hand_off_processor(&self, processor: usize) {
         if !self.processors[processor].queue.is_empty() || !self.global.is_empty() {
             self.start_machine(Some(processor), false);
             return;
         }
+        if self.nmspinning.load(SeqCst) + self.npidle.load(SeqCst) == 0
+            && self.nmspinning.compare_exchange(0, 1, SeqCst, Relaxed).is_ok()
+        {
+            self.start_machine(Some(processor), true);
+            return;
+        }
+        if let Some(platform) = self.platform() {
+            let usable = self.maxprocs + self.extra.load(SeqCst);
+            let last_running = self.npidle.load(SeqCst) + 1 >= usable;
+            if (last_running || platform.has_timers(processor)) && !platform.network_is_polled() {
+                self.start_machine(Some(processor), false);
+                return;
+            }
+        }
         self.put_idle_processor(processor);
         // Work may have arrived between the check and the put.
+        fence(SeqCst);
+        if !self.global.is_empty() {
+            self.wake_if_idle();
+        }
+    }
+
+    /// An M that stops serving the scheduler (a worker exiting, M0 leaving `block_on`) gives
+    /// up P `processor`: to another M if it has work, else to the idle list. Unlike
+    /// `hand_off_processor`, nothing is blocked here, so no M is started "just in case".
+    pub(super) fn give_up_processor(&self, processor: usize) {
+        if !self.processors[processor].queue.is_empty() || !self.global.is_empty() {
+            self.start_machine(Some(processor), false);
+            return;
+        }
+        self.put_idle_processor(processor);
         fence(SeqCst);
         if !self.global.is_empty() {
             self.wake_if_idle();
@@ -217,6 +253,8 @@ impl<T: QueueItem> Scheduler<T> {
             }
             idle.machines.push(m.parker.clone());
         }
+        // Worker Ms exit after a keep-alive without work; M0 stays (it belongs to block_on).
+        let keep_alive_until = m.interrupt.is_none().then(|| std::time::Instant::now() + self.machine_keep_alive);
         loop {
             if let Some(wakeup) = m.parker.take_handoff() {
                 return wakeup;
@@ -225,6 +263,8 @@ impl<T: QueueItem> Scheduler<T> {
                 Some(Wakeup::Exit)
             } else if m.interrupted() {
                 Some(Wakeup::Interrupted)
+            } else if keep_alive_until.is_some_and(|until| std::time::Instant::now() >= until) {
+                Some(Wakeup::Exit)
             } else {
                 None
             };
@@ -239,7 +279,10 @@ impl<T: QueueItem> Scheduler<T> {
                     return wakeup;
                 }
             }
-            park();
+            match keep_alive_until {
+                Some(until) => park_timeout(until.saturating_duration_since(std::time::Instant::now())),
+                None => park(),
+            }
         }
     }
 

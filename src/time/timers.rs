@@ -257,6 +257,11 @@ impl Timers {
         self.base.checked_add(Duration::from_nanos(earliest))
     }
 
+    /// True if timers are pending on the queue of P `processor` (a snapshot).
+    pub(crate) fn has_pending(&self, processor: usize) -> bool {
+        self.queues[self.queue_for(Some(processor))].earliest.load(SeqCst) != NO_TIMER
+    }
+
     /// Pending timers over all queues (a snapshot; stale entries not counted).
     pub(crate) fn len(&self) -> usize {
         self.queues.iter().map(|q| lock(&q.heap).live()).sum()
