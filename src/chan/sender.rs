@@ -60,7 +60,10 @@ impl<T> Sender<T> {
     /// waiting. A goroutine parked here shows `chan send` in `gmp::runtime::dump()`.
     ///
     /// Cancel-safe: if the future is dropped before it completes, the value either was
-    /// received (a receiver took it) or was not and is dropped with the future; never both.
+    /// received (a receiver took it from the parked send; the send happened) or was not and is
+    /// dropped with the future, exactly once; never lost, never both. Unlike Go's `select`,
+    /// which commits to one case, a send dropped as the losing branch of a `select!` may thus
+    /// have been received in the instant between its last poll and the drop.
     ///
     /// # Examples
     ///
