@@ -28,7 +28,9 @@ async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
 
 /// True once goroutine `id` is parked with `reason`.
 fn parked_with(id: u64, reason: WaitReason) -> bool {
-    gmp::runtime::goroutines().iter().any(|g| g.id == id && g.state == GoroutineState::Waiting && g.wait_reason == reason)
+    gmp::runtime::goroutines()
+        .iter()
+        .any(|g| g.id == id && g.state == GoroutineState::Waiting && g.wait_reason == reason)
 }
 
 #[test]
@@ -313,6 +315,39 @@ fn a_cancelled_receive_that_was_handed_a_value_passes_it_on() {
 }
 
 #[test]
+fn a_closed_channel_is_not_drained_while_a_handed_value_may_still_come_back() {
+    // Found by the loom model: F and P park, a send hands its value to F, the last sender
+    // goes (close), and P looks before F is dropped. P must wait, not fail: F passes it on.
+    let (tx, rx) = bounded::<u32>(0);
+    let (_, waker) = counting_waker();
+    let mut f = rx.recv();
+    let mut p = rx.recv();
+    assert!(poll_once(&mut f, &waker).is_pending());
+    assert!(poll_once(&mut p, &waker).is_pending());
+    tx.try_send(1).unwrap(); // handed to F
+    drop(tx); // closed
+    assert!(poll_once(&mut p, &waker).is_pending(), "P failed while F still held a value");
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    drop(f); // passes the value to P
+    assert_eq!(poll_once(&mut p, &waker), Poll::Ready(Ok(1)));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+
+    // If F collects instead, receivers parked meanwhile learn the channel is drained.
+    let (tx, rx) = bounded::<u32>(0);
+    let (counter, waker) = counting_waker();
+    let mut f = rx.recv();
+    assert!(poll_once(&mut f, &waker).is_pending());
+    tx.try_send(2).unwrap();
+    drop(tx);
+    let mut p = rx.recv();
+    assert!(poll_once(&mut p, &waker).is_pending());
+    let wakes = counter.0.load(SeqCst);
+    assert_eq!(poll_once(&mut f, &waker), Poll::Ready(Ok(2)));
+    assert!(counter.0.load(SeqCst) > wakes, "P was not woken when the channel drained");
+    assert_eq!(poll_once(&mut p, &waker), Poll::Ready(Err(RecvError)));
+}
+
+#[test]
 fn racing_cancellations_of_sends_and_receives_lose_and_duplicate_nothing() {
     const VALUES: usize = 20_000;
     within(LIMIT, "cancellation race", || {
@@ -516,9 +551,9 @@ fn a_select_whose_other_branch_won_does_not_leave_a_stale_reason() {
                 go.await.unwrap(); // a future gmp knows nothing about: no reason
             });
             eventually("g parks on the oneshot", || {
-                gmp::runtime::goroutines()
-                    .iter()
-                    .any(|r| r.id == g.id() && r.state == GoroutineState::Waiting && r.wait_reason == WaitReason::Unknown)
+                gmp::runtime::goroutines().iter().any(|r| {
+                    r.id == g.id() && r.state == GoroutineState::Waiting && r.wait_reason == WaitReason::Unknown
+                })
             })
             .await;
             go_tx.send(()).unwrap();

@@ -23,7 +23,9 @@ async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 fn parked_with(id: u64, reason: WaitReason) -> bool {
-    gmp::runtime::goroutines().iter().any(|g| g.id == id && g.state == GoroutineState::Waiting && g.wait_reason == reason)
+    gmp::runtime::goroutines()
+        .iter()
+        .any(|g| g.id == id && g.state == GoroutineState::Waiting && g.wait_reason == reason)
 }
 
 #[test]

@@ -26,7 +26,10 @@
 //! - a receive future dropped after a value was handed to it passes the value on, to the next
 //!   parked receiver or back to the buffer's head, so nothing is lost. The buffer may then hold
 //!   one value beyond the capacity (on a rendezvous channel: one value at all) for a moment;
-//!   receivers take it first, senders never add to a buffer at or over capacity.
+//!   receivers take it first, senders never add to a buffer at or over capacity. `handed`
+//!   counts values handed over and not yet collected: a closed channel counts as drained only
+//!   when it is zero, else a receiver could fail while a cancelled peer is about to pass a
+//!   value back (the loom model `a_cancelled_receive_passes_a_handed_value_on` found that).
 //!
 //! **Close** (explicit, or when the last sender or the last receiver goes): every parked
 //! receiver is woken to find the buffer empty and fail, every parked sender gets its value back
@@ -57,6 +60,9 @@ struct State<T> {
     receivers: WaiterQueue<Option<T>>,
     /// Parked senders; the data is the value offered (`None` once a receiver took it).
     senders: WaiterQueue<Option<T>>,
+    /// Values handed to receivers that have not collected them yet. While one is in flight a
+    /// closed channel is not yet drained: its receiver may be dropped and pass it on.
+    handed: usize,
 }
 
 impl<T> Channel<T> {
@@ -71,6 +77,7 @@ impl<T> Channel<T> {
                 closed: false,
                 receivers: WaiterQueue::new(),
                 senders: WaiterQueue::new(),
+                handed: 0,
             }),
             capacity: capacity.unwrap_or(usize::MAX),
             senders: AtomicUsize::new(1),
@@ -135,6 +142,7 @@ impl<T> Channel<T> {
         }
         if let Some((key, waker)) = state.receivers.pop_front() {
             *state.receivers.data_mut(key) = Some(value);
+            state.handed += 1;
             return Ok(waker);
         }
         if state.buffer.len() < self.capacity {
@@ -177,7 +185,7 @@ impl<T> Channel<T> {
             *wake = waker;
             return Ok(value);
         }
-        if state.closed {
+        if state.closed && state.handed == 0 {
             Err(TryRecvError::Closed)
         } else {
             Err(TryRecvError::Empty)
@@ -250,10 +258,18 @@ impl<T> Channel<T> {
             }
             *key = None;
             if let (Some(value), _) = state.receivers.remove(parked) {
+                state.handed -= 1;
+                if state.handed == 0 && state.closed && state.buffer.is_empty() {
+                    // Receivers that parked after the close only because this value was in
+                    // flight: the channel is drained now.
+                    let wakers = state.receivers.notify_all(|_| {});
+                    drop(state);
+                    wakers.into_iter().for_each(Waker::wake);
+                }
                 return Poll::Ready(Ok(value));
             }
-            // Woken by close: look again below (the buffer may have been refilled by a
-            // cancelled receiver passing its value on).
+            // Woken by close: look again below (a cancelled receiver may have passed a value
+            // back to the buffer, or may still be about to).
         }
         let mut wake = None;
         match self.recv_locked(&mut state, &mut wake) {
@@ -289,10 +305,13 @@ impl<T> Channel<T> {
         let mut wake = WakeList::default();
         match state.receivers.pop_front() {
             Some((next, waker)) => {
-                *state.receivers.data_mut(next) = Some(value);
+                *state.receivers.data_mut(next) = Some(value); // still in flight: `handed` stays
                 wake.push(waker);
             }
-            None => state.buffer.push_front(value),
+            None => {
+                state.handed -= 1;
+                state.buffer.push_front(value);
+            }
         }
         drop(state);
         wake.wake_all();
