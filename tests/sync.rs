@@ -361,7 +361,7 @@ fn a_failed_or_dropped_initialiser_leaves_the_cell_to_the_next_caller() {
             assert!(!cell.initialized());
             // Dropped mid-initialisation: the permit goes back.
             let (_, waker) = counting_waker();
-            let mut init = Box::pin(cell.get_or_init(|| std::future::pending::<u32>()));
+            let mut init = Box::pin(cell.get_or_init(std::future::pending::<u32>));
             assert!(poll_once(&mut init, &waker).is_pending());
             drop(init);
             assert_eq!(*cell.get_or_init(|| async { 7 }).await, 7);

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use gmp::chan::{bounded, RecvError};
+use gmp::chan::bounded;
 use loom::future::block_on;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::sync::Arc;
@@ -108,11 +108,8 @@ fn two_senders_through_a_one_slot_buffer_deliver_each_value_once() {
         let first = thread::spawn(move || block_on(tx.send(1)).unwrap());
         let second = thread::spawn(move || block_on(tx2.send(2)).unwrap());
         let mut got = Vec::new();
-        loop {
-            match block_on(rx.recv()) {
-                Ok(value) => got.push(value),
-                Err(RecvError) => break,
-            }
+        while let Ok(value) = block_on(rx.recv()) {
+            got.push(value);
         }
         first.join().unwrap();
         second.join().unwrap();
