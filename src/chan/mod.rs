@@ -58,7 +58,10 @@
 //!     loop {
 //!         // Go: select { case n := <-numbers: ...; case <-quit: return }
 //!         select! {
-//!             n = numbers.recv() => seen.push(n.unwrap()),
+//!             n = numbers.recv() => match n {
+//!                 Ok(n) => seen.push(n),
+//!                 Err(_) => break, // closed and drained (Go: `n, ok := <-numbers`)
+//!             },
 //!             _ = quit.recv() => break,
 //!         }
 //!     }
