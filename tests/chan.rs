@@ -315,6 +315,17 @@ fn a_cancelled_receive_that_was_handed_a_value_passes_it_on() {
 }
 
 #[test]
+fn a_receiver_dropped_while_its_stream_was_handed_a_value_passes_it_on() {
+    let (tx, rx) = bounded::<u32>(0);
+    let mut stream = rx.clone();
+    let (_, waker) = counting_waker();
+    assert!(poll_once(&mut stream.next(), &waker).is_pending()); // the stream parks
+    tx.try_send(5).unwrap(); // handed to the stream
+    drop(stream); // never polled again
+    assert_eq!(rx.try_recv(), Ok(5));
+}
+
+#[test]
 fn a_closed_channel_is_not_drained_while_a_handed_value_may_still_come_back() {
     // Found by the loom model: F and P park, a send hands its value to F, the last sender
     // goes (close), and P looks before F is dropped. P must wait, not fail: F passes it on.
