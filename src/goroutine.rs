@@ -133,6 +133,12 @@ pub enum WaitReason {
     Yield = 9,
     /// Waiting for a `spawn_blocking` call.
     Blocking = 10,
+    /// Locking a `gmp::sync::Mutex` (or waiting for a `OnceCell` being initialised).
+    MutexLock = 11,
+    /// Taking a `gmp::sync::RwLock` for reading.
+    RwMutexRLock = 12,
+    /// Taking a `gmp::sync::RwLock` for writing.
+    RwMutexLock = 13,
 }
 
 impl WaitReason {
@@ -148,6 +154,9 @@ impl WaitReason {
             8 => Self::Join,
             9 => Self::Yield,
             10 => Self::Blocking,
+            11 => Self::MutexLock,
+            12 => Self::RwMutexRLock,
+            13 => Self::RwMutexLock,
             _ => Self::Unknown,
         }
     }
@@ -166,6 +175,9 @@ impl WaitReason {
             Self::Join => "join",
             Self::Yield => "yield",
             Self::Blocking => "blocking",
+            Self::MutexLock => "sync.Mutex.Lock",
+            Self::RwMutexRLock => "sync.RWMutex.RLock",
+            Self::RwMutexLock => "sync.RWMutex.Lock",
         }
     }
 }

@@ -63,6 +63,7 @@ extern crate self as gmp;
 
 mod blocking;
 mod builder;
+pub mod chan;
 mod coop;
 pub mod fs;
 mod global_queue;

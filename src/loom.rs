@@ -54,6 +54,10 @@ impl<T> UnsafeCell<T> {
     pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
         f(self.0.get())
     }
+
+    pub(crate) fn into_inner(self) -> T {
+        self.0.into_inner()
+    }
 }
 
 /// Locks a mutex, ignoring poisoning: gmp never leaves its own state half-updated across a
