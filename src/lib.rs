@@ -63,6 +63,8 @@ extern crate self as gmp;
 
 mod blocking;
 mod builder;
+#[cfg(any(feature = "hyper", feature = "tokio-io"))]
+pub mod compat;
 mod coop;
 mod global_queue;
 mod goroutine;

@@ -139,6 +139,12 @@ macro_rules! stream_io {
     };
     ($ty:ty, $inner:ty) => {
         impl $ty {
+            /// The registered socket, for the `hyper` and `tokio-io` integrations (`compat/`).
+            #[cfg(any(feature = "hyper", feature = "tokio-io"))]
+            pub(crate) fn registered(&self) -> &crate::io::Async<$inner> {
+                &self.io
+            }
+
             fn poll_read_priv(
                 &self,
                 cx: &mut std::task::Context<'_>,
