@@ -30,13 +30,17 @@ pub mod hyper;
 pub mod tokio_io;
 
 /// A non-blocking `read(2)` into uninitialised memory, parking the goroutine until the socket
-/// is readable. Returns how many bytes of `buf`'s front the kernel filled.
+/// is readable. Returns how many bytes of `buf`'s front the kernel filled. Stream sockets
+/// only: a short read clears readiness (`Async::poll_read_stream`).
 fn poll_read_uninit<T: AsFd>(
     io: &Async<T>,
     cx: &mut Context<'_>,
     buf: &mut [MaybeUninit<u8>],
 ) -> Poll<io::Result<usize>> {
-    io.poll_read_ref(cx, |fd| rustix::io::read(fd, &mut *buf).map(|(filled, _)| filled.len()).map_err(io::Error::from))
+    let len = buf.len();
+    io.poll_read_stream(cx, len, |fd| {
+        rustix::io::read(fd, &mut *buf).map(|(filled, _)| filled.len()).map_err(io::Error::from)
+    })
 }
 
 /// `shutdown(Write)` for a stream's `poll_shutdown`; a socket the peer already reset counts as
