@@ -232,3 +232,20 @@ fn curl_gets_the_same_answers() {
         assert_eq!(timeout(LIMIT, h2).await.unwrap().unwrap(), format!("{JSON} 2"));
     });
 }
+
+#[test]
+fn reqwest_through_async_compat_gets_the_answers() {
+    // A tokio-only client inside a gmp program (see examples/reqwest_compat.rs).
+    gmp::Runtime::new().unwrap().block_on(async {
+        let server = start(http_server::router(), Duration::from_secs(5)).await;
+        let base = format!("http://{}", server.address);
+        let (hello, json) = async_compat::Compat::new(async {
+            let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+            let hello = client.get(format!("{base}/")).send().await.unwrap().text().await.unwrap();
+            let json = client.get(format!("{base}/json")).send().await.unwrap().text().await.unwrap();
+            (hello, json)
+        })
+        .await;
+        assert_eq!((hello.as_str(), json.as_str()), (HELLO, JSON));
+    });
+}
