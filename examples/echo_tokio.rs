@@ -32,7 +32,8 @@ fn main() -> std::io::Result<()> {
                     continue;
                 }
             };
-            stream.set_nodelay(true)?;
+            // A peer that already went away fails this too; the connection then ends by itself.
+            let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 16 * 1024];
                 loop {

@@ -178,7 +178,8 @@ pub async fn serve(listener: TcpListener, routes: tonic::service::Routes) -> io:
                 continue;
             }
         };
-        stream.set_nodelay(true)?;
+        // A peer that already went away fails this too; the connection then ends by itself.
+        let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(routes.clone());
         gmp::spawn(async move {
             let connection =

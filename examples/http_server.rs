@@ -74,7 +74,8 @@ pub async fn serve(
                 continue;
             }
         };
-        stream.set_nodelay(true)?;
+        // A peer that already went away fails this too; the connection then ends by itself.
+        let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(app.clone());
         let connection = graceful.watch(builder.serve_connection_with_upgrades(stream, service).into_owned());
         gmp::spawn(async move {

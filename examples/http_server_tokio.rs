@@ -44,7 +44,8 @@ fn main() -> std::io::Result<()> {
                     continue;
                 }
             };
-            stream.set_nodelay(true)?;
+            // A peer that already went away fails this too; the connection then ends by itself.
+            let _ = stream.set_nodelay(true);
             let service = TowerToHyperService::new(app.clone());
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
             tokio::spawn(async move {

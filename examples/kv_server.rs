@@ -296,7 +296,8 @@ pub async fn serve_on_gmp(listener: gmp::net::TcpListener, store: Arc<Store>) ->
                 continue;
             }
         };
-        stream.set_nodelay(true)?;
+        // A peer that already went away fails this too; the connection then ends by itself.
+        let _ = stream.set_nodelay(true);
         let store = store.clone();
         gmp::spawn(async move {
             let _ = serve_connection(stream, &store).await;
@@ -314,7 +315,8 @@ pub async fn serve_on_tokio(listener: tokio::net::TcpListener, store: Arc<Store>
                 continue;
             }
         };
-        stream.set_nodelay(true)?;
+        // A peer that already went away fails this too; the connection then ends by itself.
+        let _ = stream.set_nodelay(true);
         let store = store.clone();
         tokio::spawn(async move {
             let _ = serve_connection(stream, &store).await;
