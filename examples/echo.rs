@@ -3,8 +3,12 @@
 //!
 //! ```text
 //! cargo run --release --example echo                   # listens on 127.0.0.1:7000
-//! cargo run --release --example echo -- 0.0.0.0:9000   # or where you say
+//! cargo run --release --example echo -- 127.0.0.1:0    # a free port
 //! ```
+//!
+//! The contract of every example server: the first argument is the address to listen on,
+//! `listening on 127.0.0.1:PORT` is printed once it accepts, the listen backlog is 1024 (as
+//! gmp's `TcpListener::bind` asks) and accepted sockets get `TCP_NODELAY`.
 //!
 //! Try it with `nc 127.0.0.1 7000`, or load it with the clients of `benches/net.rs`.
 
@@ -15,7 +19,8 @@ use gmp::net::{TcpListener, TcpStream};
 async fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:7000".to_owned());
     let listener = TcpListener::bind(addr.as_str()).await?;
-    println!("echo: listening on {} with {} Ps", listener.local_addr()?, gmp::runtime::maxprocs());
+    println!("listening on {}", listener.local_addr()?);
+    eprintln!("echo: {} Ps", gmp::runtime::maxprocs());
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {

@@ -8,7 +8,7 @@ use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use futures::io::{AsyncRead, AsyncWrite};
 
@@ -212,6 +212,37 @@ impl<T: AsFd> Async<T> {
     ) -> Poll<io::Result<R>> {
         let io = self.get_ref();
         self.registration.poll_io(cx, Direction::Write, || op(io))
+    }
+
+    /// A read from a stream socket (TCP, Unix stream) of at most `len` bytes; `op` returns how
+    /// many it read. As [`poll_read_ref`](Self::poll_read_ref), and a read that returns fewer
+    /// than `len` bytes, but some, clears read readiness: on a stream socket it drained the
+    /// receive queue, and the next data is a new edge, so the next read parks at once instead
+    /// of making a syscall that returns `WouldBlock` (see
+    /// `Registration::clear_readiness_after_short_read` for why an end of stream queued behind
+    /// the data is still seen). Not for datagram sockets or other descriptors, where a short
+    /// read says nothing about what is left.
+    pub(crate) fn poll_read_stream(
+        &self,
+        cx: &mut Context<'_>,
+        len: usize,
+        mut op: impl FnMut(&T) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let io = self.get_ref();
+        loop {
+            let event = ready!(self.registration.poll_ready(cx, Direction::Read))?;
+            ready!(crate::coop::poll_proceed(cx));
+            match op(io) {
+                Ok(n) => {
+                    if n > 0 && n < len {
+                        self.registration.clear_readiness_after_short_read(event);
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.registration.clear_readiness(event),
+                Err(error) => return Poll::Ready(Err(error)),
+            }
+        }
     }
 
     pub(crate) fn registration(&self) -> &Registration {

@@ -64,6 +64,9 @@ extern crate self as gmp;
 mod blocking;
 mod builder;
 pub mod chan;
+
+#[cfg(any(feature = "hyper", feature = "tokio-io"))]
+pub mod compat;
 mod coop;
 pub mod fs;
 mod global_queue;

@@ -16,7 +16,11 @@
 //! clear the bit, but only if no event arrived since we read it (the tick still matches) →
 //! park the waker under the source's lock, re-checking the bit there. An event sets the bit
 //! and takes the wakers under the same lock, so no wakeup is lost. A new source starts with
-//! both bits set: the first call tries the syscall at once, as Go's does.
+//! both bits set: the first call tries the syscall at once, as Go's does. A read from a
+//! stream socket that returns less than it asked for also clears the readable bit (it drained
+//! the socket; tokio does the same), unless a sticky *read closed* bit says an end of stream
+//! or an error is queued that no further edge would announce (`EPOLLRDHUP`, `EPOLLHUP`,
+//! `EPOLLERR`): see [`Registration::clear_readiness_after_short_read`].
 //!
 //! Who looks at the poller (Go's `findRunnable`):
 //!
@@ -83,11 +87,16 @@ const EVENTS_PER_WAIT: usize = 256;
 pub(crate) const EXHAUSTED_BACKOFF_MIN: Duration = Duration::from_millis(1);
 pub(crate) const EXHAUSTED_BACKOFF_MAX: Duration = Duration::from_millis(100);
 
-// A source's readiness word: two readiness bits, then the tick (events seen so far).
+// A source's readiness word: two readiness bits, the sticky "read side closed" bit, then the
+// tick (events seen so far).
 const READABLE: u64 = 1;
 const WRITABLE: u64 = 2;
 const READY_MASK: u64 = READABLE | WRITABLE;
-const TICK_SHIFT: u32 = 2;
+/// Set by an event that reported the peer's half-close, a hang-up or an error; never cleared.
+/// While it is set a short read does not clear read readiness (see
+/// [`Registration::clear_readiness_after_short_read`]).
+const READ_CLOSED: u64 = 4;
+const TICK_SHIFT: u32 = 3;
 
 /// Which way a goroutine waits on a source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -585,13 +594,15 @@ impl Registration {
                 waiters: Mutex::new(Waiters::default()),
             })
         })?;
-        let interest = match MODE {
-            PollMode::Oneshot => Event::none(source.key),
-            _ => Event::all(source.key),
-        };
         // SAFETY: `polling` requires the fd to be deleted from the poller before it is closed;
         // the owner of this registration calls `deregister` before closing it.
-        if let Err(error) = unsafe { core.poller.add_with_mode(raw, interest, MODE) } {
+        let added = unsafe {
+            match MODE {
+                PollMode::Oneshot => core.poller.add_with_mode(raw, Event::none(source.key), MODE),
+                _ => wait::add_source(&core.poller, fd, source.key),
+            }
+        };
+        if let Err(error) = added {
             lock(&core.table).remove(source.key);
             return Err(error);
         }
@@ -642,6 +653,29 @@ impl Registration {
         let bit = event.direction.bit();
         let _ = self.source.state.fetch_update(AcqRel, Acquire, |state| {
             (state >> TICK_SHIFT == event.tick && state & bit != 0).then_some(state & !bit)
+        });
+    }
+
+    /// After a read from a stream socket returned fewer bytes than it asked for (and more
+    /// than none): clears read readiness as `WouldBlock` would, unless an event arrived since
+    /// or the read side is closed.
+    ///
+    /// A short read on a stream socket (TCP, Unix stream) means the kernel's receive queue
+    /// was empty when the read returned, so the next byte to arrive is a new edge that sets
+    /// readiness again; clearing it now saves the extra read that would only return
+    /// `WouldBlock` (one syscall per request on a request/response protocol). The one thing no
+    /// new edge announces is an end of stream (or an error) already queued behind the data in
+    /// the same edge, hence `READ_CLOSED`: set from `EPOLLRDHUP`/`EPOLLHUP`/`EPOLLERR`, it
+    /// keeps readiness set so the next read sees the 0 or the error. Where the poller does not
+    /// report half-closes (`wait::SHORT_READ_DRAINS` is false) this does nothing. Not for
+    /// datagram or seqpacket sockets, where a short read is just a short message.
+    pub(crate) fn clear_readiness_after_short_read(&self, event: ReadyEvent) {
+        if !wait::SHORT_READ_DRAINS {
+            return;
+        }
+        let _ = self.source.state.fetch_update(AcqRel, Acquire, |state| {
+            let unchanged = state >> TICK_SHIFT == event.tick && state & READABLE != 0;
+            (unchanged && state & READ_CLOSED == 0).then_some(state & !READABLE)
         });
     }
 

@@ -139,12 +139,19 @@ macro_rules! stream_io {
     };
     ($ty:ty, $inner:ty) => {
         impl $ty {
+            /// The registered socket, for the `hyper` and `tokio-io` integrations (`compat/`).
+            #[cfg(any(feature = "hyper", feature = "tokio-io"))]
+            pub(crate) fn registered(&self) -> &crate::io::Async<$inner> {
+                &self.io
+            }
+
             fn poll_read_priv(
                 &self,
                 cx: &mut std::task::Context<'_>,
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                self.io.poll_read_ref(cx, |mut stream: &$inner| std::io::Read::read(&mut stream, buf))
+                let len = buf.len();
+                self.io.poll_read_stream(cx, len, |mut stream: &$inner| std::io::Read::read(&mut stream, buf))
             }
 
             fn poll_read_vectored_priv(
@@ -152,7 +159,10 @@ macro_rules! stream_io {
                 cx: &mut std::task::Context<'_>,
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                self.io.poll_read_ref(cx, |mut stream: &$inner| std::io::Read::read_vectored(&mut stream, bufs))
+                let len = bufs.iter().map(|buf| buf.len()).sum();
+                self.io.poll_read_stream(cx, len, |mut stream: &$inner| {
+                    std::io::Read::read_vectored(&mut stream, bufs)
+                })
             }
 
             fn poll_write_priv(

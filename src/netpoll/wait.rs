@@ -1,8 +1,9 @@
 //! How a thread takes events from the poller, and how a blocked `wait` is broken.
 //!
 //! On Linux (64-bit targets whose `struct epoll_event` layout we spell out below) gmp calls
-//! `epoll_wait` on the poller's epoll descriptor itself, and `polling` only adds, modifies and
-//! deletes registrations. `polling::Poller::wait` makes five syscalls per call, even with a
+//! `epoll_wait` on the poller's epoll descriptor itself, and adds sources itself too (to ask
+//! for `EPOLLRDHUP`, which `polling` does not offer); `polling` modifies and deletes
+//! registrations. `polling::Poller::wait` makes five syscalls per call, even with a
 //! zero timeout (it arms a timerfd for the deadline and re-arms its notification eventfd every
 //! time, blocks.md §3); `epoll_wait` makes one. On the 1-connection echo ping-pong of
 //! `benches/net.rs` (two waits per round trip) that cut a round trip from ~19.8 µs to ~15.2 µs
@@ -12,7 +13,7 @@
 //! by its own `wait`: a Unix socket pair, registered edge-triggered, written once per batch of
 //! notifications. Elsewhere, `polling`'s own `wait` and `notify`.
 
-pub(super) use imp::{EventBuffer, Notifier};
+pub(super) use imp::{add_source, EventBuffer, Notifier, SHORT_READ_DRAINS};
 
 #[cfg(all(
     target_os = "linux",
@@ -21,14 +22,32 @@ pub(super) use imp::{EventBuffer, Notifier};
 mod imp {
     use std::ffi::c_int;
     use std::io::{self, Read, Write};
-    use std::os::fd::AsRawFd;
+    use std::os::fd::{AsRawFd, BorrowedFd};
     use std::os::unix::net::UnixStream;
     use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
     use std::time::Duration;
 
     use polling::{Event, PollMode, Poller};
 
-    use super::super::{EVENTS_PER_WAIT, READABLE, WRITABLE};
+    use super::super::{EVENTS_PER_WAIT, READABLE, READ_CLOSED, WRITABLE};
+
+    /// A read from a stream socket that returns less than asked for drained the socket (see
+    /// `Registration::clear_readiness_after_short_read`): true here, where sources are watched
+    /// for `EPOLLRDHUP` and so an end of stream queued behind the data is never missed.
+    pub(in super::super) const SHORT_READ_DRAINS: bool = true;
+
+    /// Adds `fd` to the poller under `key`, edge-triggered for both directions and for the
+    /// peer's half-close (`EPOLLRDHUP`, which `polling` does not offer).
+    ///
+    /// # Safety
+    ///
+    /// As `polling::Poller::add`: `fd` is deleted from the poller before it is closed.
+    pub(in super::super) unsafe fn add_source(poller: &Poller, fd: BorrowedFd<'_>, key: usize) -> io::Result<()> {
+        use rustix::event::epoll::{self, EventData, EventFlags};
+        let flags = EventFlags::IN | EventFlags::OUT | EventFlags::PRI | EventFlags::RDHUP | EventFlags::ET;
+        epoll::add(poller, fd, EventData::new_u64(key as u64), flags)?;
+        Ok(())
+    }
 
     /// The kernel's `struct epoll_event`: packed on x86_64, naturally aligned elsewhere.
     #[cfg_attr(target_arch = "x86_64", repr(C, packed))]
@@ -48,8 +67,11 @@ mod imp {
     const EPOLLOUT: u32 = 0x004;
     const EPOLLERR: u32 = 0x008;
     const EPOLLHUP: u32 = 0x010;
+    const EPOLLRDHUP: u32 = 0x2000;
     /// As `polling` reads the flags: a hang-up or an error wakes both directions.
-    const READ_FLAGS: u32 = EPOLLIN | EPOLLPRI | EPOLLHUP | EPOLLERR;
+    const READ_FLAGS: u32 = EPOLLIN | EPOLLPRI | EPOLLHUP | EPOLLERR | EPOLLRDHUP;
+    /// The peer closed its side, or the socket failed: reads end in 0 or an error from now on.
+    const CLOSED_FLAGS: u32 = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
     const WRITE_FLAGS: u32 = EPOLLOUT | EPOLLHUP | EPOLLERR;
 
     /// Our notifier's key (source keys keep their top bit clear; `usize::MAX` is polling's).
@@ -104,7 +126,8 @@ mod imp {
                     return None;
                 }
                 let bits = if flags & READ_FLAGS != 0 { READABLE } else { 0 }
-                    | if flags & WRITE_FLAGS != 0 { WRITABLE } else { 0 };
+                    | if flags & WRITE_FLAGS != 0 { WRITABLE } else { 0 }
+                    | if flags & CLOSED_FLAGS != 0 { READ_CLOSED } else { 0 };
                 (bits != 0).then_some((key, bits))
             })
         }
@@ -167,9 +190,25 @@ mod imp {
     use std::num::NonZeroUsize;
     use std::time::Duration;
 
-    use polling::{Events, Poller};
+    use std::os::fd::{AsRawFd, BorrowedFd};
+
+    use polling::{Event, Events, PollMode, Poller};
 
     use super::super::{EVENTS_PER_WAIT, READABLE, WRITABLE};
+
+    /// Without `EPOLLRDHUP` a short read may leave an end of stream behind it unannounced, so
+    /// reads clear readiness only on `WouldBlock`.
+    pub(in super::super) const SHORT_READ_DRAINS: bool = false;
+
+    /// Adds `fd` to the poller under `key`, edge-triggered for both directions.
+    ///
+    /// # Safety
+    ///
+    /// As `polling::Poller::add`: `fd` is deleted from the poller before it is closed.
+    pub(in super::super) unsafe fn add_source(poller: &Poller, fd: BorrowedFd<'_>, key: usize) -> io::Result<()> {
+        // SAFETY: the caller deletes `fd` from the poller before closing it.
+        unsafe { poller.add_with_mode(fd.as_raw_fd(), Event::all(key), PollMode::Edge) }
+    }
 
     /// The events of the last `wait`.
     #[derive(Debug)]
