@@ -368,11 +368,13 @@ impl<F> GoroutineFuture<F> {
 
     /// The goroutine's metadata, without the tag bit.
     fn metadata(&self) -> *const Goroutine {
-        self.goroutine.map_addr(|address| address & !FUTURE_DROPPED)
+        // Byte offsets rather than `map_addr` (Rust 1.84, past our MSRV) keep the provenance.
+        let tag = self.goroutine as usize & FUTURE_DROPPED;
+        self.goroutine.cast::<u8>().wrapping_sub(tag).cast()
     }
 
     fn future_dropped(&self) -> bool {
-        self.goroutine.addr() & FUTURE_DROPPED != 0
+        self.goroutine as usize & FUTURE_DROPPED != 0
     }
 
     /// Drops the user's future in place, once, catching a panic from its destructor.
@@ -380,7 +382,7 @@ impl<F> GoroutineFuture<F> {
         if self.future_dropped() {
             return Ok(());
         }
-        self.goroutine = self.goroutine.map_addr(|address| address | FUTURE_DROPPED);
+        self.goroutine = self.goroutine.cast::<u8>().wrapping_add(FUTURE_DROPPED).cast();
         // SAFETY: `future` is dropped exactly once (the tag bit guards it) and never touched
         // afterwards; dropping a pinned value in place is what `Pin` allows.
         catch_unwind(AssertUnwindSafe(|| unsafe { ManuallyDrop::drop(&mut self.future) }))

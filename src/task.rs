@@ -26,20 +26,22 @@ use crate::goroutine::{record_wait_reason, Goroutine, Output, Panic, WaitReason}
 /// assert_eq!(answer, 42);
 /// ```
 pub struct JoinHandle<T> {
+    /// Held until the handle drops, also after the output was taken (so `goroutine` stays
+    /// valid for `id()`); `None` only once dropped.
     task: Option<async_task::FallibleTask<Output<T>, Goroutine>>,
     /// The goroutine's metadata, inside the task allocation that `task` keeps alive.
     goroutine: MetadataPointer,
-    id: u64,
     /// What a goroutine awaiting this handle waits for: `Join`, or `Blocking` for a
     /// `spawn_blocking` call.
     wait_reason: WaitReason,
+    /// The output (or error) was handed out; polling again gives a cancelled error.
+    taken: bool,
 }
 
 impl<T> JoinHandle<T> {
     pub(crate) fn new(task: async_task::Task<Output<T>, Goroutine>) -> Self {
-        let id = task.metadata().id();
         let goroutine = MetadataPointer(task.metadata());
-        Self { task: Some(task.fallible()), goroutine, id, wait_reason: WaitReason::Join }
+        Self { task: Some(task.fallible()), goroutine, wait_reason: WaitReason::Join, taken: false }
     }
 
     /// The handle of a `spawn_blocking` call: awaiting it records the "blocking" wait reason.
@@ -127,7 +129,9 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn id(&self) -> u64 {
-        self.id
+        // SAFETY: the handle holds its task until it drops, which keeps the task allocation,
+        // and so the metadata, alive.
+        unsafe { &*self.goroutine.0 }.id()
     }
 }
 
@@ -138,17 +142,18 @@ impl<T> Future for JoinHandle<T> {
         if coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
-        let id = self.id;
-        let Some(task) = self.task.as_mut() else {
+        let id = self.id();
+        let this = &mut *self;
+        let Some(task) = this.task.as_mut().filter(|_| !this.taken) else {
             return Poll::Ready(Err(JoinError::cancelled(id)));
         };
         match Pin::new(task).poll(cx) {
             Poll::Pending => {
-                record_wait_reason(self.wait_reason);
+                record_wait_reason(this.wait_reason);
                 Poll::Pending
             }
             Poll::Ready(output) => {
-                self.task = None;
+                this.taken = true;
                 Poll::Ready(match output.and_then(Output::into_result) {
                     Some(Ok(output)) => Ok(output),
                     Some(Err(panic)) => Err(JoinError { id, repr: Repr::Panic(PanicPayload(panic)) }),
