@@ -1,7 +1,8 @@
 //! How a thread takes events from the poller, and how a blocked `wait` is broken.
 //!
-//! On Linux and Android gmp calls `epoll_wait` (libc's) on the poller's epoll descriptor
-//! itself, and `polling` only adds, modifies and deletes registrations. `polling::Poller::wait` makes five syscalls per call, even with a
+//! On Linux and Android (libc's `epoll_wait` and `struct epoll_event`) gmp calls
+//! `epoll_wait` on the poller's epoll descriptor itself, and `polling` only adds, modifies and
+//! deletes registrations. `polling::Poller::wait` makes five syscalls per call, even with a
 //! zero timeout (it arms a timerfd for the deadline and re-arms its notification eventfd every
 //! time, blocks.md §3); `epoll_wait` makes one. On the 1-connection echo ping-pong of
 //! `benches/net.rs` (two waits per round trip) that cut a round trip from ~19.8 µs to ~15.2 µs

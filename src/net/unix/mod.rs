@@ -27,8 +27,4 @@ use stream::UnixStream;
 /// ```
 pub use std::os::unix::net::SocketAddr;
 
-stream_halves!(
-    UnixStream,
-    SocketAddr,
-    "    let (client, server) = gmp::net::UnixStream::pair().unwrap();"
-);
+stream_halves!(UnixStream, SocketAddr, "    let (client, server) = gmp::net::UnixStream::pair().unwrap();");
