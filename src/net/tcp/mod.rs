@@ -1,4 +1,4 @@
-//! The halves of a split [`TcpStream`](crate::net::TcpStream): borrowed ([`ReadHalf`],
+//! The halves of a split [`TcpStream`]: borrowed ([`ReadHalf`],
 //! [`WriteHalf`], from `split`) and owned ([`OwnedReadHalf`], [`OwnedWriteHalf`], from
 //! `into_split`), each implementing `futures::io::AsyncRead` or `AsyncWrite`.
 //!

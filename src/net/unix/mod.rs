@@ -1,5 +1,5 @@
 //! Unix-domain sockets' addresses ([`SocketAddr`], std's type) and the halves of a split
-//! [`UnixStream`](crate::net::UnixStream): borrowed ([`ReadHalf`], [`WriteHalf`], from
+//! [`UnixStream`]: borrowed ([`ReadHalf`], [`WriteHalf`], from
 //! `split`) and owned ([`OwnedReadHalf`], [`OwnedWriteHalf`], from `into_split`), each
 //! implementing `futures::io::AsyncRead` or `AsyncWrite`.
 //!
