@@ -369,14 +369,16 @@ impl IntoRawFd for TcpSocket {
 }
 
 impl FromRawFd for TcpSocket {
-    /// Takes ownership of `fd`, a TCP socket, which the caller must have made non-blocking.
+    /// Takes ownership of `fd`, a TCP socket, and makes it non-blocking.
     ///
     /// # Safety
     ///
     /// `fd` must be an open socket that nothing else owns.
     unsafe fn from_raw_fd(fd: RawFd) -> TcpSocket {
         // SAFETY: the caller hands over an open socket it owns (this function's contract).
-        TcpSocket { inner: unsafe { Socket::from_raw_fd(fd) } }
+        let inner = unsafe { Socket::from_raw_fd(fd) };
+        let _ = inner.set_nonblocking(true);
+        TcpSocket { inner }
     }
 }
 
