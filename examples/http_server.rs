@@ -98,6 +98,8 @@ async fn main() -> io::Result<()> {
     let address = std::env::args().nth(1).unwrap_or_else(|| DEFAULT_ADDRESS.to_owned());
     let listener = TcpListener::bind(address.as_str()).await?;
     println!("listening on {}", listener.local_addr()?);
-    let shutdown = std::future::pending::<()>(); // COORDINATOR: replace with gmp::signal::ctrl_c()
+    // Listening for Ctrl-C from here on: a SIGINT stops the accepting and lets the requests in
+    // flight finish before `main` returns.
+    let shutdown = gmp::signal::ctrl_c();
     serve(listener, router(), HEADER_READ_TIMEOUT, shutdown).await
 }

@@ -689,6 +689,22 @@ impl Registration {
         core.next_retry.fetch_min(due, AcqRel);
     }
 
+    /// Runs `op` (a non-blocking I/O call) once, without parking: `WouldBlock` at once if the
+    /// source is known not to be ready in `direction`; a `WouldBlock` from `op` clears the
+    /// readiness, so the next wait parks. Spends no coop budget (it never waits).
+    pub(crate) fn try_io<R>(&self, direction: Direction, op: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        let state = self.source.state.load(Acquire);
+        if state & direction.bit() == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let event = ReadyEvent { direction, tick: state >> TICK_SHIFT };
+        let result = op();
+        if matches!(&result, Err(error) if error.kind() == io::ErrorKind::WouldBlock) {
+            self.clear_readiness(event);
+        }
+        result
+    }
+
     /// Runs `op` (a non-blocking I/O call) when the source is ready in `direction`, parking
     /// the task until it is; `WouldBlock` from `op` clears the readiness and parks again.
     /// Spends one unit of coop budget per attempt.

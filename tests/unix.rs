@@ -164,3 +164,48 @@ fn connecting_to_a_missing_path_is_not_found() {
     let error = rt.block_on(async { UnixStream::connect(&path.0).await.unwrap_err() });
     assert_eq!(error.kind(), std::io::ErrorKind::NotFound, "{error:?}");
 }
+
+#[test]
+fn a_connect_to_a_full_accept_queue_waits_without_a_thread_until_the_listener_accepts() {
+    let rt = runtime();
+    let path = SocketPath::new("full-queue");
+    within(Duration::from_secs(30), "a connect to a full Unix accept queue", || {
+        rt.block_on(async {
+            // Backlog 0: Linux queues one connection, then refuses more with EAGAIN.
+            let listener = std::os::unix::net::UnixListener::bind(&path.0).unwrap();
+            socket2::SockRef::from(&listener).listen(0).unwrap();
+            let listener = UnixListener::from_std(listener).unwrap();
+            let mut queued = Vec::new();
+            let full = loop {
+                match gmp::time::timeout(Duration::from_millis(100), UnixStream::connect(&path.0)).await {
+                    Ok(stream) => queued.push(stream.unwrap()),
+                    Err(_elapsed) => break true,
+                }
+                if queued.len() >= 64 {
+                    break false;
+                }
+            };
+            if !full {
+                // A kernel that does not bound a Unix listener's queue this way: nothing to test.
+                return;
+            }
+            let waiting = gmp::spawn({
+                let path = path.0.clone();
+                async move { UnixStream::connect(&path).await }
+            });
+            gmp::time::sleep(Duration::from_millis(50)).await;
+            assert!(!waiting.is_finished(), "a connect went through while the queue was full");
+            // Accepting makes room: the waiting connect's next try gets in.
+            let mut accepted = vec![listener.accept().await.unwrap().0];
+            let mut client = waiting.await.unwrap().unwrap();
+            while accepted.len() <= queued.len() {
+                accepted.push(listener.accept().await.unwrap().0);
+            }
+            client.write_all(b"in").await.unwrap();
+            let mut buf = [0u8; 2];
+            let last = accepted.last_mut().unwrap();
+            last.read_exact(&mut buf).await.unwrap();
+            assert_eq!(&buf, b"in");
+        })
+    });
+}

@@ -138,6 +138,7 @@ macro_rules! stream_io {
 
     };
     ($ty:ty, $inner:ty) => {
+        // `pub(crate)`: the split halves and the compat impls call these.
         impl $ty {
             /// The registered socket, for the `hyper` and `tokio-io` integrations (`compat/`).
             #[cfg(any(feature = "hyper", feature = "tokio-io"))]
@@ -145,7 +146,7 @@ macro_rules! stream_io {
                 &self.io
             }
 
-            fn poll_read_priv(
+            pub(crate) fn poll_read_priv(
                 &self,
                 cx: &mut std::task::Context<'_>,
                 buf: &mut [u8],
@@ -154,7 +155,7 @@ macro_rules! stream_io {
                 self.io.poll_read_stream(cx, len, |mut stream: &$inner| std::io::Read::read(&mut stream, buf))
             }
 
-            fn poll_read_vectored_priv(
+            pub(crate) fn poll_read_vectored_priv(
                 &self,
                 cx: &mut std::task::Context<'_>,
                 bufs: &mut [std::io::IoSliceMut<'_>],
@@ -165,7 +166,7 @@ macro_rules! stream_io {
                 })
             }
 
-            fn poll_write_priv(
+            pub(crate) fn poll_write_priv(
                 &self,
                 cx: &mut std::task::Context<'_>,
                 buf: &[u8],
@@ -173,7 +174,7 @@ macro_rules! stream_io {
                 self.io.poll_write_ref(cx, |mut stream: &$inner| std::io::Write::write(&mut stream, buf))
             }
 
-            fn poll_write_vectored_priv(
+            pub(crate) fn poll_write_vectored_priv(
                 &self,
                 cx: &mut std::task::Context<'_>,
                 bufs: &[std::io::IoSlice<'_>],
@@ -182,11 +183,35 @@ macro_rules! stream_io {
             }
 
             /// `poll_close`: shuts down the write side (the peer reads end of stream).
-            fn poll_close_priv(&self) -> std::task::Poll<std::io::Result<()>> {
+            pub(crate) fn poll_close_priv(&self) -> std::task::Poll<std::io::Result<()>> {
                 std::task::Poll::Ready(match self.io.get_ref().shutdown(std::net::Shutdown::Write) {
                     Err(error) if error.kind() == std::io::ErrorKind::NotConnected => Ok(()),
                     result => result,
                 })
+            }
+
+            pub(crate) fn try_read_priv(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let mut stream: &$inner = self.io.get_ref();
+                self.io.registration().try_io(crate::netpoll::Direction::Read, || std::io::Read::read(&mut stream, buf))
+            }
+
+            pub(crate) fn try_read_vectored_priv(&self, bufs: &mut [std::io::IoSliceMut<'_>]) -> std::io::Result<usize> {
+                let mut stream: &$inner = self.io.get_ref();
+                self.io
+                    .registration()
+                    .try_io(crate::netpoll::Direction::Read, || std::io::Read::read_vectored(&mut stream, bufs))
+            }
+
+            pub(crate) fn try_write_priv(&self, buf: &[u8]) -> std::io::Result<usize> {
+                let mut stream: &$inner = self.io.get_ref();
+                self.io.registration().try_io(crate::netpoll::Direction::Write, || std::io::Write::write(&mut stream, buf))
+            }
+
+            pub(crate) fn try_write_vectored_priv(&self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                let mut stream: &$inner = self.io.get_ref();
+                self.io
+                    .registration()
+                    .try_io(crate::netpoll::Direction::Write, || std::io::Write::write_vectored(&mut stream, bufs))
             }
         }
 
@@ -195,14 +220,20 @@ macro_rules! stream_io {
     };
 }
 
+#[macro_use]
+mod split;
 mod sys;
-mod tcp;
+pub mod tcp;
 mod udp;
-mod unix;
+pub mod unix;
 
-pub use tcp::{TcpListener, TcpStream};
+pub use tcp::listener::TcpListener;
+pub use tcp::socket::TcpSocket;
+pub use tcp::stream::TcpStream;
 pub use udp::UdpSocket;
-pub use unix::{UnixDatagram, UnixListener, UnixStream};
+pub use unix::datagram::UnixDatagram;
+pub use unix::listener::UnixListener;
+pub use unix::stream::UnixStream;
 
 /// Addresses a socket can be bound or connected to: what `std::net::ToSocketAddrs` takes
 /// (`"host:port"`, `("host", port)`, `SocketAddr`, `(IpAddr, u16)`, `&[SocketAddr]`...).
@@ -340,7 +371,7 @@ fn no_addresses() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, "could not resolve to any address")
 }
 
-/// Runs a blocking call (a name lookup, a fallback connect) on the runtime's blocking pool and
+/// Runs a blocking call (a name lookup) on the runtime's blocking pool and
 /// waits for it without blocking the M.
 ///
 /// # Panics
@@ -352,14 +383,6 @@ pub(crate) async fn run_blocking<R: Send + 'static>(
 ) -> io::Result<R> {
     let handle = crate::Handle::try_current().unwrap_or_else(|_| panic!("{}", crate::netpoll::outside_runtime(call)));
     Ok(handle.spawn_blocking(f).await?)
-}
-
-/// True for the errors of `accept` that mean "out of descriptors or memory": retrying at once
-/// would fail again, so the listener backs off (see `netpoll.rs`).
-fn out_of_resources(error: &io::Error) -> bool {
-    const ENFILE: i32 = 23;
-    const EMFILE: i32 = 24;
-    matches!(error.raw_os_error(), Some(EMFILE | ENFILE)) || error.kind() == io::ErrorKind::OutOfMemory
 }
 
 /// The back-off of a listener after an out-of-resources `accept` (0: none yet).
@@ -402,11 +425,30 @@ pub(crate) fn poll_accept<T: AsFd, R>(
             }
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => registration.clear_readiness(event),
             Err(error) => {
-                if out_of_resources(&error) {
+                if sys::out_of_resources(&error) {
                     registration.defer_readiness(event, backoff.next());
                 }
                 return Poll::Ready(Err(error));
             }
+        }
+    }
+}
+
+/// Waits for the non-blocking connect of `io` to finish (Go's `netFD.connect`): the socket
+/// turns writable, then `SO_ERROR` says whether the handshake failed. A wake-up that finds no
+/// peer yet (the registration starts out ready) clears the readiness and waits again.
+pub(crate) fn poll_connected<T: AsFd>(io: &Async<T>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    let registration = io.registration();
+    loop {
+        let event = ready!(registration.poll_ready(cx, Direction::Write))?;
+        let socket = socket2::SockRef::from(io.get_ref());
+        if let Some(error) = socket.take_error()? {
+            return Poll::Ready(Err(error));
+        }
+        match socket.peer_addr() {
+            Ok(_) => return Poll::Ready(Ok(())),
+            Err(error) if error.kind() == io::ErrorKind::NotConnected => registration.clear_readiness(event),
+            Err(error) => return Poll::Ready(Err(error)),
         }
     }
 }

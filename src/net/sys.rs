@@ -1,211 +1,146 @@
-//! Non-blocking `connect`, which std does not offer (its `connect` blocks the thread until the
-//! handshake ends). On Linux we create the socket non-blocking and start the connect with two
-//! calls into the C library that std already links; the netpoller then reports when the
-//! handshake is done, as in Go's `netFD.connect`. Elsewhere the callers fall back to std's
-//! blocking connect on a helper thread, off the Ps.
+//! Socket set-up through `socket2`: new non-blocking sockets, the start of a non-blocking
+//! `connect`, `listen` with gmp's backlog and `accept` of a non-blocking connection.
 //!
-//! The constants and `sockaddr` layouts below are those of Linux on the listed architectures
-//! (the "generic" ABI: `O_NONBLOCK` = 0o4000, `EINPROGRESS` = 115).
+//! std's `connect` blocks its thread until the handshake ends, so gmp starts the connect on a
+//! non-blocking socket instead, and the netpoller reports when it is done, as in Go's
+//! `netFD.connect`: `connect` returns `EINPROGRESS`, the socket becomes writable when the
+//! handshake ends, and `SO_ERROR` (`take_error`) then says whether it failed. That works on
+//! every target `polling` supports (epoll, kqueue, event ports), so no connect needs a thread.
 
-pub(crate) use imp::{connect_tcp, connect_unix, set_backlog, SUPPORTED};
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 
 /// The accept-queue length gmp's listeners ask for (std asks for 128; tokio for 1024). The
 /// kernel caps it at `net.core.somaxconn`.
 pub(crate) const LISTEN_BACKLOG: i32 = 1024;
 
-#[cfg(all(
-    target_os = "linux",
-    any(
-        target_arch = "x86_64",
-        target_arch = "x86",
-        target_arch = "aarch64",
-        target_arch = "arm",
-        target_arch = "riscv64",
-        target_arch = "loongarch64"
-    )
-))]
-mod imp {
-    /// This target has a non-blocking connect.
-    pub(crate) const SUPPORTED: bool = true;
+/// Items for the targets whose `socket` and `accept4` take `SOCK_NONBLOCK` (one call
+/// instead of a second `fcntl`), and their fallbacks for the others (macOS, iOS...).
+macro_rules! with_sock_nonblock {
+    (yes: $yes:item no: $no:item) => {
+        #[cfg(any(
+            target_os = "android",
+            target_os = "dragonfly",
+            target_os = "freebsd",
+            target_os = "fuchsia",
+            target_os = "illumos",
+            target_os = "linux",
+            target_os = "netbsd",
+            target_os = "openbsd"
+        ))]
+        $yes
+        #[cfg(not(any(
+            target_os = "android",
+            target_os = "dragonfly",
+            target_os = "freebsd",
+            target_os = "fuchsia",
+            target_os = "illumos",
+            target_os = "linux",
+            target_os = "netbsd",
+            target_os = "openbsd"
+        )))]
+        $no
+    };
+}
 
-    use std::ffi::{c_int, c_void};
-    use std::io;
-    use std::mem::size_of;
-    use std::net::SocketAddr;
-    use std::os::fd::{FromRawFd, OwnedFd};
-    use std::os::unix::ffi::OsStrExt;
-    use std::path::Path;
-
-    extern "C" {
-        fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int;
-        fn connect(fd: c_int, address: *const c_void, length: u32) -> c_int;
-        fn listen(fd: c_int, backlog: c_int) -> c_int;
+with_sock_nonblock! {
+    yes:
+    /// A new non-blocking, close-on-exec stream socket of `domain`.
+    pub(crate) fn stream_socket(domain: Domain) -> io::Result<Socket> {
+        Socket::new(domain, Type::STREAM.nonblocking(), None)
     }
-
-    /// Sets the accept-queue length of a listening socket (`listen` again on a listening
-    /// socket only changes its backlog).
-    pub(crate) fn set_backlog(fd: std::os::fd::BorrowedFd<'_>, backlog: i32) -> io::Result<()> {
-        use std::os::fd::AsRawFd;
-        // SAFETY: `listen` takes no pointers; `fd` is open for the duration of the call.
-        if unsafe { listen(fd.as_raw_fd(), backlog) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-
-    const AF_UNIX: c_int = 1;
-    const AF_INET: c_int = 2;
-    const AF_INET6: c_int = 10;
-    const SOCK_STREAM: c_int = 1;
-    const SOCK_NONBLOCK: c_int = 0o4000;
-    const SOCK_CLOEXEC: c_int = 0o2000000;
-    const EINPROGRESS: i32 = 115;
-
-    #[repr(C)]
-    struct SockaddrIn {
-        family: u16,
-        port: u16,
-        address: [u8; 4],
-        zero: [u8; 8],
-    }
-
-    #[repr(C)]
-    struct SockaddrIn6 {
-        family: u16,
-        port: u16,
-        flowinfo: u32,
-        address: [u8; 16],
-        scope_id: u32,
-    }
-
-    #[repr(C)]
-    struct SockaddrUn {
-        family: u16,
-        path: [u8; 108],
-    }
-
-    /// A socket whose connect has started.
-    #[derive(Debug)]
-    pub(crate) struct Connecting {
-        pub(crate) fd: OwnedFd,
-        /// The handshake is still running: wait for writability, then check `SO_ERROR`.
-        pub(crate) in_progress: bool,
-    }
-
-    fn new_socket(domain: c_int) -> io::Result<OwnedFd> {
-        // SAFETY: `socket` takes no pointers; it returns a new descriptor or -1.
-        let fd = unsafe { socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` was just created and nothing else owns it.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-    }
-
-    /// Starts connecting a new non-blocking socket of `domain` to the address `T`.
-    fn start<T>(domain: c_int, address: &T) -> io::Result<Connecting> {
-        use std::os::fd::AsRawFd;
-        let fd = new_socket(domain)?;
-        loop {
-            // SAFETY: `address` points to a valid, initialised `sockaddr_*` of `size_of::<T>()`
-            // bytes that lives across the call; `fd` is an open socket we own.
-            let result = unsafe { connect(fd.as_raw_fd(), (address as *const T).cast(), size_of::<T>() as u32) };
-            if result == 0 {
-                return Ok(Connecting { fd, in_progress: false });
-            }
-            let error = io::Error::last_os_error();
-            match error.raw_os_error() {
-                Some(EINPROGRESS) => return Ok(Connecting { fd, in_progress: true }),
-                _ if error.kind() == io::ErrorKind::Interrupted => continue,
-                _ => return Err(error),
-            }
-        }
-    }
-
-    /// Starts a TCP connect to `address`.
-    pub(crate) fn connect_tcp(address: SocketAddr) -> io::Result<Connecting> {
-        match address {
-            SocketAddr::V4(v4) => start(
-                AF_INET,
-                &SockaddrIn {
-                    family: AF_INET as u16,
-                    port: v4.port().to_be(),
-                    address: v4.ip().octets(),
-                    zero: [0; 8],
-                },
-            ),
-            SocketAddr::V6(v6) => start(
-                AF_INET6,
-                &SockaddrIn6 {
-                    family: AF_INET6 as u16,
-                    port: v6.port().to_be(),
-                    flowinfo: v6.flowinfo(),
-                    address: v6.ip().octets(),
-                    scope_id: v6.scope_id(),
-                },
-            ),
-        }
-    }
-
-    /// Starts a Unix stream connect to `path`. A full accept queue gives `WouldBlock` (Unix
-    /// sockets have no "in progress" state).
-    pub(crate) fn connect_unix(path: &Path) -> io::Result<Connecting> {
-        let bytes = path.as_os_str().as_bytes();
-        let mut address = SockaddrUn { family: AF_UNIX as u16, path: [0; 108] };
-        if bytes.len() >= address.path.len() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "gmp::net::UnixStream::connect: path is too long"));
-        }
-        if bytes.contains(&0) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "gmp::net::UnixStream::connect: path contains a NUL byte",
-            ));
-        }
-        address.path[..bytes.len()].copy_from_slice(bytes);
-        start(AF_UNIX, &address)
+    no:
+    /// A new non-blocking, close-on-exec stream socket of `domain`.
+    pub(crate) fn stream_socket(domain: Domain) -> io::Result<Socket> {
+        let socket = Socket::new(domain, Type::STREAM, None)?;
+        socket.set_nonblocking(true)?;
+        Ok(socket)
     }
 }
 
-#[cfg(not(all(
-    target_os = "linux",
-    any(
-        target_arch = "x86_64",
-        target_arch = "x86",
-        target_arch = "aarch64",
-        target_arch = "arm",
-        target_arch = "riscv64",
-        target_arch = "loongarch64"
-    )
-)))]
-mod imp {
-    use std::io;
-    use std::net::SocketAddr;
-    use std::os::fd::OwnedFd;
-    use std::path::Path;
-
-    /// This target has no non-blocking connect: callers use std's on a helper thread.
-    pub(crate) const SUPPORTED: bool = false;
-
-    #[derive(Debug)]
-    pub(crate) struct Connecting {
-        pub(crate) fd: OwnedFd,
-        pub(crate) in_progress: bool,
+with_sock_nonblock! {
+    yes:
+    /// `accept` whose new socket is non-blocking and close-on-exec.
+    fn accept_nonblocking(listener: SockRef<'_>) -> io::Result<(Socket, SockAddr)> {
+        listener.accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
     }
-
-    fn unsupported() -> io::Error {
-        io::Error::new(io::ErrorKind::Unsupported, "non-blocking connect is not available on this target")
+    no:
+    /// `accept` whose new socket is non-blocking and close-on-exec.
+    fn accept_nonblocking(listener: SockRef<'_>) -> io::Result<(Socket, SockAddr)> {
+        let (socket, address) = listener.accept()?;
+        socket.set_nonblocking(true)?;
+        Ok((socket, address))
     }
+}
 
-    pub(crate) fn connect_tcp(_address: SocketAddr) -> io::Result<Connecting> {
-        Err(unsupported())
+/// The domain of a TCP socket that can reach `address`.
+pub(crate) fn domain_of(address: &SocketAddr) -> Domain {
+    match address {
+        SocketAddr::V4(_) => Domain::IPV4,
+        SocketAddr::V6(_) => Domain::IPV6,
     }
+}
 
-    pub(crate) fn connect_unix(_path: &Path) -> io::Result<Connecting> {
-        Err(unsupported())
+/// Starts connecting the non-blocking `socket` to `address`. `Ok(true)`: the handshake is
+/// still running (wait for writability, then check `SO_ERROR`); `Ok(false)`: connected
+/// already (Unix sockets, some loopback connects).
+pub(crate) fn start_connect(socket: &Socket, address: &SockAddr) -> io::Result<bool> {
+    match socket.connect(address) {
+        Ok(()) => Ok(false),
+        Err(error) => match error.raw_os_error() {
+            // EINTR: the connect goes on in the background, as if EINPROGRESS (Go does the
+            // same); EALREADY: an earlier attempt on this socket is still running.
+            Some(libc::EINPROGRESS | libc::EALREADY | libc::EINTR) => Ok(true),
+            _ => Err(error),
+        },
     }
+}
 
-    /// Keeps std's backlog.
-    pub(crate) fn set_backlog(_fd: std::os::fd::BorrowedFd<'_>, _backlog: i32) -> io::Result<()> {
-        Ok(())
+/// Sets the accept-queue length of a listening socket (`listen` again on a listening socket
+/// only changes its backlog).
+pub(crate) fn set_backlog(fd: impl AsFd, backlog: i32) -> io::Result<()> {
+    SockRef::from(&fd).listen(backlog)
+}
+
+/// A TCP listener on `address` as std's `bind` makes one (`SO_REUSEADDR`, so a restarted
+/// server can bind while old connections linger in `TIME_WAIT`), non-blocking, with gmp's
+/// backlog.
+pub(crate) fn tcp_listener(address: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = stream_socket(domain_of(&address))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Accepts a connection from a non-blocking TCP listener; the new socket is non-blocking and
+/// close-on-exec.
+pub(crate) fn tcp_accept(listener: &std::net::TcpListener) -> io::Result<(std::net::TcpStream, SocketAddr)> {
+    let (socket, address) = accept_nonblocking(SockRef::from(listener))?;
+    let address = address
+        .as_socket()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "accept returned a non-IP peer address"))?;
+    Ok((socket.into(), address))
+}
+
+/// True for the errors of `accept` that mean "out of descriptors or memory": retrying at once
+/// would fail again, so the listener backs off (see `netpoll.rs`).
+pub(crate) fn out_of_resources(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
+        || error.kind() == io::ErrorKind::OutOfMemory
+}
+
+/// The address of the Unix socket at `path`, or `InvalidInput` naming `call` if `path` is too
+/// long for one or contains a NUL byte (std's checks; `socket2` alone would take a leading
+/// NUL as a Linux abstract name).
+pub(crate) fn unix_address(path: &Path, call: &str) -> io::Result<SockAddr> {
+    if path.as_os_str().as_bytes().contains(&0) {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{call}: path contains a NUL byte")));
     }
+    SockAddr::unix(path).map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, format!("{call}: {error}")))
 }

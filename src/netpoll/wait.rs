@@ -1,6 +1,6 @@
 //! How a thread takes events from the poller, and how a blocked `wait` is broken.
 //!
-//! On Linux (64-bit targets whose `struct epoll_event` layout we spell out below) gmp calls
+//! On Linux and Android (libc's `epoll_wait` and `struct epoll_event`) gmp calls
 //! `epoll_wait` on the poller's epoll descriptor itself, and adds sources itself too (to ask
 //! for `EPOLLRDHUP`, which `polling` does not offer); `polling` modifies and deletes
 //! registrations. `polling::Poller::wait` makes five syscalls per call, even with a
@@ -15,10 +15,7 @@
 
 pub(super) use imp::{add_source, EventBuffer, Notifier, SHORT_READ_DRAINS};
 
-#[cfg(all(
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64", target_arch = "loongarch64")
-))]
+#[cfg(any(target_os = "linux", target_os = "android"))]
 mod imp {
     use std::ffi::c_int;
     use std::io::{self, Read, Write};
@@ -49,25 +46,15 @@ mod imp {
         Ok(())
     }
 
-    /// The kernel's `struct epoll_event`: packed on x86_64, naturally aligned elsewhere.
-    #[cfg_attr(target_arch = "x86_64", repr(C, packed))]
-    #[cfg_attr(not(target_arch = "x86_64"), repr(C))]
-    #[derive(Debug, Clone, Copy, Default)]
-    struct EpollEvent {
-        events: u32,
-        data: u64,
-    }
+    // The kernel's `struct epoll_event` (packed on x86_64, naturally aligned elsewhere).
+    use libc::{epoll_event as EpollEvent, epoll_wait};
 
-    extern "C" {
-        fn epoll_wait(epfd: c_int, events: *mut EpollEvent, maxevents: c_int, timeout: c_int) -> c_int;
-    }
-
-    const EPOLLIN: u32 = 0x001;
-    const EPOLLPRI: u32 = 0x002;
-    const EPOLLOUT: u32 = 0x004;
-    const EPOLLERR: u32 = 0x008;
-    const EPOLLHUP: u32 = 0x010;
-    const EPOLLRDHUP: u32 = 0x2000;
+    const EPOLLIN: u32 = libc::EPOLLIN as u32;
+    const EPOLLPRI: u32 = libc::EPOLLPRI as u32;
+    const EPOLLOUT: u32 = libc::EPOLLOUT as u32;
+    const EPOLLERR: u32 = libc::EPOLLERR as u32;
+    const EPOLLHUP: u32 = libc::EPOLLHUP as u32;
+    const EPOLLRDHUP: u32 = libc::EPOLLRDHUP as u32;
     /// As `polling` reads the flags: a hang-up or an error wakes both directions.
     const READ_FLAGS: u32 = EPOLLIN | EPOLLPRI | EPOLLHUP | EPOLLERR | EPOLLRDHUP;
     /// The peer closed its side, or the socket failed: reads end in 0 or an error from now on.
@@ -86,7 +73,7 @@ mod imp {
 
     impl EventBuffer {
         pub(in super::super) fn new() -> Self {
-            Self { events: vec![EpollEvent::default(); EVENTS_PER_WAIT].into_boxed_slice(), len: 0 }
+            Self { events: vec![EpollEvent { events: 0, u64: 0 }; EVENTS_PER_WAIT].into_boxed_slice(), len: 0 }
         }
 
         /// Waits for events, at most `timeout` (forever if `None`), or until notified.
@@ -112,7 +99,7 @@ mod imp {
                 return if error.kind() == io::ErrorKind::Interrupted { Ok(()) } else { Err(error) };
             }
             self.len = n as usize;
-            if self.events[..self.len].iter().any(|event| event.data == NOTIFY_KEY as u64) {
+            if self.events[..self.len].iter().any(|event| event.u64 == NOTIFY_KEY as u64) {
                 notifier.clear();
             }
             Ok(())
@@ -121,7 +108,7 @@ mod imp {
         /// `(key, readiness bits)` of each source event of the last `wait`.
         pub(in super::super) fn ready(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
             self.events[..self.len].iter().filter_map(|event| {
-                let (key, flags) = (event.data as usize, event.events);
+                let (key, flags) = (event.u64 as usize, event.events);
                 if key >= NOTIFY_KEY {
                     return None;
                 }
@@ -181,10 +168,7 @@ mod imp {
     }
 }
 
-#[cfg(not(all(
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64", target_arch = "loongarch64")
-)))]
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 mod imp {
     use std::io;
     use std::num::NonZeroUsize;
