@@ -292,7 +292,17 @@ impl<T: QueueItem> Scheduler<T> {
                 return Some(item);
             }
         }
-        let item = self.find_runnable(m)?;
+        let Some(item) = self.find_runnable(m) else {
+            // M0's interrupt can end the search of an M that a `wakep` woke as a spinner. It
+            // goes on to poll its main future and run its queue: counted as spinning there, it
+            // would keep `wakep` from waking idle Ps, and if it then lost its P (a retaken
+            // syscall) it would park still counted, so no idle P would ever be woken again.
+            if m.spinning.get() {
+                self.stop_spinning(m);
+                self.wake_if_idle();
+            }
+            return None;
+        };
         if m.spinning.get() {
             self.stop_spinning(m);
             // We found work while spinning: there may be more, so wake another spinner.
