@@ -18,6 +18,7 @@
 //!   and after it is dropped.
 //!
 //! The seed is printed; `SOAK_SEED=<n>` replays a run's choices (timing still differs).
+//! `SOAK_RSS_CHECK=0` turns the memory bound off (for runs under a sanitizer).
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -628,8 +629,11 @@ fn soak(maxprocs: usize, duration: Duration, seed: u64) -> Figures {
     assert!(steady.len() >= 10, "only {} memory samples after the warm-up", steady.len());
     let window = steady.len() / 4;
     let (first, last) = (median(&steady[..window]), median(&steady[steady.len() - window..]));
+    // Under a sanitizer, shadow memory and quarantines grow with the run: CI's sanitizer steps
+    // set SOAK_RSS_CHECK=0 and only print the figures.
+    let check_rss = std::env::var("SOAK_RSS_CHECK").map_or(true, |v| v != "0");
     assert!(
-        last * 10 <= first * 11,
+        !check_rss || last * 10 <= first * 11,
         "maxprocs {maxprocs}: resident memory grew from {first} KiB to {last} KiB after the warm-up (over 10%)"
     );
     assert_eq!(fds_after, fds_before, "maxprocs {maxprocs}: file descriptors leaked");
