@@ -524,12 +524,15 @@ impl Netpoller {
             self.blocked.store(false, SeqCst);
             return None;
         }
+        let mut events = lock(&self.events);
+        // Only after taking the buffer: an M polling without blocking may hold it, and if a
+        // `notify` came meanwhile, that poll drained the byte meant for us. `notified` stays
+        // set until we clear it, so look at it here, or the wait below sleeps through it.
         if self.notified.swap(false, SeqCst) {
-            // A notification (a new timer, say) raced with our caller reading `deadline`.
+            // A notification (a new timer, a woken main future) raced with our caller.
             self.blocked.store(false, SeqCst);
             return Some(ReadyList(Vec::new()));
         }
-        let mut events = lock(&self.events);
         let deadline = match (deadline, retry) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

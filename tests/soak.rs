@@ -93,6 +93,8 @@ struct Ledger {
     connections: AtomicU64,
     faults: AtomicU64,
     runtimes: AtomicU64,
+    /// What the driver awaits, for the watchdog's report.
+    driver: std::sync::Mutex<String>,
 }
 
 impl Ledger {
@@ -579,7 +581,7 @@ fn soak_phase(maxprocs: usize, duration: Duration, seed: u64, check_memory: bool
                          {} spawned, {} ended. Goroutines:\n{}",
                         ledger.spawned.load(SeqCst),
                         ledger.ended(),
-                        dumper.dump()
+                        format!("the driver (main future) awaits {}\n{}", ledger.driver.lock().unwrap(), dumper.dump())
                     );
                     print_thread_stacks();
                     std::process::abort();
@@ -604,10 +606,12 @@ fn soak_phase(maxprocs: usize, duration: Duration, seed: u64, check_memory: bool
                 }));
             }
             for (handle, expect) in ops {
+                *ledger.driver.lock().unwrap() = format!("goroutine {} ({expect:?})", handle.id());
                 settle(&ledger, handle, expect).await;
             }
         }
         for inner in inner_runtimes {
+            *ledger.driver.lock().unwrap() = format!("blocking call {} (a runtime built and dropped)", inner.id());
             inner.await.expect("a runtime built and dropped inside the soak failed");
         }
     });
