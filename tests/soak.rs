@@ -578,10 +578,11 @@ fn soak_phase(maxprocs: usize, duration: Duration, seed: u64, check_memory: bool
                 } else if last.1.elapsed() > STALL_LIMIT {
                     eprintln!(
                         "soak (maxprocs {maxprocs}, seed {seed}): no goroutine finished for {STALL_LIMIT:?}; \
-                         {} spawned, {} ended. Goroutines:\n{}",
+                         {} spawned, {} ended; the driver (main future) awaits {}. Goroutines:\n{}",
                         ledger.spawned.load(SeqCst),
                         ledger.ended(),
-                        format!("the driver (main future) awaits {}\n{}", ledger.driver.lock().unwrap(), dumper.dump())
+                        ledger.driver.lock().unwrap(),
+                        dumper.dump()
                     );
                     print_thread_stacks();
                     std::process::abort();
