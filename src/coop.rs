@@ -54,6 +54,16 @@ pub(crate) fn set_preempt_flag(preempt: Option<&AtomicBool>) {
     PREEMPT.with(|p| p.set(preempt.map_or(ptr::null(), |p| p as *const AtomicBool)));
 }
 
+/// Spends the rest of the poll's budget, so that the goroutine yields at its next cooperative
+/// point (after a syscall that lost its P: the goroutine must not run on without a P).
+pub(crate) fn spend_all() {
+    BUDGET.with(|b| {
+        if b.get() != UNLIMITED {
+            b.set(0);
+        }
+    });
+}
+
 /// Runs `f` with an unlimited budget (the budget is suspended across `gmp::syscall`).
 pub(crate) fn unconstrained<R>(f: impl FnOnce() -> R) -> R {
     let saved = BUDGET.with(|b| b.replace(UNLIMITED));

@@ -338,11 +338,17 @@ impl<T: QueueItem> Scheduler<T> {
             }
         }
         let Some(item) = self.find_runnable(m) else {
-            // M0 interrupted while spinning (its main future was woken mid-steal): it is
-            // about to poll that future, not look for work, so it must not stay counted in
-            // `nmspinning`, which would stop `wake_if_idle` from waking idle Ps meanwhile.
+            // M0's interrupt can end the search of an M that a `wakep` woke as a spinner. It
+            // goes on to poll its main future and run its queue: counted as spinning there, it
+            // would keep `wakep` from waking idle Ps, and if it then lost its P (a retaken
+            // syscall) it would park still counted, so no idle P would ever be woken again.
+            // The work a `wakep` woke it for is left to another M (none is woken when there is
+            // no work, so an idle runtime stays quiet while M0 serves its main future).
             if m.spinning.get() {
                 self.stop_spinning(m);
+                if self.has_visible_work(true) {
+                    self.wake_if_idle();
+                }
             }
             return None;
         };

@@ -9,9 +9,10 @@
 //! sysmon retakes the P (a CAS from `Syscall`, racing the returning M's CAS: exactly one
 //! wins) and hands it to another M, so the P's queued goroutines keep running.
 //!
-//! On return without its P, the M takes any idle P; if there is none, the goroutine runs on
-//! without a P until its next await, and the M then parks. (Go would park the goroutine at
-//! once; a stackless goroutine can only stop at an await, so gmp lets the poll finish.)
+//! On return without its P, the M takes any idle P; if there is none, the goroutine's coop
+//! budget is spent, so it yields at its next cooperative point (any gmp await) and goes to
+//! the global queue, and the M then parks. (Go parks the goroutine at once; a stackless
+//! goroutine can only stop at an await, so gmp lets the poll run to its next await.)
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
@@ -86,12 +87,15 @@ fn enter(context: &Context, index: usize) {
     sched.wake_sysmon();
 }
 
-/// sysmon took our P: take any idle one.
+/// sysmon took our P: take any idle one; with none, the goroutine yields at its next
+/// cooperative point (to the global queue, and the M parks), as Go's `exitsyscall` parks it.
 #[cold]
 fn exit_slow(context: &Context) {
     let sched = &context.shared.sched;
     if let Some(index) = sched.acquire_idle_processor() {
         sched.bind(&context.machine, index);
+    } else {
+        coop::spend_all();
     }
 }
 

@@ -32,16 +32,24 @@ fn cpu_ticks(stat: &File) -> u64 {
 
 #[test]
 fn an_accept_loop_out_of_descriptors_gets_errors_without_spinning_and_then_recovers() {
-    if std::env::var_os(CHILD_ENV).is_some() {
+    if std::env::var_os(CHILD_ENV).is_some_and(|name| name == TEST_NAME) {
         child();
         return;
+    }
+    run_in_child(TEST_NAME);
+}
+
+/// Re-runs test `name` of this binary in a child process limited to 256 descriptors.
+fn run_in_child(name: &str) {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        return; // a child runs only the test it was started for
     }
     let exe = std::env::current_exe().unwrap();
     let output = Command::new("prlimit")
         .arg("--nofile=256:256")
         .arg(&exe)
-        .args(["--exact", TEST_NAME, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, "1")
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, name)
         .output();
     let output = match output {
         Ok(output) => output,
@@ -107,6 +115,132 @@ fn child() {
         let mut reply = [0u8; 2];
         client.read_exact(&mut reply).unwrap();
         assert_eq!(&reply, b"ok");
+    });
+    drop(watchdog);
+}
+
+const UNDER_LOAD: &str = "an_accept_loop_out_of_descriptors_under_load_recovers_and_the_rest_keeps_running";
+
+#[test]
+fn an_accept_loop_out_of_descriptors_under_load_recovers_and_the_rest_keeps_running() {
+    if std::env::var_os(CHILD_ENV).is_some_and(|name| name == UNDER_LOAD) {
+        child_under_load();
+        return;
+    }
+    run_in_child(UNDER_LOAD);
+}
+
+/// Twenty clients wait in the backlog while the process is out of descriptors; a server loop
+/// that retries `accept` at once gets EMFILE without spinning, goroutines busy with timers and
+/// yields keep running meanwhile, and once descriptors free up every client is served.
+fn child_under_load() {
+    const CLIENTS: usize = 20;
+    let rt = gmp::Builder::new().maxprocs(2).build().unwrap();
+    let watchdog = std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_secs(60));
+        eprintln!("the EMFILE-under-load child is not done after 60 s; aborting");
+        std::process::abort();
+    });
+    rt.block_on(async {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+        use std::sync::Arc;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stat = File::open("/proc/self/stat").unwrap();
+        // The clients connect first (their sockets exist before descriptors run out).
+        let clients: Vec<std::net::TcpStream> =
+            (0..CLIENTS).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
+
+        // The load: goroutines that sleep and yield in a loop, counting their rounds.
+        let stop = Arc::new(AtomicBool::new(false));
+        let rounds = Arc::new(AtomicUsize::new(0));
+        let load: Vec<_> = (0..4)
+            .map(|i| {
+                let (stop, rounds) = (stop.clone(), rounds.clone());
+                gmp::spawn(async move {
+                    while !stop.load(SeqCst) {
+                        if i % 2 == 0 {
+                            gmp::time::sleep(Duration::from_millis(1)).await;
+                        } else {
+                            gmp::yield_now().await;
+                            gmp::time::sleep(Duration::from_micros(300)).await;
+                        }
+                        rounds.fetch_add(1, SeqCst);
+                    }
+                })
+            })
+            .collect();
+
+        // What the load costs on its own, to tell it from a spinning accept loop below.
+        let cpu_before = cpu_ticks(&stat);
+        gmp::time::sleep(EXHAUSTED_FOR).await;
+        let load_cpu = cpu_ticks(&stat) - cpu_before;
+
+        let mut hogs = Vec::new();
+        loop {
+            match File::open("/dev/null") {
+                Ok(file) => hogs.push(file),
+                Err(error) if error.raw_os_error() == Some(EMFILE) => break,
+                Err(error) => panic!("opening /dev/null: {error}"),
+            }
+        }
+
+        // A server loop that retries at once on every error.
+        let errors = Arc::new(AtomicUsize::new(0));
+        let served = Arc::new(AtomicUsize::new(0));
+        let server = gmp::spawn({
+            let (errors, served) = (errors.clone(), served.clone());
+            async move {
+                while served.load(SeqCst) < CLIENTS {
+                    match listener.accept().await {
+                        Ok((mut stream, _)) => {
+                            stream.write_all(b"ok").await.unwrap();
+                            served.fetch_add(1, SeqCst);
+                        }
+                        Err(error) => {
+                            assert_eq!(error.raw_os_error(), Some(EMFILE), "{error:?}");
+                            errors.fetch_add(1, SeqCst);
+                        }
+                    }
+                }
+            }
+        });
+
+        let rounds_before = rounds.load(SeqCst);
+        let cpu_before = cpu_ticks(&stat);
+        gmp::time::sleep(EXHAUSTED_FOR).await;
+        let cpu = cpu_ticks(&stat) - cpu_before;
+        let (errors_seen, load_rounds) = (errors.load(SeqCst), rounds.load(SeqCst) - rounds_before);
+        eprintln!(
+            "out of descriptors for {EXHAUSTED_FOR:?} under load: {errors_seen} accept errors, {} ms of CPU \
+             ({} ms for the load alone), {load_rounds} rounds of the load",
+            cpu * 10,
+            load_cpu * 10
+        );
+        assert!(errors_seen >= 1, "accept never reported EMFILE");
+        assert!(errors_seen < 100, "{errors_seen} accept attempts in {EXHAUSTED_FOR:?}: the loop spins");
+        assert_eq!(served.load(SeqCst), 0, "a client was served with no descriptor free");
+        assert!(load_rounds >= 20, "the load made only {load_rounds} rounds while accept failed");
+        // A spinning accept loop would add a whole core to what the load costs on its own.
+        assert!(
+            (cpu * 10).saturating_sub(load_cpu * 10) < EXHAUSTED_FOR.as_millis() as u64 / 2,
+            "{} ms of CPU against {} ms for the load alone: something spins",
+            cpu * 10,
+            load_cpu * 10
+        );
+
+        drop(hogs);
+        server.await.unwrap();
+        assert_eq!(served.load(SeqCst), CLIENTS);
+        for mut client in clients {
+            let mut reply = [0u8; 2];
+            client.read_exact(&mut reply).unwrap();
+            assert_eq!(&reply, b"ok");
+        }
+        stop.store(true, SeqCst);
+        for handle in load {
+            handle.await.unwrap();
+        }
     });
     drop(watchdog);
 }
