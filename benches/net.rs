@@ -367,5 +367,5 @@ fn latency_selected() -> bool {
             filter = Some(arg);
         }
     }
-    filter.map_or(true, |filter| "tcp_echo_latency".contains(filter.as_str()))
+    filter.is_none_or(|filter| "tcp_echo_latency".contains(filter.as_str()))
 }

@@ -37,7 +37,7 @@ struct Entry {
 
 impl Entry {
     fn is_live(&self, now: Instant) -> bool {
-        self.expires.map_or(true, |at| at > now)
+        self.expires.is_none_or(|at| at > now)
     }
 }
 

@@ -114,7 +114,7 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.task.as_ref().map_or(true, |task| task.is_finished())
+        self.task.as_ref().is_none_or(|task| task.is_finished())
     }
 
     /// The id of the goroutine (as in `runtime::dump()` and [`JoinError::id`]).
