@@ -34,13 +34,9 @@
 //! });
 //! ```
 
-use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
-use std::ptr;
 use std::task::{Context, Poll};
-
-use crate::goroutine::{record_wait_reason, WaitReason};
 
 mod file;
 mod functions;
@@ -70,46 +66,15 @@ pub(crate) fn expect_runtime(call: &str) {
 
 /// Spends a unit of the coop budget, then runs `op` through the syscall path: the body of every
 /// `poll_*` in this module. `Pending` (after waking the task) when the goroutine should yield.
+/// A call that loses its P to sysmon and finds none on return spends the rest of the budget
+/// (`gmp::syscall` does that), so the goroutine's next fs call yields instead of running on
+/// without a P, as Go parks a goroutine at `exitsyscall`.
 pub(crate) fn poll_syscall<R>(cx: &mut Context<'_>, call: &str, op: impl FnOnce() -> R) -> Poll<R> {
     expect_runtime(call);
-    let goroutine = current_goroutine();
-    if !goroutine.is_null() && YIELD_AFTER_LOSING_P.with(|g| g.replace(ptr::null())) == goroutine && !holds_processor()
-    {
-        record_wait_reason(WaitReason::Yield);
-        cx.waker().wake_by_ref();
-        return Poll::Pending;
-    }
     if crate::coop::poll_proceed(cx).is_pending() {
         return Poll::Pending;
     }
-    let had_processor = holds_processor();
-    let result = crate::syscall(op);
-    if had_processor && !goroutine.is_null() && !holds_processor() {
-        YIELD_AFTER_LOSING_P.with(|g| g.set(goroutine));
-    }
-    Poll::Ready(result)
-}
-
-thread_local! {
-    /// The goroutine whose last fs call lost this M's P to sysmon (the call outlasted a
-    /// sysmon tick while work was queued, and the M found no idle P on return).
-    ///
-    /// `gmp::syscall` lets such a goroutine run on without a P until its next await, but fs
-    /// calls complete without ever waiting: a goroutine looping over files would go on, P-less,
-    /// for up to a whole coop budget (128 calls) beside the `maxprocs` goroutines running on
-    /// Ps. So its next fs call yields instead, as Go parks a goroutine at `exitsyscall` when it
-    /// finds no P: the goroutine goes to the global queue and the M parks.
-    static YIELD_AFTER_LOSING_P: Cell<*const ()> = const { Cell::new(ptr::null()) };
-}
-
-/// The goroutine being polled on this thread (null in the main future of `block_on`).
-fn current_goroutine() -> *const () {
-    crate::goroutine::with_current(|g| g.map_or(ptr::null(), |g| g as *const _ as *const ()))
-}
-
-/// Whether this thread is an M holding a P.
-fn holds_processor() -> bool {
-    crate::machine::with_current(|context| context.is_some_and(|c| c.machine.processor().is_some()))
+    Poll::Ready(crate::syscall(op))
 }
 
 /// A future that runs one blocking call through [`poll_syscall`] when first polled with
