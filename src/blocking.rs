@@ -145,6 +145,11 @@ impl BlockingPool {
         state.queue.is_empty() && state.threads == state.idle
     }
 
+    /// Pool threads started and not yet exited.
+    pub(crate) fn threads_alive(&self) -> usize {
+        lock(&self.inner.state).threads
+    }
+
     /// Queues a call: notifies an idle thread, or starts one if the cap allows; otherwise the
     /// call waits its turn. After shutdown the call is cancelled instead.
     fn push(&self, runnable: Runnable) {

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use crate::runtime::Runtime;
 
+/// How long a drop of a [`Runtime`] waits for threads stuck in blocking calls, by default.
+const DEFAULT_DROP_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The environment variable that overrides the default number of Ps.
 pub const MAXPROCS_ENV: &str = "GMP_MAXPROCS";
 
@@ -29,6 +32,7 @@ pub struct Builder {
     pub(crate) blocking_keep_alive: Duration,
     pub(crate) thread_name: String,
     pub(crate) thread_stack_size: Option<usize>,
+    pub(crate) drop_timeout: Duration,
 }
 
 /// The validated configuration a runtime runs with.
@@ -40,6 +44,7 @@ pub(crate) struct Config {
     pub(crate) blocking_keep_alive: Duration,
     pub(crate) thread_name: String,
     pub(crate) thread_stack_size: Option<usize>,
+    pub(crate) drop_timeout: Duration,
 }
 
 impl Default for Builder {
@@ -50,7 +55,8 @@ impl Default for Builder {
 
 impl Builder {
     /// The defaults: `maxprocs` from `GMP_MAXPROCS` or the number of CPUs, up to 10,000
-    /// threads (as Go), 512 blocking threads kept alive 10 s when idle.
+    /// threads (as Go), 512 blocking threads kept alive 10 s when idle, and a drop of the
+    /// runtime that waits at most 10 s for threads stuck in blocking calls.
     pub fn new() -> Self {
         Self {
             maxprocs: None,
@@ -59,6 +65,7 @@ impl Builder {
             blocking_keep_alive: Duration::from_secs(10),
             thread_name: "gmp-worker".to_owned(),
             thread_stack_size: None,
+            drop_timeout: DEFAULT_DROP_TIMEOUT,
         }
     }
 
@@ -103,6 +110,29 @@ impl Builder {
         self
     }
 
+    /// The longest that dropping the [`Runtime`] waits for its threads (default 10 s). A drop
+    /// stops the runtime and drops every goroutine at once; what it waits for is threads
+    /// still inside a blocking call — a `spawn_blocking` closure, a `gmp::syscall`, or a
+    /// future that blocks its thread. Past this bound those threads are detached: they finish
+    /// their call on their own and exit, and the drop returns after saying so on stderr.
+    /// [`Runtime::shutdown_timeout`] picks the bound for one shutdown instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let rt = gmp::Builder::new().drop_timeout(Duration::from_millis(100)).build().unwrap();
+    /// rt.spawn_blocking(|| std::thread::sleep(Duration::from_secs(2)));
+    /// let start = Instant::now();
+    /// drop(rt); // detaches the sleeping thread after 100 ms
+    /// assert!(start.elapsed() < Duration::from_secs(2));
+    /// ```
+    pub fn drop_timeout(mut self, timeout: Duration) -> Self {
+        self.drop_timeout = timeout;
+        self
+    }
+
     /// Checks the configuration and starts the runtime.
     ///
     /// # Errors
@@ -142,6 +172,7 @@ impl Builder {
             blocking_keep_alive: self.blocking_keep_alive,
             thread_name: self.thread_name,
             thread_stack_size: self.thread_stack_size,
+            drop_timeout: self.drop_timeout,
         })
     }
 }

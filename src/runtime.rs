@@ -212,6 +212,11 @@ impl Shared {
         self.machines.load(Ordering::Acquire)
     }
 
+    /// Threads of this runtime (Ms and blocking-pool threads) that have not exited yet.
+    fn threads_still_running(&self) -> usize {
+        self.thread_count() + self.blocking.threads_alive()
+    }
+
     /// Stops every M and drops every unfinished goroutine. Waits at most `timeout` for the
     /// Ms (forever if `None`).
     fn shutdown(&self, timeout: Option<Duration>) {
@@ -549,10 +554,24 @@ impl Runtime {
     }
 }
 
+/// Dropping a runtime stops it: every goroutine is dropped, and the drop waits for the
+/// runtime's threads at most [`Builder::drop_timeout`](crate::Builder::drop_timeout)
+/// (10 s by default). Threads still inside a blocking call after that are detached and exit
+/// when their call returns; one line on stderr says how many. (A `#[gmp::main]` program
+/// does not wait at all: it exits when `main` returns, as a Go program does.)
 impl Drop for Runtime {
     fn drop(&mut self) {
         if !self.shut_down {
-            self.shutdown_checked(None);
+            let timeout = self.shared.config.drop_timeout;
+            self.shutdown_checked(Some(timeout));
+            let left = self.shared.threads_still_running();
+            if left > 0 && !thread::panicking() {
+                eprintln!(
+                    "gmp: dropped a Runtime with {left} thread(s) still in blocking calls after \
+                     {timeout:?}; they were detached and exit when their calls return \
+                     (Builder::drop_timeout sets the wait)"
+                );
+            }
         }
     }
 }

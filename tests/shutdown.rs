@@ -257,6 +257,67 @@ fn shutdown_timeout_returns_even_while_a_poll_blocks_its_thread() {
     assert!(took < Duration::from_secs(30), "shutdown_timeout(200ms) waited {took:?}, as if for the stuck poll to end");
 }
 
+/// Waits (bounded) until `flag` is set by a goroutine or a blocking call.
+fn wait_for_flag(flag: &AtomicBool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !flag.load(Ordering::Acquire) {
+        assert!(Instant::now() < deadline, "{what} never started");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn dropping_a_runtime_waits_at_most_its_drop_timeout_for_stuck_threads() {
+    let rt = gmp::Builder::new().maxprocs(2).drop_timeout(Duration::from_millis(200)).build().unwrap();
+    let release = Arc::new(AtomicBool::new(false));
+    let (in_pool, in_poll) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    // A spawn_blocking call and a goroutine whose poll blocks its thread, both for up to a
+    // minute unless released.
+    let block_until_released = |started: Arc<AtomicBool>, release: Arc<AtomicBool>| {
+        move || {
+            started.store(true, Ordering::Release);
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !release.load(Ordering::Acquire) && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+    };
+    drop(rt.spawn_blocking(block_until_released(in_pool.clone(), release.clone())));
+    let stuck_poll = block_until_released(in_poll.clone(), release.clone());
+    drop(rt.spawn(async move { stuck_poll() }));
+    wait_for_flag(&in_pool, "the spawn_blocking call");
+    wait_for_flag(&in_poll, "the blocking goroutine");
+
+    let began = Instant::now();
+    within(Duration::from_secs(50), "dropping a runtime with stuck threads", || drop(rt));
+    let took = began.elapsed();
+    release.store(true, Ordering::Release);
+    assert!(
+        took < Duration::from_secs(30),
+        "a drop bounded to 200 ms waited {took:?}, as if for the blocking calls to end"
+    );
+}
+
+#[test]
+fn dropping_a_runtime_lets_a_short_blocking_call_finish() {
+    let rt = gmp::Runtime::new().unwrap();
+    let (started, finished) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    drop(rt.spawn_blocking({
+        let (started, finished) = (started.clone(), finished.clone());
+        move || {
+            started.store(true, Ordering::Release);
+            thread::sleep(Duration::from_millis(300));
+            finished.store(true, Ordering::Release);
+        }
+    }));
+    wait_for_flag(&started, "the spawn_blocking call");
+    within(Duration::from_secs(50), "dropping the runtime", || drop(rt));
+    assert!(
+        finished.load(Ordering::Acquire),
+        "the drop returned before a 300 ms blocking call (inside its 10 s bound) ended"
+    );
+}
+
 /// Spawns `count` goroutines that yield forever and returns once each has run once.
 fn spawn_forever_yielding(rt: &gmp::Runtime, count: usize) {
     let started = Arc::new(AtomicUsize::new(0));
