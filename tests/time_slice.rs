@@ -22,8 +22,17 @@ fn work(units: u32) {
     std::hint::black_box(x);
 }
 
+/// CPU time the calling thread has used. The pairs' CPU is measured with it rather than
+/// with wall time: on a loaded machine the OS takes the thread away in the middle of the heavy
+/// pair's long polls far more often than in the light pair's short ones, and wall time would
+/// charge that to the heavy pair (seen as 158 times in CI at a load average of 15).
+fn thread_cpu_time() -> Duration {
+    let time = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(time.tv_sec as u64, time.tv_nsec as u32)
+}
+
 /// One side of a pair: on each message, `units` of work, then a message to the partner. Adds
-/// the time it spends between awaits (its CPU on the P) to `cpu`.
+/// the CPU time it spends between awaits (its share of the P) to `cpu`.
 async fn side(
     units: u32,
     serve_first: bool,
@@ -36,13 +45,13 @@ async fn side(
         let _ = to_partner.unbounded_send(());
     }
     while inbox.next().await.is_some() {
-        let resumed = Instant::now();
+        let resumed = thread_cpu_time();
         if stop.load(Ordering::Acquire) {
             break; // dropping `to_partner` ends the partner's loop
         }
         work(units);
         let sent = to_partner.unbounded_send(()).is_ok();
-        cpu.fetch_add(resumed.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        cpu.fetch_add(thread_cpu_time().saturating_sub(resumed).as_nanos() as u64, Ordering::Relaxed);
         if !sent {
             break;
         }
