@@ -354,13 +354,9 @@ where
     }
 }
 
-/// Puts the open file description behind `fd` in non-blocking mode.
-///
-/// std offers `set_nonblocking` only on its socket types. It is an `ioctl(FIONBIO)` on the
-/// descriptor, which works on any descriptor (pipes, ttys, eventfds), so we apply it to a
-/// duplicate wrapped as a `UnixStream`: the flag lives in the open file description, which the
-/// duplicate shares.
+/// Puts the open file description behind `fd` in non-blocking mode: `ioctl(FIONBIO)`, which
+/// works on any descriptor (sockets, pipes, ttys, eventfds), where std offers
+/// `set_nonblocking` only on its socket types.
 pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
-    let duplicate = std::os::unix::net::UnixStream::from(fd.try_clone_to_owned()?);
-    duplicate.set_nonblocking(true)
+    rustix::io::ioctl_fionbio(fd, true).map_err(io::Error::from)
 }
