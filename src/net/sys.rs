@@ -1,5 +1,6 @@
 //! Socket set-up through `socket2`: new non-blocking sockets, the start of a non-blocking
-//! `connect`, `listen` with gmp's backlog and `accept` of a non-blocking connection.
+//! `connect`, `listen` with gmp's backlog, `accept` of a non-blocking connection and bound
+//! UDP sockets.
 //!
 //! std's `connect` blocks its thread until the handshake ends, so gmp starts the connect on a
 //! non-blocking socket instead, and the netpoller reports when it is done, as in Go's
@@ -65,6 +66,21 @@ with_sock_nonblock! {
 
 with_sock_nonblock! {
     yes:
+    /// A new non-blocking, close-on-exec datagram socket of `domain`.
+    fn datagram_socket(domain: Domain) -> io::Result<Socket> {
+        Socket::new(domain, Type::DGRAM.nonblocking(), None)
+    }
+    no:
+    /// A new non-blocking, close-on-exec datagram socket of `domain`.
+    fn datagram_socket(domain: Domain) -> io::Result<Socket> {
+        let socket = Socket::new(domain, Type::DGRAM, None)?;
+        socket.set_nonblocking(true)?;
+        Ok(socket)
+    }
+}
+
+with_sock_nonblock! {
+    yes:
     /// `accept` whose new socket is non-blocking and close-on-exec.
     fn accept_nonblocking(listener: SockRef<'_>) -> io::Result<(Socket, SockAddr)> {
         listener.accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
@@ -78,7 +94,7 @@ with_sock_nonblock! {
     }
 }
 
-/// The domain of a TCP socket that can reach `address`.
+/// The domain of an IP socket (TCP or UDP) that can reach `address`.
 pub(crate) fn domain_of(address: &SocketAddr) -> Domain {
     match address {
         SocketAddr::V4(_) => Domain::IPV4,
@@ -115,6 +131,13 @@ pub(crate) fn tcp_listener(address: SocketAddr) -> io::Result<std::net::TcpListe
     socket.set_reuse_address(true)?;
     socket.bind(&address.into())?;
     socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// A UDP socket bound to `address` as std's `bind` makes one, non-blocking from the start.
+pub(crate) fn udp_socket(address: SocketAddr) -> io::Result<std::net::UdpSocket> {
+    let socket = datagram_socket(domain_of(&address))?;
+    socket.bind(&address.into())?;
     Ok(socket.into())
 }
 

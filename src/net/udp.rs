@@ -44,8 +44,8 @@ impl UdpSocket {
     /// Outside a gmp runtime.
     pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
         let addresses = resolve(addr, "gmp::net::UdpSocket::bind").await?;
-        let socket = first_that_works(addresses, |address| async move { std::net::UdpSocket::bind(address) }).await?;
-        Self::from_std_named(socket, "gmp::net::UdpSocket::bind")
+        let socket = first_that_works(addresses, |address| async move { super::sys::udp_socket(address) }).await?;
+        Ok(UdpSocket { io: Async::new_nonblocking(socket, "gmp::net::UdpSocket::bind")? })
     }
 
     /// Wraps a std socket (made non-blocking here) and registers it with the current runtime.
