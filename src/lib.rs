@@ -72,6 +72,7 @@ pub mod fs;
 mod global_queue;
 mod goroutine;
 pub mod io;
+mod long_poll;
 mod loom;
 mod machine;
 #[doc(hidden)]
@@ -79,6 +80,7 @@ pub mod main_goroutine;
 pub mod net;
 mod netpoll;
 mod platform;
+mod poll_watch;
 #[cfg(unix)]
 pub mod process;
 mod processor;

@@ -647,7 +647,11 @@ pub fn num_cpu() -> usize {
     thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Every live goroutine of the current runtime with its state, wait reason and spawn site.
+/// Every live goroutine of the current runtime with its state, wait reason and spawn site,
+/// whatever it is doing: queued (`Runnable`), parked (`Waiting`, with its reason), in a
+/// poll (`Running`, with its P and, once sysmon has seen the poll, how long it has run, so a
+/// goroutine blocking its thread in a poll shows how long it has), inside `gmp::syscall` or
+/// running as a `spawn_blocking` call (`Syscall`).
 ///
 /// # Panics
 ///
@@ -665,7 +669,7 @@ pub fn num_cpu() -> usize {
 /// });
 /// ```
 pub fn goroutines() -> Vec<GoroutineRecord> {
-    with_shared("goroutines", |shared| shared.registry.records())
+    with_shared("goroutines", crate::poll_watch::goroutines)
 }
 
 /// A snapshot of the current runtime's scheduler: Ps, threads, queue lengths.
