@@ -29,6 +29,7 @@ pub struct Builder {
     pub(crate) blocking_keep_alive: Duration,
     pub(crate) thread_name: String,
     pub(crate) thread_stack_size: Option<usize>,
+    pub(crate) dump_on_sigquit: bool,
 }
 
 /// The validated configuration a runtime runs with.
@@ -40,6 +41,7 @@ pub(crate) struct Config {
     pub(crate) blocking_keep_alive: Duration,
     pub(crate) thread_name: String,
     pub(crate) thread_stack_size: Option<usize>,
+    pub(crate) dump_on_sigquit: bool,
 }
 
 impl Default for Builder {
@@ -59,6 +61,7 @@ impl Builder {
             blocking_keep_alive: Duration::from_secs(10),
             thread_name: "gmp-worker".to_owned(),
             thread_stack_size: None,
+            dump_on_sigquit: false,
         }
     }
 
@@ -103,6 +106,27 @@ impl Builder {
         self
     }
 
+    /// SIGQUIT as in Go: when on, a SIGQUIT (Ctrl-\\ in a terminal) that no
+    /// [`gmp::signal`](crate::signal::signal) listener takes prints every goroutine of this
+    /// runtime on stderr, as [`runtime::dump`](crate::runtime::dump) lists them (id, state or
+    /// wait reason, minutes waiting, spawn site), and exits the process with status 2. It
+    /// prints even when every P is held by a stuck goroutine: a thread of its own does it.
+    /// Off by default, as a library's runtime should not decide what a signal does to the
+    /// process; `#[gmp::main]` turns it on. Once on, it stays on for the process (a dropped
+    /// runtime is just no longer listed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = gmp::Builder::new().maxprocs(1).dump_on_sigquit(true).build().unwrap();
+    /// // From here on `kill -QUIT <pid>` prints the runtime's goroutines and exits with 2.
+    /// rt.block_on(async { assert!(gmp::runtime::dump().contains("goroutine ")) });
+    /// ```
+    pub fn dump_on_sigquit(mut self, on: bool) -> Self {
+        self.dump_on_sigquit = on;
+        self
+    }
+
     /// Checks the configuration and starts the runtime.
     ///
     /// # Errors
@@ -142,6 +166,7 @@ impl Builder {
             blocking_keep_alive: self.blocking_keep_alive,
             thread_name: self.thread_name,
             thread_stack_size: self.thread_stack_size,
+            dump_on_sigquit: self.dump_on_sigquit,
         })
     }
 }

@@ -90,6 +90,8 @@ pub mod runtime;
 mod sched;
 #[cfg(unix)]
 pub mod signal;
+#[cfg(unix)]
+mod sigquit;
 pub mod sync;
 mod syscall;
 mod sysmon;

@@ -405,7 +405,12 @@ impl Runtime {
         shared.sched.set_platform(Box::new(RuntimePlatform::new(&shared)));
         let sysmon = crate::sysmon::start(&shared)?;
         *crate::loom::lock(&shared.sysmon) = Some(sysmon);
-        Ok(Runtime { shared, shut_down: false })
+        let runtime = Runtime { shared, shut_down: false };
+        #[cfg(unix)]
+        if runtime.shared.config.dump_on_sigquit {
+            crate::sigquit::enable(&runtime.shared)?;
+        }
+        Ok(runtime)
     }
 
     /// Runs `future` to completion on the calling thread, which becomes an M (M0) holding a P
