@@ -5,6 +5,8 @@
 //! Each case runs this test binary again as a child process whose `#[gmp::main]` function
 //! prints a `CHILD` line when ready; the test then sends SIGQUIT and reads the child's stderr.
 
+#![cfg(unix)]
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
