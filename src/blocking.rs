@@ -145,8 +145,8 @@ impl BlockingPool {
         state.queue.is_empty() && state.threads == state.idle
     }
 
-    /// Pool threads started and not yet exited.
-    pub(crate) fn threads_alive(&self) -> usize {
+    /// Threads of the pool alive now (busy or idle).
+    pub(crate) fn thread_count(&self) -> usize {
         lock(&self.inner.state).threads
     }
 
@@ -357,6 +357,17 @@ fn schedule(runnable: Runnable) {
     unsafe { &*shared }.blocking.push(runnable);
 }
 
+/// Runs a blocking call's closure with its goroutine in the `syscall` state (Go's name for a
+/// goroutine blocked on its own thread), so `dump()` shows it and how long it has run.
+fn run_call<R>(f: impl FnOnce() -> R) -> R {
+    crate::goroutine::with_current(|g| {
+        if let Some(g) = g {
+            g.set_state(GoroutineState::Syscall);
+        }
+    });
+    f()
+}
+
 /// Creates the call's goroutine, registers it, and queues it on `shared`'s pool.
 fn spawn_on<F, R>(shared: &Arc<Shared>, f: F, spawned_at: &'static Location<'static>) -> JoinHandle<R>
 where
@@ -372,8 +383,8 @@ where
     let metadata = Goroutine::new(id, spawned_at, RuntimePointer(&**shared), shared.coarse_now());
     let (runnable, task) = async_task::Builder::new()
         .metadata(metadata)
-        .spawn(move |g: &Goroutine| GoroutineFuture::new(async move { f() }, g), schedule);
-    if !shared.registry.insert(runnable.metadata(), runnable.waker()) {
+        .spawn(move |g: &Goroutine| GoroutineFuture::new(async move { run_call(f) }, g), schedule);
+    if !shared.registry.insert_blocking_call(runnable.metadata(), runnable.waker()) {
         // The runtime has shut down: cancel at once (the handle reports it).
         drop(runnable);
         return JoinHandle::for_blocking_call(task);

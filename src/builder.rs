@@ -32,6 +32,7 @@ pub struct Builder {
     pub(crate) blocking_keep_alive: Duration,
     pub(crate) thread_name: String,
     pub(crate) thread_stack_size: Option<usize>,
+    pub(crate) dump_on_sigquit: bool,
     pub(crate) drop_timeout: Duration,
 }
 
@@ -44,6 +45,7 @@ pub(crate) struct Config {
     pub(crate) blocking_keep_alive: Duration,
     pub(crate) thread_name: String,
     pub(crate) thread_stack_size: Option<usize>,
+    pub(crate) dump_on_sigquit: bool,
     pub(crate) drop_timeout: Duration,
 }
 
@@ -65,6 +67,7 @@ impl Builder {
             blocking_keep_alive: Duration::from_secs(10),
             thread_name: "gmp-worker".to_owned(),
             thread_stack_size: None,
+            dump_on_sigquit: false,
             drop_timeout: DEFAULT_DROP_TIMEOUT,
         }
     }
@@ -107,6 +110,27 @@ impl Builder {
     /// The stack size of the threads gmp starts.
     pub fn thread_stack_size(mut self, bytes: usize) -> Self {
         self.thread_stack_size = Some(bytes);
+        self
+    }
+
+    /// SIGQUIT as in Go: when on, a SIGQUIT (Ctrl-\\ in a terminal) that no
+    /// [`gmp::signal`](crate::signal::signal) listener takes prints every goroutine of this
+    /// runtime on stderr, as [`runtime::dump`](crate::runtime::dump) lists them (id, state or
+    /// wait reason, minutes waiting, spawn site), and exits the process with status 2. It
+    /// prints even when every P is held by a stuck goroutine: a thread of its own does it.
+    /// Off by default, as a library's runtime should not decide what a signal does to the
+    /// process; `#[gmp::main]` turns it on. Once on, it stays on for the process (a dropped
+    /// runtime is just no longer listed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = gmp::Builder::new().maxprocs(1).dump_on_sigquit(true).build().unwrap();
+    /// // From here on `kill -QUIT <pid>` prints the runtime's goroutines and exits with 2.
+    /// rt.block_on(async { assert!(gmp::runtime::dump().contains("goroutine ")) });
+    /// ```
+    pub fn dump_on_sigquit(mut self, on: bool) -> Self {
+        self.dump_on_sigquit = on;
         self
     }
 
@@ -172,6 +196,7 @@ impl Builder {
             blocking_keep_alive: self.blocking_keep_alive,
             thread_name: self.thread_name,
             thread_stack_size: self.thread_stack_size,
+            dump_on_sigquit: self.dump_on_sigquit,
             drop_timeout: self.drop_timeout,
         })
     }

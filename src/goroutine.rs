@@ -21,7 +21,11 @@
 //! - `Running`: being polled. Set by [`GoroutineFuture`] at the start of each poll.
 //! - `Waiting`: the last poll returned `Pending`. Set by [`GoroutineFuture`] after the poll,
 //!   with the wait reason that a gmp leaf future (sleep, I/O, join, ...) recorded.
-//! - `Syscall`: inside `gmp::syscall`. Set and cleared by `syscall.rs`.
+//! - `Syscall`: inside `gmp::syscall` (set and cleared by `syscall.rs`), or a `spawn_blocking`
+//!   call whose closure runs (set by `blocking.rs`).
+//!
+//! Which P polls a `Running` goroutine, and since when, is kept on the P (`poll_watch.rs`),
+//! not here: this header is per goroutine and must stay small.
 //!
 //! The fields are relaxed atomics written only by whoever holds the goroutine at that moment
 //! (the M polling it, or the waker queueing it); readers (dump) see a recent snapshot.
@@ -81,7 +85,8 @@ pub enum GoroutineState {
     Running = 1,
     /// Parked until something wakes it.
     Waiting = 2,
-    /// Inside `gmp::syscall`, holding its M but not a P.
+    /// Inside `gmp::syscall`, holding its M but not a P; or a `spawn_blocking` call running
+    /// on a blocking-pool thread.
     Syscall = 3,
 }
 

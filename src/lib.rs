@@ -72,6 +72,7 @@ pub mod fs;
 mod global_queue;
 mod goroutine;
 pub mod io;
+mod long_poll;
 mod loom;
 mod machine;
 #[doc(hidden)]
@@ -79,6 +80,7 @@ pub mod main_goroutine;
 pub mod net;
 mod netpoll;
 mod platform;
+mod poll_watch;
 #[cfg(unix)]
 pub mod process;
 mod processor;
@@ -88,6 +90,8 @@ pub mod runtime;
 mod sched;
 #[cfg(unix)]
 pub mod signal;
+#[cfg(unix)]
+mod sigquit;
 pub mod sync;
 mod syscall;
 mod sysmon;

@@ -116,19 +116,21 @@ impl Context {
     pub(crate) fn run(&self, runnable: Runnable) {
         // A panic in the goroutine is caught inside its future; this catches one from
         // dropping it, so no goroutine can unwind the M.
-        self.polling(|| {
+        let goroutine = runnable.metadata().id();
+        self.polling(goroutine, || {
             let _ = catch_unwind(AssertUnwindSafe(|| runnable.run()));
         });
     }
 
-    /// Runs `poll` as one poll on this M's P: sysmon sees it (`polls` odd meanwhile), it gets
+    /// Runs `poll`, a poll of goroutine `goroutine`, as one poll on this M's P: sysmon sees it
+    /// (`polls` odd meanwhile, `running` naming the goroutine), it gets
     /// a fresh coop budget, and if sysmon marked the P blocked while it ran, the P is dealt
     /// with afterwards.
-    pub(crate) fn polling<R>(&self, poll: impl FnOnce() -> R) -> R {
+    pub(crate) fn polling<R>(&self, goroutine: u64, poll: impl FnOnce() -> R) -> R {
         let sched = &self.shared.sched;
         let processor = self.machine.processor().map(|p| &sched.processors[p]);
         if let Some(p) = processor {
-            p.poll_started();
+            p.poll_started_by(goroutine);
         }
         let _finish = PollFinished(self);
         let _budget = coop::start_poll(processor.map(|p| &p.preempt));

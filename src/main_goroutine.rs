@@ -64,6 +64,8 @@ where
 {
     type Output = F::Output;
 
+    // The main goroutine's spawn site (in `dump()`) is the `#[gmp::main]` function.
+    #[track_caller]
     fn run(&self, runtime: Runtime) -> F::Output {
         let body = self.take();
         let main = runtime.spawn(async move {
@@ -96,6 +98,7 @@ where
 {
     type Output = F::Output;
 
+    #[track_caller]
     fn run(&self, runtime: Runtime) -> F::Output {
         let output = runtime.block_on(self.take());
         exit_with(output)

@@ -86,6 +86,12 @@ pub struct Processor<T: QueueItem> {
     pub syscalltick: AtomicU32,
     /// OS thread id of the M holding this P (0 = unknown); sysmon reads its state.
     pub owner_thread: AtomicU32,
+    /// The goroutine the current (or last) poll on this P runs (owner writes at poll start;
+    /// 0 = none yet). Read by `dump()` and the long-poll warning (`poll_watch.rs`).
+    pub running: AtomicU64,
+    /// sysmon's first sighting of the current poll: `(polls as u32) << 32 | coarse ms`
+    /// (sysmon writes; see `poll_watch.rs`).
+    pub poll_seen: AtomicU64,
 }
 
 impl<T: QueueItem> std::fmt::Debug for Processor<T> {
@@ -115,6 +121,8 @@ impl<T: QueueItem> Processor<T> {
             blocked: AtomicBool::new(false),
             syscalltick: AtomicU32::new(0),
             owner_thread: AtomicU32::new(0),
+            running: AtomicU64::new(0),
+            poll_seen: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -132,6 +140,13 @@ impl<T: QueueItem> Processor<T> {
     /// retake race, where exactly one side must win.
     pub fn transition(&self, from: ProcessorStatus, to: ProcessorStatus) -> bool {
         self.status.compare_exchange(from as u8, to as u8, AcqRel, Acquire).is_ok()
+    }
+
+    /// Owner: notes a poll of goroutine `goroutine` starting (makes `polls` odd).
+    #[inline]
+    pub fn poll_started_by(&self, goroutine: u64) {
+        self.running.store(goroutine, Relaxed);
+        self.poll_started();
     }
 
     /// Owner: notes a poll starting (makes `polls` odd).

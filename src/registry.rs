@@ -52,8 +52,13 @@ fn foreign_shard(count: usize) -> usize {
     })
 }
 
+/// The top bit of `Entry::id`: the goroutine is a `spawn_blocking` call (ids count up from 1
+/// and never reach it). Kept in the registry entry, not the goroutine's allocation.
+const BLOCKING_CALL: u64 = 1 << 63;
+
 /// One registered goroutine.
 struct Entry {
+    /// The goroutine id, with `BLOCKING_CALL` set for a blocking call.
     id: u64,
     waker: Waker,
     goroutine: *const Goroutine,
@@ -79,10 +84,18 @@ pub struct GoroutineRecord {
     pub state: GoroutineState,
     /// Why it waits (when waiting).
     pub wait_reason: WaitReason,
-    /// Coarse runtime time (ms) when it entered its state.
+    /// Coarse runtime time (ms) when it entered its state (for `Waiting` and `Syscall`).
     pub since_ms: u32,
     /// Where it was spawned.
     pub spawned_at: &'static std::panic::Location<'static>,
+    /// The P whose M is polling it (when `Running` on a worker thread or M0).
+    pub processor: Option<usize>,
+    /// How long its current poll has run, as sysmon saw it start (when `Running` for at least
+    /// a sysmon round). A goroutine that blocks its thread inside a poll shows here.
+    pub running_for: Option<std::time::Duration>,
+    /// It is a [`spawn_blocking`](crate::spawn_blocking) call (shown in the `syscall` state
+    /// while its closure runs on a blocking-pool thread).
+    pub blocking_call: bool,
 }
 
 /// The set of live goroutines.
@@ -102,15 +115,20 @@ impl Registry {
         Self { shards: (0..shards.max(1)).map(|_| Mutex::new(Shard::default())).collect() }
     }
 
-    /// Registers a goroutine. Returns false if the registry is closed (the runtime shut
-    /// down); the caller must then cancel the goroutine.
-    pub fn insert(&self, goroutine: &Goroutine, waker: Waker) -> bool {
-        self.insert_near(goroutine, waker, None)
+    /// Registers a goroutine in the shard of P `processor` (if given). Returns false if the
+    /// registry is closed (the runtime shut down); the caller must then cancel the goroutine.
+    pub fn insert_near(&self, goroutine: &Goroutine, waker: Waker, processor: Option<usize>) -> bool {
+        self.insert_entry(Entry { id: goroutine.id(), waker, goroutine }, processor)
     }
 
-    /// Registers a goroutine in the shard of P `processor` (if given).
-    pub fn insert_near(&self, goroutine: &Goroutine, waker: Waker, processor: Option<usize>) -> bool {
-        let entry = Entry { id: goroutine.id(), waker, goroutine };
+    /// Registers the goroutine of a `spawn_blocking` call.
+    pub fn insert_blocking_call(&self, goroutine: &Goroutine, waker: Waker) -> bool {
+        self.insert_entry(Entry { id: goroutine.id() | BLOCKING_CALL, waker, goroutine }, None)
+    }
+
+    fn insert_entry(&self, entry: Entry, processor: Option<usize>) -> bool {
+        // SAFETY: the caller's `&Goroutine` is alive for this call.
+        let goroutine = unsafe { &*entry.goroutine };
         let count = self.shards.len();
         let shard_index = processor.map_or_else(|| foreign_shard(count), |p| p % count);
         let mut shard = lock(&self.shards[shard_index]);
@@ -139,7 +157,7 @@ impl Registry {
         let removed = {
             let mut shard = lock(shard);
             match shard.slots.get_mut(slot as usize) {
-                Some(entry @ Some(_)) if entry.as_ref().is_some_and(|e| e.id == id) => {
+                Some(entry @ Some(_)) if entry.as_ref().is_some_and(|e| e.id & !BLOCKING_CALL == id) => {
                     let removed = entry.take();
                     shard.free.push(slot);
                     shard.len -= 1;
@@ -158,7 +176,7 @@ impl Registry {
         let (shard_index, slot) = ((location >> 32) as usize, location as u32);
         let Some(shard) = self.shards.get(shard_index) else { return };
         let waker = match lock(shard).slots.get(slot as usize) {
-            Some(Some(entry)) if entry.id == id => entry.waker.clone(),
+            Some(Some(entry)) if entry.id & !BLOCKING_CALL == id => entry.waker.clone(),
             _ => return,
         };
         // Outside the lock: the wake may queue the goroutine, or drop it at shutdown.
@@ -188,24 +206,39 @@ impl Registry {
         wakers
     }
 
-    /// A snapshot of every live goroutine.
+    /// A snapshot of every live goroutine (without the per-P facts `poll_watch` adds).
     pub fn records(&self) -> Vec<GoroutineRecord> {
         let mut records = Vec::new();
         for shard in self.shards.iter() {
             let shard = lock(shard);
-            for entry in shard.slots.iter().flatten() {
-                // SAFETY: the entry's waker keeps the task, and so the metadata, alive.
-                let g = unsafe { &*entry.goroutine };
-                records.push(GoroutineRecord {
-                    id: g.id(),
-                    state: g.state(),
-                    wait_reason: g.wait_reason(),
-                    since_ms: g.since(),
-                    spawned_at: g.spawned_at(),
-                });
-            }
+            records.extend(shard.slots.iter().flatten().map(Entry::record));
         }
         records.sort_by_key(|r| r.id);
         records
+    }
+
+    /// The record of goroutine `id`, if it is live (a scan: for rare callers, such as the
+    /// long-poll warning).
+    pub fn find(&self, id: u64) -> Option<GoroutineRecord> {
+        self.shards.iter().find_map(|shard| {
+            lock(shard).slots.iter().flatten().find(|entry| entry.id & !BLOCKING_CALL == id).map(Entry::record)
+        })
+    }
+}
+
+impl Entry {
+    fn record(&self) -> GoroutineRecord {
+        // SAFETY: the entry's waker keeps the task, and so the metadata, alive.
+        let g = unsafe { &*self.goroutine };
+        GoroutineRecord {
+            id: g.id(),
+            state: g.state(),
+            wait_reason: g.wait_reason(),
+            since_ms: g.since(),
+            spawned_at: g.spawned_at(),
+            processor: None,
+            running_for: None,
+            blocking_call: self.id & BLOCKING_CALL != 0,
+        }
     }
 }

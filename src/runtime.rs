@@ -214,7 +214,7 @@ impl Shared {
 
     /// Threads of this runtime (Ms and blocking-pool threads) that have not exited yet.
     fn threads_still_running(&self) -> usize {
-        self.thread_count() + self.blocking.threads_alive()
+        self.thread_count() + self.blocking.thread_count()
     }
 
     /// Stops every M and drops every unfinished goroutine. Waits at most `timeout` for the
@@ -410,7 +410,12 @@ impl Runtime {
         shared.sched.set_platform(Box::new(RuntimePlatform::new(&shared)));
         let sysmon = crate::sysmon::start(&shared)?;
         *crate::loom::lock(&shared.sysmon) = Some(sysmon);
-        Ok(Runtime { shared, shut_down: false })
+        let runtime = Runtime { shared, shut_down: false };
+        #[cfg(unix)]
+        if runtime.shared.config.dump_on_sigquit {
+            crate::sigquit::enable(&runtime.shared)?;
+        }
+        Ok(runtime)
     }
 
     /// Runs `future` to completion on the calling thread, which becomes an M (M0) holding a P
@@ -666,7 +671,11 @@ pub fn num_cpu() -> usize {
     thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Every live goroutine of the current runtime with its state, wait reason and spawn site.
+/// Every live goroutine of the current runtime with its state, wait reason and spawn site,
+/// whatever it is doing: queued (`Runnable`), parked (`Waiting`, with its reason), in a
+/// poll (`Running`, with its P and, once sysmon has seen the poll, how long it has run, so a
+/// goroutine blocking its thread in a poll shows how long it has), inside `gmp::syscall` or
+/// running as a `spawn_blocking` call (`Syscall`).
 ///
 /// # Panics
 ///
@@ -684,7 +693,7 @@ pub fn num_cpu() -> usize {
 /// });
 /// ```
 pub fn goroutines() -> Vec<GoroutineRecord> {
-    with_shared("goroutines", |shared| shared.registry.records())
+    with_shared("goroutines", crate::poll_watch::goroutines)
 }
 
 /// A snapshot of the current runtime's scheduler: Ps, threads, queue lengths.

@@ -135,6 +135,9 @@ impl From<i32> for SignalKind {
 /// fallback action reads it inside the handler).
 struct Disposition {
     listeners: AtomicUsize,
+    /// What the signal does when no listener is alive, instead of its previous disposition
+    /// (set once; SIGQUIT's dump, `sigquit.rs`). Called inside the handler.
+    unheard: OnceLock<fn()>,
 }
 
 /// The signals gmp has installed its handler for; one entry per signal, never removed.
@@ -150,14 +153,21 @@ fn disposition(signum: i32) -> io::Result<&'static Disposition> {
         return Ok(disposition);
     }
     let was_default = previous_handler_is_default(signum)?;
-    let disposition: &'static Disposition = Box::leak(Box::new(Disposition { listeners: AtomicUsize::new(0) }));
+    let disposition: &'static Disposition =
+        Box::leak(Box::new(Disposition { listeners: AtomicUsize::new(0), unheard: OnceLock::new() }));
     let action = move || {
-        if was_default && disposition.listeners.load(SeqCst) == 0 {
-            let _ = emulate_default_handler(signum);
+        if disposition.listeners.load(SeqCst) == 0 {
+            if let Some(unheard) = disposition.unheard.get() {
+                unheard();
+            } else if was_default {
+                let _ = emulate_default_handler(signum);
+            }
         }
     };
-    // SAFETY: the action is async-signal-safe: an atomic load, and `emulate_default_handler`,
-    // which signal-hook provides for use inside handlers (sigaction, sigprocmask, raise).
+    // SAFETY: the action is async-signal-safe: atomic loads (`OnceLock::get` is one), an
+    // `unheard` action that must itself be async-signal-safe (`set_unheard_action`), and
+    // `emulate_default_handler`, which signal-hook provides for use inside handlers
+    // (sigaction, sigprocmask, raise).
     unsafe { register(signum, action) }?;
     table.insert(signum, disposition);
     Ok(disposition)
@@ -165,6 +175,14 @@ fn disposition(signum: i32) -> io::Result<&'static Disposition> {
 
 /// Whether `signum`'s handler is the default one (not ignored, not someone else's handler),
 /// asked before gmp installs its own.
+/// Makes signal `signum`, whenever no [`Signal`] listener for it is alive, call `action` (from
+/// inside the signal handler) instead of doing what it did before gmp took it over. Set once
+/// per signal; later calls change nothing. `action` must be async-signal-safe.
+pub(crate) fn set_unheard_action(signum: i32, action: fn()) -> io::Result<()> {
+    let _ = disposition(signum)?.unheard.set(action);
+    Ok(())
+}
+
 fn previous_handler_is_default(signum: i32) -> io::Result<bool> {
     // SAFETY: `sigaction` with a null new action only reads the current one into `old`, a
     // zeroed `sigaction` struct we own (all-zero is a valid value for it).

@@ -103,7 +103,10 @@ fn exit_slow(context: &Context) {
 fn resume_poll(context: &Context) {
     if let Some(index) = context.machine.processor() {
         let processor = &context.shared.sched.processors[index];
-        processor.poll_started();
+        match goroutine::with_current(|g| g.map(|g| g.id())) {
+            Some(id) => processor.poll_started_by(id),
+            None => processor.poll_started(),
+        }
         coop::set_preempt_flag(Some(&processor.preempt));
     }
     goroutine::with_current(|g| {

@@ -74,6 +74,8 @@ struct ProcessorNotes {
     polls_seen_at: Instant,
     preempted: bool,
     handed_off: bool,
+    /// The `polls` value the long-poll warning last named (`long_poll.rs`).
+    long_poll_warned: u64,
     /// The poll age at which to read the thread's state again (doubles after each read
     /// that finds it computing, so a long CPU poll costs few reads).
     next_state_check: Duration,
@@ -95,6 +97,7 @@ impl ProcessorNotes {
             polls_seen_at: now,
             preempted: false,
             handed_off: false,
+            long_poll_warned: u64::MAX,
             next_state_check: Duration::ZERO,
             syscalltick: u32::MAX,
             syscall_seen_at: now,
@@ -309,12 +312,16 @@ fn watch_poll(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Ins
         note.preempted = false;
         note.handed_off = false;
         note.next_state_check = Duration::ZERO;
+        if polls % 2 == 1 {
+            crate::poll_watch::note_first_sighting(processor, polls, shared.coarse_now());
+        }
         return false;
     }
     if polls % 2 == 0 {
         return false; // between polls: looking for work or parked
     }
     let age = now.duration_since(note.polls_seen_at);
+    crate::long_poll::check(shared, index, polls, age, &mut note.long_poll_warned);
     let mut acted = false;
     if age >= PREEMPT_AFTER && !note.preempted {
         note.preempted = true;

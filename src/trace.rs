@@ -18,10 +18,12 @@ pub(crate) struct TraceConfig {
     pub(crate) schedtrace: Option<Duration>,
     /// Also print a line per P and per goroutine.
     pub(crate) scheddetail: bool,
+    /// The long-poll warning's threshold (`longpoll=<ms>`, 0 off; `long_poll.rs`).
+    pub(crate) longpoll: crate::long_poll::LongPoll,
 }
 
 impl TraceConfig {
-    /// Reads `GMP_DEBUG` (`schedtrace=<ms>`, `scheddetail=1`, comma-separated). Unknown or
+    /// Reads `GMP_DEBUG` (`schedtrace=<ms>`, `scheddetail=1`, `longpoll=<ms>`, comma-separated). Unknown or
     /// malformed settings are reported once on stderr and ignored.
     pub(crate) fn from_env() -> Self {
         std::env::var(DEBUG_ENV).map(|value| Self::parse(&value)).unwrap_or_default()
@@ -36,8 +38,15 @@ impl TraceConfig {
                     _ => eprintln!("gmp: ignoring {DEBUG_ENV} setting {setting:?}: schedtrace takes milliseconds > 0"),
                 },
                 Some(("scheddetail", flag)) => config.scheddetail = flag == "1",
+                Some(("longpoll", ms)) => match crate::long_poll::LongPoll::parse(ms) {
+                    Some(longpoll) => config.longpoll = longpoll,
+                    None => eprintln!(
+                        "gmp: ignoring {DEBUG_ENV} setting {setting:?}: longpoll takes milliseconds (0 turns it off)"
+                    ),
+                },
                 _ => eprintln!(
-                    "gmp: ignoring unknown {DEBUG_ENV} setting {setting:?} (known: schedtrace=<ms>, scheddetail=1)"
+                    "gmp: ignoring unknown {DEBUG_ENV} setting {setting:?} (known: schedtrace=<ms>, scheddetail=1, \
+                     longpoll=<ms>)"
                 ),
             }
         }
@@ -63,8 +72,13 @@ pub struct Stats {
     pub maxprocs: usize,
     /// Live goroutines (as `num_goroutine()`).
     pub goroutines: usize,
-    /// Worker threads (Ms) started, M0 excluded.
+    /// Threads the runtime has started and that are alive now: every worker thread (M),
+    /// whatever it does (running goroutines, spinning, parked idle, inside `gmp::syscall`,
+    /// stuck in a blocking poll), plus the `spawn_blocking` pool's threads. Not counted: the
+    /// thread that called `block_on` (M0, the caller's own) and sysmon.
     pub threads: usize,
+    /// Of `threads`, those of the `spawn_blocking` pool (busy or idle).
+    pub blocking_threads: usize,
     /// Ps on the idle list.
     pub idle_processors: usize,
     /// Ms looking for work to steal.
@@ -85,10 +99,12 @@ pub struct Stats {
 pub(crate) fn stats(shared: &Shared) -> Stats {
     let sched = &shared.sched;
     let shown = shown_processors(shared);
+    let blocking_threads = shared.blocking.thread_count();
     Stats {
         maxprocs: sched.maxprocs,
         goroutines: shared.registry.len(),
-        threads: shared.thread_count(),
+        threads: shared.thread_count() + blocking_threads,
+        blocking_threads,
         idle_processors: sched.idle_processors(),
         spinning_threads: sched.spinning_machines(),
         idle_threads: sched.idle_machines(),
@@ -142,7 +158,7 @@ pub(crate) fn detail_lines(shared: &Shared) -> String {
             processor.blocked.load(std::sync::atomic::Ordering::Relaxed),
         );
     }
-    for record in shared.registry.records() {
+    for record in crate::poll_watch::goroutines(shared) {
         let _ = writeln!(out, "  G{}: status={}", record.id, status_text(&record));
     }
     out
@@ -158,26 +174,45 @@ fn status_text(record: &GoroutineRecord) -> String {
 }
 
 /// Every goroutine, Go-traceback style: `goroutine 7 [IO wait, 3 minutes]:` and where it was
-/// spawned.
+/// spawned. A goroutine in a poll says on which P and, once sysmon has seen the poll, how
+/// long it has run (`[running, P1, 1502 ms in one poll]`); a `spawn_blocking` call says so
+/// (`[syscall, spawn_blocking]`).
 pub(crate) fn dump(shared: &Shared) -> String {
     let now = shared.coarse_now_fresh();
     let mut out = String::new();
-    for record in shared.registry.records() {
-        let reason = match (record.state, record.wait_reason.as_str()) {
-            (crate::goroutine::GoroutineState::Waiting, "") => "waiting".to_owned(),
-            (crate::goroutine::GoroutineState::Waiting, reason) => reason.to_owned(),
-            (state, _) => state.as_str().to_owned(),
-        };
-        let waited = now.saturating_sub(record.since_ms) / 60_000;
-        let since = if waited > 0 && record.state == crate::goroutine::GoroutineState::Waiting {
-            format!(", {waited} minutes")
-        } else {
-            String::new()
-        };
-        let _ = writeln!(out, "goroutine {} [{reason}{since}]:", record.id);
+    for record in crate::poll_watch::goroutines(shared) {
+        let _ = writeln!(out, "goroutine {} [{}]:", record.id, dump_status(&record, now));
         let _ = writeln!(out, "\tspawned at {}\n", record.spawned_at);
     }
     out
+}
+
+/// What goes between the brackets of a dump line.
+fn dump_status(record: &GoroutineRecord, now_ms: u32) -> String {
+    use crate::goroutine::GoroutineState::{Runnable, Running, Syscall, Waiting};
+    let mut status = match (record.state, record.wait_reason.as_str()) {
+        (Waiting, "") => "waiting".to_owned(),
+        (Waiting, reason) => reason.to_owned(),
+        (state, _) => state.as_str().to_owned(),
+    };
+    match record.state {
+        Running => {
+            if let Some(p) = record.processor {
+                let _ = write!(status, ", P{p}");
+            }
+            if let Some(running_for) = record.running_for {
+                let _ = write!(status, ", {} ms in one poll", running_for.as_millis());
+            }
+        }
+        Syscall if record.blocking_call => status.push_str(", spawn_blocking"),
+        Syscall | Waiting | Runnable => {}
+    }
+    // As Go: how long it has waited, in whole minutes, from one minute on.
+    let waited = now_ms.saturating_sub(record.since_ms) / 60_000;
+    if waited > 0 && matches!(record.state, Waiting | Syscall) {
+        let _ = write!(status, ", {waited} minutes");
+    }
+    status
 }
 
 #[cfg(test)]
@@ -191,5 +226,14 @@ mod tests {
         assert!(config.scheddetail);
         assert_eq!(TraceConfig::parse("schedtrace=abc"), TraceConfig::default());
         assert_eq!(TraceConfig::parse(""), TraceConfig::default());
+    }
+
+    #[test]
+    fn longpoll_sets_the_warning_threshold_and_zero_turns_it_off() {
+        use crate::long_poll::{LongPoll, DEFAULT_THRESHOLD};
+        assert_eq!(TraceConfig::default().longpoll, LongPoll(Some(DEFAULT_THRESHOLD)));
+        assert_eq!(TraceConfig::parse("longpoll=250").longpoll, LongPoll(Some(Duration::from_millis(250))));
+        assert_eq!(TraceConfig::parse("schedtrace=5,longpoll=0").longpoll, LongPoll(None));
+        assert_eq!(TraceConfig::parse("longpoll=soon"), TraceConfig::default());
     }
 }

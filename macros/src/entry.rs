@@ -94,9 +94,16 @@ fn entry_point(kind: Kind, config: &Config, function: ItemFn) -> TokenStream {
         .and_then(|stmt| stmt.to_token_stream().into_iter().last())
         .map_or_else(|| block.brace_token.span.close(), |token| token.span());
     let end = Span::call_site().located_at(end);
+    // A program's main gets Go's SIGQUIT: every goroutine printed on stderr, exit status 2
+    // (`Builder::dump_on_sigquit`); a test leaves the test harness's signals alone.
+    let sigquit = match kind {
+        Kind::Main => quote!(.dump_on_sigquit(true)),
+        Kind::Test => quote!(),
+    };
     let runtime = quote! {
         ::gmp::Builder::new()
             #builder_calls
+            #sigquit
             .build()
             .expect("gmp: failed to build the runtime")
     };
@@ -255,7 +262,7 @@ mod tests {
                     #[allow(unused_imports)]
                     use ::gmp::main_goroutine::{RunAsGoroutine as _, RunOnMainThread as _};
                     (&::gmp::main_goroutine::Main::new(__gmp_main_body()))
-                        .run(::gmp::Builder::new().build().expect("gmp: failed to build the runtime"))
+                        .run(::gmp::Builder::new().dump_on_sigquit(true).build().expect("gmp: failed to build the runtime"))
                 }
             }
         };
@@ -287,7 +294,7 @@ mod tests {
                     #[allow(unused_imports)]
                     use ::gmp::main_goroutine::{RunAsGoroutine as _, RunOnMainThread as _};
                     (&::gmp::main_goroutine::Main::new(__gmp_main_body()))
-                        .run(::gmp::Builder::new().build().expect("gmp: failed to build the runtime"))
+                        .run(::gmp::Builder::new().dump_on_sigquit(true).build().expect("gmp: failed to build the runtime"))
                 }
             }
         };
@@ -302,7 +309,10 @@ mod tests {
                 async fn main() {}
             ),
         );
-        assert!(output.contains(":: gmp :: Builder :: new () . maxprocs (2) . build ()"), "{output}");
+        assert!(
+            output.contains(":: gmp :: Builder :: new () . maxprocs (2) . dump_on_sigquit (true) . build ()"),
+            "{output}"
+        );
         assert!(output.contains("main_goroutine :: Main :: new"), "{output}");
         assert_eq!(errors_in(&output), 0);
 
@@ -312,7 +322,12 @@ mod tests {
                 async fn main() {}
             ),
         );
-        assert!(output.contains(". maxprocs (2) . max_threads (16) . max_blocking_threads (4) . build ()"), "{output}");
+        assert!(
+            output.contains(
+                ". maxprocs (2) . max_threads (16) . max_blocking_threads (4) . dump_on_sigquit (true) . build ()"
+            ),
+            "{output}"
+        );
     }
 
     #[test]
@@ -455,7 +470,7 @@ mod tests {
             ),
             "{output}"
         );
-        assert!(output.contains(". maxprocs (3) . build ()"), "{output}");
+        assert!(output.contains(". maxprocs (3) . dump_on_sigquit (true) . build ()"), "{output}");
     }
 
     #[test]

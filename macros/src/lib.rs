@@ -28,7 +28,9 @@
 //                                                   .block_on(async move { body })
 //                                           }
 //
-// `#[gmp::test]` is the same with `#[::core::prelude::v1::test]` put in front (the full path,
+// `#[gmp::main]` also calls `.dump_on_sigquit(true)` (Go's SIGQUIT: every goroutine on stderr,
+// exit status 2); `#[gmp::test]` does not, and is otherwise the same with
+// `#[::core::prelude::v1::test]` put in front (the full path,
 // so that a user's own `test` item cannot shadow it). The function keeps its attributes,
 // visibility, name and return type; only `async` goes. `block_on` returns the body's value,
 // so `-> Result<..>` and `?` work as in a synchronous main, and `return` in the body returns
@@ -60,6 +62,10 @@ use entry::Kind;
 /// blocks on the body, returning its value; the function's attributes, visibility and return
 /// type are kept. The calling thread runs the body while holding a P, so goroutines spawned
 /// from it start on its local queue, and with `maxprocs = 1` the whole program runs on it.
+///
+/// As in Go, the program answers SIGQUIT (Ctrl-\\) by printing every goroutine on stderr
+/// (`gmp::runtime::dump()`) and exiting with status 2 (`gmp::Builder::dump_on_sigquit`),
+/// unless it listens for SIGQUIT itself with `gmp::signal::signal`.
 ///
 /// # Arguments
 ///
