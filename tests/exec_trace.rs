@@ -1,0 +1,211 @@
+//! The execution trace (`gmp::runtime::trace`, `GMP_DEBUG=trace=<path>`): the file is Chrome
+//! trace-event JSON with a poll event for every goroutine, one track per M, syscalls, steals
+//! and sysmon's actions.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+const GOROUTINES: usize = 200;
+
+fn temp_path(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gmp-exec-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn read_trace(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let json: Value = serde_json::from_str(&text).expect("the trace is valid JSON");
+    json["traceEvents"].as_array().expect("a traceEvents array").clone()
+}
+
+/// 200 goroutines that yield, sleep and make a slow `gmp::syscall`; returns their ids.
+async fn workload() -> Vec<u64> {
+    let handles: Vec<_> = (0..GOROUTINES)
+        .map(|i| {
+            gmp::spawn(async move {
+                for round in 0..3 {
+                    gmp::yield_now().await;
+                    gmp::time::sleep(Duration::from_millis(1)).await;
+                    if (i + round) % 4 == 0 {
+                        gmp::syscall(|| std::thread::sleep(Duration::from_millis(2)));
+                    }
+                }
+            })
+        })
+        .collect();
+    let ids = handles.iter().map(|h| h.id()).collect();
+    for handle in handles {
+        handle.await.unwrap();
+    }
+    ids
+}
+
+/// Checks the trace's shape and returns its events by phase.
+fn check_trace(events: &[Value], ids: &[u64]) {
+    let mut polled = BTreeSet::new();
+    let mut poll_tracks = BTreeSet::new();
+    let mut named_tracks = HashMap::new();
+    let mut syscalls = 0;
+    for event in events {
+        let phase = event["ph"].as_str().expect("every event has a phase");
+        match phase {
+            "M" if event["name"] == "thread_name" => {
+                named_tracks.insert(event["tid"].as_u64().unwrap(), event["args"]["name"].as_str().unwrap().to_owned());
+            }
+            "M" => {}
+            "X" => {
+                assert!(event["ts"].as_f64().unwrap() >= 0.0);
+                assert!(event["dur"].as_f64().unwrap() >= 0.0);
+                let name = event["name"].as_str().unwrap();
+                if name.contains("syscall") {
+                    syscalls += 1;
+                    assert!(event["args"]["goroutine"].as_u64().unwrap() > 0);
+                } else {
+                    let goroutine = event["args"]["goroutine"].as_u64().expect("a poll names its goroutine");
+                    assert_eq!(name, format!("G{goroutine}"));
+                    let spawned_at = event["args"]["spawned_at"].as_str().unwrap();
+                    assert!(spawned_at.contains(".rs:"), "spawned_at is file:line, got {spawned_at}");
+                    polled.insert(goroutine);
+                    poll_tracks.insert(event["tid"].as_u64().unwrap());
+                }
+            }
+            "i" => assert!(event["ts"].as_f64().is_some() && event["tid"].as_u64().is_some()),
+            "C" => assert!(event["args"]["goroutines"].as_u64().is_some()),
+            other => panic!("unexpected phase {other:?} in {event}"),
+        }
+    }
+    for id in ids {
+        assert!(polled.contains(id), "no poll event for goroutine {id}");
+    }
+    assert!(poll_tracks.len() >= 2, "polls on {} track(s), want 2 or more", poll_tracks.len());
+    for track in &poll_tracks {
+        assert!(named_tracks.get(track).is_some_and(|name| name.starts_with('M')), "track {track} has no M name");
+    }
+    assert!(syscalls > 0, "no syscall events");
+    let has = |phase: &str, name: &str| events.iter().any(|e| e["ph"] == phase && e["name"] == name);
+    assert!(has("C", "global runqueue"), "no global queue counter");
+    assert!(has("C", "P0 runqueue"), "no local queue counter");
+}
+
+#[test]
+fn a_traced_program_has_every_goroutines_polls_on_two_tracks_and_its_syscalls() {
+    let path = temp_path("api.json");
+    let runtime = gmp::Builder::new().maxprocs(2).build().unwrap();
+    let (ids, written) = runtime.block_on(async {
+        gmp::runtime::trace::start(&path).unwrap();
+        let ids = workload().await;
+        (ids, gmp::runtime::trace::stop().unwrap())
+    });
+    drop(runtime);
+    assert_eq!(written.path, path);
+    assert_eq!(written.dropped, 0);
+    let events = read_trace(&path);
+    let counted = events.iter().filter(|e| e["ph"] != "M").count();
+    assert_eq!(counted, written.events);
+    check_trace(&events, &ids);
+    // Slow syscalls with goroutines queued behind them: sysmon hands their Ps off.
+    assert!(events.iter().any(|e| e["ph"] == "i" && e["name"] == "handoff"), "no handoff instant");
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn a_trace_can_stop_and_start_again_and_keeps_only_its_own_events() {
+    let first = temp_path("first.json");
+    let second = temp_path("second.json");
+    let runtime = gmp::Builder::new().maxprocs(2).build().unwrap();
+    let (early, late) = runtime.block_on(async {
+        gmp::runtime::trace::start(&first).unwrap();
+        let early = gmp::spawn(async {}).id();
+        gmp::time::sleep(Duration::from_millis(10)).await;
+        gmp::runtime::trace::stop().unwrap();
+        gmp::runtime::trace::start(&second).unwrap();
+        let late = gmp::spawn(async {}).id();
+        gmp::time::sleep(Duration::from_millis(10)).await;
+        gmp::runtime::trace::stop().unwrap();
+        (early, late)
+    });
+    drop(runtime);
+    let goroutines = |path: &Path| -> BTreeSet<u64> {
+        read_trace(path)
+            .iter()
+            .filter(|e| e["cat"] == "poll")
+            .map(|e| e["args"]["goroutine"].as_u64().unwrap())
+            .collect()
+    };
+    let (first_polled, second_polled) = (goroutines(&first), goroutines(&second));
+    assert!(first_polled.contains(&early) && !first_polled.contains(&late));
+    assert!(second_polled.contains(&late) && !second_polled.contains(&early));
+}
+
+#[test]
+fn bad_trace_calls_give_clear_errors() {
+    gmp::Runtime::new().unwrap().block_on(async {
+        let error = gmp::runtime::trace::stop().unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("not tracing"), "{error}");
+
+        let missing = temp_path("no-such-dir").join("trace.json");
+        let error = gmp::runtime::trace::start(&missing).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::NotFound);
+        assert!(error.to_string().contains(&*missing.to_string_lossy()), "{error}");
+
+        let path = temp_path("twice.json");
+        gmp::runtime::trace::start(&path).unwrap();
+        let error = gmp::runtime::trace::start(temp_path("other.json")).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("already tracing"), "{error}");
+        gmp::runtime::trace::stop().unwrap();
+    });
+}
+
+#[test]
+#[should_panic(expected = "gmp::runtime::trace::start must be called from inside a gmp runtime")]
+fn starting_a_trace_outside_a_runtime_panics_with_directions() {
+    let _ = gmp::runtime::trace::start(temp_path("outside.json"));
+}
+
+/// Set in the child process of the `GMP_DEBUG` test.
+const CHILD_ENV: &str = "GMP_EXEC_TRACE_CHILD";
+
+#[test]
+fn gmp_debug_trace_writes_the_file_when_the_runtime_shuts_down() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        // The child: GMP_DEBUG=trace=<path> is set; run the workload, print the ids, and let
+        // the runtime's drop write the trace.
+        let runtime = gmp::Builder::new().maxprocs(2).build().unwrap();
+        let ids = runtime.block_on(workload());
+        drop(runtime);
+        println!("ids={}", ids.iter().map(u64::to_string).collect::<Vec<_>>().join(","));
+        return;
+    }
+    let path = temp_path("gmp_debug.json");
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "gmp_debug_trace_writes_the_file_when_the_runtime_shuts_down",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, "1")
+        .env("GMP_DEBUG", format!("trace={}", path.display()))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "child failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let ids: Vec<u64> = stdout
+        .lines()
+        .find_map(|line| line.split_once("ids=").map(|(_, ids)| ids.trim()))
+        .expect("the child prints its goroutine ids")
+        .split(',')
+        .map(|id| id.parse().unwrap())
+        .collect();
+    assert_eq!(ids.len(), GOROUTINES);
+    check_trace(&read_trace(&path), &ids);
+    std::fs::remove_file(&path).unwrap();
+}
