@@ -109,8 +109,59 @@ fn a_traced_program_has_every_goroutines_polls_on_two_tracks_and_its_syscalls() 
     let counted = events.iter().filter(|e| e["ph"] != "M").count();
     assert_eq!(counted, written.events);
     check_trace(&events, &ids);
-    // Slow syscalls with goroutines queued behind them: sysmon hands their Ps off.
-    assert!(events.iter().any(|e| e["ph"] == "i" && e["name"] == "handoff"), "no handoff instant");
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn sysmons_handoffs_preemptions_and_stuck_poll_retakes_show_as_instants() {
+    let path = temp_path("sysmon.json");
+    let runtime = gmp::Builder::new().maxprocs(2).build().unwrap();
+    let (syscall, blocker) = runtime.block_on(async {
+        gmp::runtime::trace::start(&path).unwrap();
+        let busy: Vec<_> = (0..8)
+            .map(|_| {
+                gmp::spawn(async {
+                    for _ in 0..100 {
+                        gmp::time::sleep(Duration::from_micros(500)).await;
+                    }
+                })
+            })
+            .collect();
+        // Past 10 ms sysmon always retakes a syscall's P, and preempts and retakes a poll.
+        let syscall = gmp::spawn(async { gmp::syscall(|| std::thread::sleep(Duration::from_millis(40))) });
+        let blocker = gmp::spawn(async { std::thread::sleep(Duration::from_millis(40)) });
+        let ids = (syscall.id(), blocker.id());
+        syscall.await.unwrap();
+        blocker.await.unwrap();
+        for handle in busy {
+            handle.await.unwrap();
+        }
+        gmp::runtime::trace::stop().unwrap();
+        ids
+    });
+    drop(runtime);
+    let events = read_trace(&path);
+    let sysmon_track = events
+        .iter()
+        .find(|e| e["ph"] == "M" && e["name"] == "thread_name" && e["args"]["name"] == "sysmon")
+        .expect("a sysmon track")["tid"]
+        .clone();
+    for name in ["handoff", "preempt", "stuck poll retake"] {
+        assert!(
+            events.iter().any(|e| e["ph"] == "i" && e["name"] == name && e["tid"] == sysmon_track),
+            "no {name} instant on sysmon's track"
+        );
+    }
+    let long = |goroutine: u64, name: &str| {
+        events.iter().any(|e| {
+            e["ph"] == "X"
+                && e["name"] == name
+                && e["args"]["goroutine"] == goroutine
+                && e["dur"].as_f64().unwrap() >= 30_000.0
+        })
+    };
+    assert!(long(syscall, "syscall"), "no 40 ms syscall event for G{syscall}");
+    assert!(long(blocker, &format!("G{blocker}")), "no 40 ms poll event for G{blocker}");
     std::fs::remove_file(&path).unwrap();
 }
 
@@ -170,29 +221,49 @@ fn starting_a_trace_outside_a_runtime_panics_with_directions() {
     let _ = gmp::runtime::trace::start(temp_path("outside.json"));
 }
 
-/// Set in the child process of the `GMP_DEBUG` test.
+/// Set in the child processes of the `GMP_DEBUG` tests: how the child's runtime ends.
 const CHILD_ENV: &str = "GMP_EXEC_TRACE_CHILD";
 
+fn print_ids(ids: &[u64]) {
+    println!("ids={}", ids.iter().map(u64::to_string).collect::<Vec<_>>().join(","));
+}
+
+/// A `#[gmp::main]` program (its body `Send`: the main goroutine) exits the process when it
+/// returns; the runtime is never dropped.
+#[gmp::main(maxprocs = 2)]
+async fn main_goroutine_child() {
+    print_ids(&workload().await);
+}
+
+/// The same with a body that is not `Send` (run as `block_on`'s main future on M0).
+#[gmp::main(maxprocs = 2)]
+async fn main_thread_child() {
+    let not_send = std::rc::Rc::new(());
+    print_ids(&workload().await);
+    drop(not_send);
+}
+
+/// The child process of the `GMP_DEBUG` tests: GMP_DEBUG=trace=<path> is set.
 #[test]
-fn gmp_debug_trace_writes_the_file_when_the_runtime_shuts_down() {
-    if std::env::var_os(CHILD_ENV).is_some() {
-        // The child: GMP_DEBUG=trace=<path> is set; run the workload, print the ids, and let
-        // the runtime's drop write the trace.
-        let runtime = gmp::Builder::new().maxprocs(2).build().unwrap();
-        let ids = runtime.block_on(workload());
-        drop(runtime);
-        println!("ids={}", ids.iter().map(u64::to_string).collect::<Vec<_>>().join(","));
-        return;
+fn gmp_debug_child() {
+    match std::env::var(CHILD_ENV).as_deref() {
+        Ok("drop") => {
+            let runtime = gmp::Builder::new().maxprocs(2).build().unwrap();
+            let ids = runtime.block_on(workload());
+            drop(runtime); // writes the trace
+            print_ids(&ids);
+        }
+        Ok("main_goroutine") => main_goroutine_child(),
+        Ok("main_thread") => main_thread_child(),
+        _ => {}
     }
-    let path = temp_path("gmp_debug.json");
+}
+
+fn traced_child(ending: &str) {
+    let path = temp_path(&format!("gmp_debug_{ending}.json"));
     let output = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "gmp_debug_trace_writes_the_file_when_the_runtime_shuts_down",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "1")
+        .args(["--exact", "gmp_debug_child", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, ending)
         .env("GMP_DEBUG", format!("trace={}", path.display()))
         .output()
         .unwrap();
@@ -208,4 +279,19 @@ fn gmp_debug_trace_writes_the_file_when_the_runtime_shuts_down() {
     assert_eq!(ids.len(), GOROUTINES);
     check_trace(&read_trace(&path), &ids);
     std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn gmp_debug_trace_writes_the_file_when_the_runtime_is_dropped() {
+    traced_child("drop");
+}
+
+#[test]
+fn gmp_debug_trace_writes_the_file_when_a_gmp_main_program_exits() {
+    traced_child("main_goroutine");
+}
+
+#[test]
+fn gmp_debug_trace_writes_the_file_when_a_gmp_main_program_on_m0_exits() {
+    traced_child("main_thread");
 }

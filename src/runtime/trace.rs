@@ -196,6 +196,8 @@ struct Session {
     buffers: Vec<Arc<ThreadBuffer>>,
     /// Worker tracks numbered so far (M0 and sysmon have their own names).
     workers: u32,
+    /// A thread in `block_on` has registered as M0.
+    main_registered: bool,
 }
 
 /// The events one thread recorded in one trace.
@@ -309,6 +311,7 @@ impl Tracer {
             epoch: Instant::now(),
             buffers: Vec::new(),
             workers: 0,
+            main_registered: false,
         });
         self.generation.store(generation, Relaxed);
         TRACING_RUNTIMES.fetch_add(1, Relaxed);
@@ -361,7 +364,15 @@ impl Tracer {
         let session = session.as_mut().filter(|s| s.generation == generation)?;
         let (track, name) = match role {
             Role::Sysmon => (u32::MAX, "sysmon".to_owned()),
-            Role::Machine { main: true } => (0, "M0 (block_on)".to_owned()),
+            Role::Machine { main: true } if !session.main_registered => {
+                session.main_registered = true;
+                (0, "M0 (block_on)".to_owned())
+            }
+            Role::Machine { main: true } => {
+                // Another thread in `block_on` (`Handle::block_on`): a track of its own.
+                session.workers += 1;
+                (session.workers, format!("M{} (block_on)", session.workers))
+            }
             Role::Machine { main: false } => {
                 session.workers += 1;
                 let thread = std::thread::current();
@@ -384,7 +395,8 @@ impl Tracer {
         if generation == 0 {
             return;
         }
-        LOCAL.with(|local| {
+        // `try_with`: a thread being torn down has no buffer any more; its event is dropped.
+        let _ = LOCAL.try_with(|local| {
             let Ok(mut local) = local.try_borrow_mut() else { return };
             if local.as_ref().is_none_or(|l| l.generation != generation) {
                 *local = self.register(generation, role);
@@ -547,7 +559,7 @@ impl Session {
         events.sort_by_key(|(track, event)| (event.time(), *track));
         let mut out = BufWriter::new(self.file);
         let mut line = String::new();
-        out.write_all(b"{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n")?;
+        out.write_all(b"{\"traceEvents\":[\n")?;
         let _ = write!(line, r#"{{"ph":"M","name":"process_name","pid":{pid},"args":{{"name":"gmp runtime"}}}}"#);
         for (track, name) in &tracks {
             line.push_str(",\n");
