@@ -76,21 +76,25 @@ async fn fan_out() -> u64 {
         .collect();
     drop((inbox, results));
     let producer = gmp::spawn(async move {
+        let mut blocker = None;
         for job in 0..JOBS {
             if job == JOBS / 2 {
                 // The mistake a trace shows: a blocking call inside a poll holds its thread.
-                gmp::spawn(async { std::thread::sleep(Duration::from_millis(15)) });
+                blocker = Some(gmp::spawn(async { std::thread::sleep(Duration::from_millis(15)) }));
             }
             if jobs.send(job).await.is_err() {
                 break;
             }
         }
+        blocker
     });
     let mut total = 0u64;
     while let Ok(value) = outbox.recv().await {
         total = total.wrapping_add(value);
     }
-    producer.await.unwrap();
+    if let Some(blocker) = producer.await.unwrap() {
+        blocker.await.unwrap();
+    }
     for worker in workers {
         worker.await.unwrap();
     }
