@@ -411,9 +411,7 @@ impl Runtime {
         let sysmon = crate::sysmon::start(&shared)?;
         *crate::loom::lock(&shared.sysmon) = Some(sysmon);
         if let Some(path) = &shared.trace.exec_trace {
-            if let Err(error) = shared.exec_trace.start(path) {
-                eprintln!("gmp: ignoring {}=trace: {error}", crate::trace::DEBUG_ENV);
-            }
+            shared.exec_trace.start_from_env(path);
         }
         Ok(Runtime { shared, shut_down: false })
     }

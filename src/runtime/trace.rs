@@ -326,6 +326,26 @@ impl Tracer {
         Ok(())
     }
 
+    /// `GMP_DEBUG=trace=<path>`, for a runtime being built: the first such runtime of the
+    /// process traces into `path`, the n-th into `path` with `.n` before its extension
+    /// (`trace.2.json`), so a program that builds several runtimes keeps every trace. A path
+    /// that cannot be created is reported on stderr and the runtime runs untraced.
+    pub(crate) fn start_from_env(&self, path: &Path) {
+        static RUNTIMES_TRACED_FROM_ENV: AtomicUsize = AtomicUsize::new(0);
+        let n = RUNTIMES_TRACED_FROM_ENV.fetch_add(1, Relaxed) + 1;
+        let path = if n == 1 { path.to_owned() } else { numbered(path, n) };
+        if n == 2 {
+            eprintln!(
+                "gmp: {}=trace: this process builds more than one runtime; the second traces into {} (and so on)",
+                crate::trace::DEBUG_ENV,
+                path.display()
+            );
+        }
+        if let Err(error) = self.start(&path) {
+            eprintln!("gmp: ignoring {}=trace: {error}", crate::trace::DEBUG_ENV);
+        }
+    }
+
     /// Stops the trace and writes its file.
     pub(crate) fn stop(&self) -> io::Result<TraceFile> {
         let session = {
@@ -418,6 +438,16 @@ impl Tracer {
             }
         });
     }
+}
+
+/// `trace.json` → `trace.<n>.json` (`trace` → `trace.<n>`).
+fn numbered(path: &Path, n: usize) -> PathBuf {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = match path.extension() {
+        Some(extension) => format!("{stem}.{n}.{}", extension.to_string_lossy()),
+        None => format!("{stem}.{n}"),
+    };
+    path.with_file_name(name)
 }
 
 fn nanos_since(epoch: Instant, at: Instant) -> u64 {
@@ -690,6 +720,12 @@ mod tests {
         let mut out = String::new();
         json_string(&mut out, "a\"b\\c\nd\u{1}é");
         assert_eq!(out, r#""a\"b\\c\nd\u0001é""#);
+    }
+
+    #[test]
+    fn later_runtimes_traced_from_gmp_debug_get_numbered_files() {
+        assert_eq!(numbered(Path::new("/tmp/trace.json"), 2), Path::new("/tmp/trace.2.json"));
+        assert_eq!(numbered(Path::new("out"), 3), Path::new("out.3"));
     }
 
     #[test]
