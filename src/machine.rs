@@ -113,7 +113,16 @@ impl Context {
     }
 
     /// Polls one goroutine on this M's P.
+    #[inline]
     pub(crate) fn run(&self, runnable: Runnable) {
+        if crate::runtime::trace::is_on() {
+            return crate::runtime::trace::run_traced(self, runnable);
+        }
+        self.poll_goroutine(runnable);
+    }
+
+    /// [`run`](Self::run), without the execution trace.
+    pub(crate) fn poll_goroutine(&self, runnable: Runnable) {
         // A panic in the goroutine is caught inside its future; this catches one from
         // dropping it, so no goroutine can unwind the M.
         let goroutine = runnable.metadata().id();

@@ -100,7 +100,12 @@ where
 
     #[track_caller]
     fn run(&self, runtime: Runtime) -> F::Output {
-        let output = runtime.block_on(self.take());
+        let body = self.take();
+        let output = runtime.block_on(async {
+            let output = body.await;
+            crate::runtime::trace::finish_before_exit(); // the runtime is not dropped
+            output
+        });
         exit_with(output)
     }
 }
@@ -115,6 +120,7 @@ fn exit_with<T: Termination>(output: T) -> ! {
 }
 
 fn exit_now(code: i32) -> ! {
+    crate::runtime::trace::finish_before_exit();
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
     std::process::exit(code)

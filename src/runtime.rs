@@ -44,6 +44,7 @@ use crate::task::JoinHandle;
 
 mod handle;
 mod main_thread;
+pub mod trace;
 
 pub use handle::{EnterGuard, Handle, NoRuntime};
 
@@ -69,6 +70,7 @@ pub(crate) struct Shared {
     sysmon: Mutex<Option<thread::JoinHandle<()>>>,
     started: Instant,
     pub(crate) trace: crate::trace::TraceConfig,
+    pub(crate) exec_trace: trace::Tracer,
     coarse_millis: crate::loom::CachePadded<AtomicU32>,
     seed: AtomicU32,
 }
@@ -228,6 +230,7 @@ impl Shared {
         self.blocking.shutdown(deadline);
         self.join_threads(deadline);
         self.cancel_all_goroutines(false);
+        self.exec_trace.finish();
     }
 
     fn join_threads(&self, deadline: Option<Instant>) {
@@ -333,6 +336,7 @@ impl Drop for Shared {
         let this: &Shared = self;
         this.blocking.shutdown(Some(Instant::now()));
         this.cancel_all_goroutines(true);
+        this.exec_trace.finish();
         // Every goroutine is closed now; wait for whoever looked at one just before.
         drop(RUNTIMES_IN_USE.write().unwrap_or_else(|e| e.into_inner()));
     }
@@ -404,12 +408,16 @@ impl Runtime {
             sysmon: Mutex::new(None),
             started: Instant::now(),
             trace: crate::trace::TraceConfig::from_env(),
+            exec_trace: trace::Tracer::default(),
             coarse_millis: crate::loom::CachePadded(AtomicU32::new(0)),
             seed: AtomicU32::new(0x2545_F491),
         });
         shared.sched.set_platform(Box::new(RuntimePlatform::new(&shared)));
         let sysmon = crate::sysmon::start(&shared)?;
         *crate::loom::lock(&shared.sysmon) = Some(sysmon);
+        if let Some(path) = &shared.trace.exec_trace {
+            shared.exec_trace.start_from_env(path);
+        }
         let runtime = Runtime { shared, shut_down: false };
         #[cfg(unix)]
         if runtime.shared.config.dump_on_sigquit {

@@ -573,6 +573,9 @@ impl<T: QueueItem> Scheduler<T> {
                     continue;
                 }
                 if let Some(item) = victim.queue.steal_half_into(own) {
+                    if crate::runtime::trace::is_on() {
+                        crate::runtime::trace::stolen(victim_index, p, own.len() + 1);
+                    }
                     return Some(item);
                 }
                 if last_round || victim.blocked.load(Relaxed) {

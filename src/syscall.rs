@@ -53,9 +53,11 @@ fn syscall_on<R>(context: &Context, f: impl FnOnce() -> R) -> R {
     let processor = &sched.processors[index];
     // A paused clock must not skip ahead while the call runs (its P may be retaken).
     let counted = context.shared.timers.clock.syscall_started();
+    let traced = crate::runtime::trace::syscall_started();
     enter(context, index);
     let result = catch_unwind(AssertUnwindSafe(|| coop::unconstrained(f)));
-    if !processor.transition(ProcessorStatus::Syscall, ProcessorStatus::Running) {
+    let retaken = !processor.transition(ProcessorStatus::Syscall, ProcessorStatus::Running);
+    if retaken {
         exit_slow(context);
     } else {
         sched.bind(&context.machine, index);
@@ -64,6 +66,9 @@ fn syscall_on<R>(context: &Context, f: impl FnOnce() -> R) -> R {
         context.shared.timers.clock.syscall_finished();
     }
     resume_poll(context);
+    if let Some(started) = traced {
+        crate::runtime::trace::syscall_finished(context, started, index, retaken);
+    }
     match result {
         Ok(value) => value,
         Err(panic) => resume_unwind(panic),

@@ -43,6 +43,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::processor::{ProcessorStatus, GLOBAL_QUEUE_INTERVAL};
+use crate::runtime::trace::SysmonAction;
 use crate::runtime::Shared;
 
 /// sysmon's shortest sleep (Go: 20 µs).
@@ -171,6 +172,9 @@ fn run(weak: Weak<Shared>) {
         }
         let acted = retake(&shared, &mut notes, now);
         tick.after_round(acted, now, &shared);
+        if crate::runtime::trace::is_on() {
+            crate::runtime::trace::sysmon_round(&shared);
+        }
     }
 }
 
@@ -300,6 +304,7 @@ fn retake_syscall(shared: &Shared, index: usize, note: &mut ProcessorNotes, now:
     }
     processor.syscalltick.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     sched.hand_off_processor(index);
+    traced(shared, SysmonAction::HandOff, index);
     true
 }
 
@@ -327,6 +332,7 @@ fn watch_poll(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Ins
         note.preempted = true;
         processor.preempt.store(true, std::sync::atomic::Ordering::Relaxed);
         acted = true;
+        traced(shared, SysmonAction::Preempt, index);
     }
     if !note.handed_off && retake_is_wanted(shared, index, age) {
         let stuck = age >= STUCK_COMPUTING_AFTER
@@ -336,10 +342,21 @@ fn watch_poll(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Ins
             });
         if stuck {
             note.handed_off = true;
-            acted |= shared.sched.mark_blocked(index);
+            if shared.sched.mark_blocked(index) {
+                acted = true;
+                traced(shared, SysmonAction::StuckPollRetake, index);
+            }
         }
     }
     acted
+}
+
+/// Records what sysmon did in the execution trace, if it is on.
+#[inline]
+fn traced(shared: &Shared, what: SysmonAction, index: usize) {
+    if crate::runtime::trace::is_on() {
+        crate::runtime::trace::sysmon_acted(shared, what, index);
+    }
 }
 
 /// Go's time slice: goroutines taken from runnext inherit the slice of the one that woke them

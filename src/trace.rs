@@ -1,5 +1,6 @@
 //! Introspection: `runtime::stats()`, `runtime::dump()` and Go-style scheduler traces
-//! (`GMP_DEBUG=schedtrace=1000[,scheddetail=1]`), printed by sysmon.
+//! (`GMP_DEBUG=schedtrace=1000[,scheddetail=1]`), printed by sysmon. `GMP_DEBUG=trace=<path>` is
+//! parsed here too; the execution trace itself is `runtime/trace.rs`.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use crate::runtime::Shared;
 pub const DEBUG_ENV: &str = "GMP_DEBUG";
 
 /// What `GMP_DEBUG` asked for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct TraceConfig {
     /// Print a `SCHED` line this often.
     pub(crate) schedtrace: Option<Duration>,
@@ -20,10 +21,13 @@ pub(crate) struct TraceConfig {
     pub(crate) scheddetail: bool,
     /// The long-poll warning's threshold (`longpoll=<ms>`, 0 off; `long_poll.rs`).
     pub(crate) longpoll: crate::long_poll::LongPoll,
+    /// Write an execution trace here (`runtime/trace.rs`).
+    pub(crate) exec_trace: Option<std::path::PathBuf>,
 }
 
 impl TraceConfig {
-    /// Reads `GMP_DEBUG` (`schedtrace=<ms>`, `scheddetail=1`, `longpoll=<ms>`, comma-separated). Unknown or
+    /// Reads `GMP_DEBUG` (`schedtrace=<ms>`, `scheddetail=1`, `longpoll=<ms>`, `trace=<path>`,
+    /// comma-separated). Unknown or
     /// malformed settings are reported once on stderr and ignored.
     pub(crate) fn from_env() -> Self {
         std::env::var(DEBUG_ENV).map(|value| Self::parse(&value)).unwrap_or_default()
@@ -44,9 +48,10 @@ impl TraceConfig {
                         "gmp: ignoring {DEBUG_ENV} setting {setting:?}: longpoll takes milliseconds (0 turns it off)"
                     ),
                 },
+                Some(("trace", path)) if !path.is_empty() => config.exec_trace = Some(path.into()),
                 _ => eprintln!(
                     "gmp: ignoring unknown {DEBUG_ENV} setting {setting:?} (known: schedtrace=<ms>, scheddetail=1, \
-                     longpoll=<ms>)"
+                     longpoll=<ms>, trace=<path>)"
                 ),
             }
         }
@@ -226,6 +231,10 @@ mod tests {
         assert!(config.scheddetail);
         assert_eq!(TraceConfig::parse("schedtrace=abc"), TraceConfig::default());
         assert_eq!(TraceConfig::parse(""), TraceConfig::default());
+        let config = TraceConfig::parse("schedtrace=500,trace=/tmp/gmp trace.json");
+        assert_eq!(config.exec_trace, Some("/tmp/gmp trace.json".into()));
+        assert_eq!(config.schedtrace, Some(Duration::from_millis(500)));
+        assert_eq!(TraceConfig::parse("trace="), TraceConfig::default());
     }
 
     #[test]

@@ -96,7 +96,8 @@ pub(super) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     let mut future = pin!(GoroutineFuture::new(future, &main));
     loop {
         if signal.woken.swap(false, Ordering::AcqRel) {
-            if let Poll::Ready(output) = context.polling(id, || future.as_mut().poll(&mut task_context)) {
+            let poll = || context.polling(id, || future.as_mut().poll(&mut task_context));
+            if let Poll::Ready(output) = super::trace::observe_poll(&context, &main, poll) {
                 match output.into_result() {
                     Some(Ok(output)) => return output,
                     Some(Err(panic)) => std::panic::resume_unwind(panic),
