@@ -128,7 +128,7 @@ fn parked_child(executor: &str, n: usize) {
                         })
                     })
                     .collect();
-                wait_until_all_started(&started, n, || gmp::yield_now()).await;
+                wait_until_all_started(&started, n, gmp::yield_now).await;
                 let bytes = resident_bytes().saturating_sub(before);
                 std::mem::forget(handles); // the process exits next
                 bytes
@@ -147,7 +147,7 @@ fn parked_child(executor: &str, n: usize) {
                         })
                     })
                     .collect();
-                wait_until_all_started(&started, n, || tokio::task::yield_now()).await;
+                wait_until_all_started(&started, n, tokio::task::yield_now).await;
                 let bytes = resident_bytes().saturating_sub(before);
                 std::mem::forget(handles);
                 bytes

@@ -38,7 +38,7 @@ command_line() { printf 'Command: `%s`\n\n' "$*" >> "$out"; }
 log() { echo "bench_all: $*" >&2; }
 
 {
-  echo "Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '{ printf "%.1f GiB", $2/1048576 }' /proc/meminfo | head -1) RAM"
+  echo "Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ { printf "%.1f GiB", $2/1048576 }' /proc/meminfo) RAM"
   echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'); $(rustc --version); mode: $([ $quick = 1 ] && echo quick || echo full)"
   echo "Load average when the run started: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared; every figure is a median, every ratio is from one run with both sides under the same load)"
 } >> "$out"
