@@ -1,9 +1,12 @@
 //! gmp against tokio's multi-thread runtime and async-executor on the six scheduler workloads
-//! of tokio's `benches/rt_multi_threaded.rs`, each run with 2 and 4 threads.
+//! of tokio's `benches/rt_multi_threaded.rs`, each run with 1, 2 and 4 threads.
 //!
 //! ```text
-//! cargo bench --bench scheduler -- --quick --noplot            # everything, a few minutes
-//! cargo bench --bench scheduler -- --quick --noplot ping_pong  # one workload
+//! cargo bench --bench scheduler -- --interleaved               # the table BENCHMARKS.md quotes
+//! cargo bench --bench scheduler -- --interleaved 31 ping_pong  # 31 rounds of one workload
+//! cargo bench --bench scheduler -- --profile gmp ping_pong 2 500 # one contender, for perf
+//! cargo bench --bench scheduler -- --quick --noplot            # criterion, a few minutes
+//! cargo bench --bench scheduler -- --quick --noplot ping_pong  # criterion, one workload
 //! ```
 //!
 //! Each workload is one criterion group (`spawn_many_local`, `spawn_many_remote_idle`,
@@ -16,9 +19,17 @@
 //!
 //! Read the results as ratios within one run: `gmp/N ÷ tokio/N` (below 1 means gmp is faster)
 //! for each group and N. Absolute times on a shared machine move by tens of percent between
-//! runs; ratios from interleaved runs under the same load are what to quote. Criterion keeps
-//! each estimate in `target/criterion/<group>/<executor>/<N>/new/estimates.json` (the median
-//! is `median.point_estimate`, in ns).
+//! runs; ratios from interleaved runs under the same load are what to quote. `--interleaved`
+//! starts the three contenders side by side and times one iteration of each in turn (rotating
+//! the order), `ROUNDS` times (default 15), then prints the medians as a markdown table and
+//! writes them to `target/bench-results/scheduler.csv`. Criterion (the default mode) runs one
+//! contender's samples after another's and keeps each estimate in
+//! `target/criterion/<group>/<executor>/<N>/new/estimates.json` (`scripts/sched_table.py`
+//! prints them as the same table).
+//!
+//! In `spawn_many_remote_busy` the busy goroutines are started before each timed iteration
+//! (the bench waits until each has run) and stopped after it, so they load only the contender
+//! being measured.
 //!
 //! What each workload stresses:
 //! - `spawn_many_local`: 10,000 spawns from inside `block_on`; an atomic countdown, and the last
@@ -41,11 +52,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion};
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion};
 use futures::channel::oneshot;
 use futures::FutureExt;
 
-const THREAD_COUNTS: [usize; 2] = [2, 4];
+const THREAD_COUNTS: [usize; 3] = [1, 2, 4];
 const SPAWNS: usize = 10_000;
 const BUSY_GOROUTINES: usize = 8;
 const BUSY_SPIN: Duration = Duration::from_micros(10);
@@ -277,13 +288,24 @@ impl Countdown {
     }
 }
 
-fn spawn_many_local<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, threads: usize) {
+/// One iteration of a workload, timed: returns how long the measured part took (set-up that
+/// is not part of the workload, such as starting the busy goroutines, is left out).
+type Iteration = Box<dyn FnMut() -> Duration>;
+
+/// Times `f`.
+fn timed(f: impl FnOnce()) -> Duration {
+    let started = Instant::now();
+    f();
+    started.elapsed()
+}
+
+fn spawn_many_local<C: Contender + 'static>(threads: usize) -> Iteration {
     let contender = C::start(threads);
     let spawner = contender.spawner();
     let (done_tx, done_rx) = mpsc::sync_channel(1);
     let countdown = Countdown::new(done_tx);
-    group.bench_function(BenchmarkId::new(C::NAME, threads), |b| {
-        b.iter(|| {
+    Box::new(move || {
+        timed(|| {
             countdown.reset(SPAWNS);
             contender.block_on(async {
                 for _ in 0..SPAWNS {
@@ -293,7 +315,7 @@ fn spawn_many_local<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, thre
             });
             done_rx.recv().unwrap();
         })
-    });
+    })
 }
 
 /// Spawns `SPAWNS` empty goroutines from outside, then awaits every one of them.
@@ -306,41 +328,72 @@ fn spawn_remote_and_join_all<C: Contender>(contender: &C) {
     });
 }
 
-fn spawn_many_remote_idle<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, threads: usize) {
+fn spawn_many_remote_idle<C: Contender + 'static>(threads: usize) -> Iteration {
     let contender = C::start(threads);
-    group.bench_function(BenchmarkId::new(C::NAME, threads), |b| b.iter(|| spawn_remote_and_join_all(&contender)));
+    Box::new(move || timed(|| spawn_remote_and_join_all(&contender)))
 }
 
-fn spawn_many_remote_busy<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, threads: usize) {
-    let contender = C::start(threads);
-    let stop = Arc::new(AtomicBool::new(false));
-    let (stopped_tx, stopped_rx) = mpsc::sync_channel(BUSY_GOROUTINES);
-    for _ in 0..BUSY_GOROUTINES {
-        let stop = stop.clone();
-        let stopped_tx = stopped_tx.clone();
-        contender.spawn_remote_detached(async move {
-            while !stop.load(Ordering::Relaxed) {
-                C::Spawner::yield_now().await;
-                let started = Instant::now();
-                while started.elapsed() < BUSY_SPIN {
-                    std::hint::spin_loop();
+/// `BUSY_GOROUTINES` goroutines looping on a yield and a 10 µs spin until stopped.
+struct Busy {
+    stop: Arc<AtomicBool>,
+    stopped: mpsc::Receiver<()>,
+}
+
+impl Busy {
+    /// Starts the busy goroutines and returns once every one of them has run.
+    fn start<C: Contender>(contender: &C) -> Busy {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (stopped_tx, stopped) = mpsc::sync_channel(BUSY_GOROUTINES);
+        let (running_tx, running) = mpsc::sync_channel(BUSY_GOROUTINES);
+        for _ in 0..BUSY_GOROUTINES {
+            let stop = stop.clone();
+            let stopped_tx = stopped_tx.clone();
+            let running_tx = running_tx.clone();
+            contender.spawn_remote_detached(async move {
+                running_tx.send(()).unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    C::Spawner::yield_now().await;
+                    let started = Instant::now();
+                    while started.elapsed() < BUSY_SPIN {
+                        std::hint::spin_loop();
+                    }
                 }
-            }
-            stopped_tx.send(()).unwrap();
-        });
-    }
-    group.bench_function(BenchmarkId::new(C::NAME, threads), |b| b.iter(|| spawn_remote_and_join_all(&contender)));
-    stop.store(true, Ordering::Relaxed);
-    for _ in 0..BUSY_GOROUTINES {
-        stopped_rx.recv().unwrap();
+                stopped_tx.send(()).unwrap();
+            });
+        }
+        for _ in 0..BUSY_GOROUTINES {
+            running.recv().unwrap();
+        }
+        Busy { stop, stopped }
     }
 }
 
-fn yield_many<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, threads: usize) {
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for _ in 0..BUSY_GOROUTINES {
+            self.stopped.recv().unwrap();
+        }
+    }
+}
+
+/// The busy goroutines run only while an iteration is measured (started before the clock
+/// starts, stopped after it stops), so a contender that is not being measured costs nothing.
+fn spawn_many_remote_busy<C: Contender + 'static>(threads: usize) -> Iteration {
+    let contender = C::start(threads);
+    Box::new(move || {
+        let busy = Busy::start(&contender);
+        let elapsed = timed(|| spawn_remote_and_join_all(&contender));
+        drop(busy);
+        elapsed
+    })
+}
+
+fn yield_many<C: Contender + 'static>(threads: usize) -> Iteration {
     let contender = C::start(threads);
     let (done_tx, done_rx) = mpsc::sync_channel(YIELDERS);
-    group.bench_function(BenchmarkId::new(C::NAME, threads), |b| {
-        b.iter(|| {
+    Box::new(move || {
+        timed(|| {
             for _ in 0..YIELDERS {
                 let done_tx = done_tx.clone();
                 contender.spawn_remote_detached(async move {
@@ -354,16 +407,16 @@ fn yield_many<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, threads: u
                 done_rx.recv().unwrap();
             }
         })
-    });
+    })
 }
 
-fn ping_pong<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, threads: usize) {
+fn ping_pong<C: Contender + 'static>(threads: usize) -> Iteration {
     let contender = C::start(threads);
     let spawner = contender.spawner();
     let (done_tx, done_rx) = mpsc::sync_channel(1);
     let countdown = Countdown::new(done_tx);
-    group.bench_function(BenchmarkId::new(C::NAME, threads), |b| {
-        b.iter(|| {
+    Box::new(move || {
+        timed(|| {
             countdown.reset(PING_PONG_PAIRS);
             contender.block_on(async {
                 for _ in 0..PING_PONG_PAIRS {
@@ -383,7 +436,7 @@ fn ping_pong<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, threads: us
             });
             done_rx.recv().unwrap();
         })
-    });
+    })
 }
 
 /// One link of the chain: spawns the next link, or signals `done` at the end.
@@ -395,58 +448,160 @@ fn chain_link<S: Spawner>(spawner: S, left: usize, done: oneshot::Sender<()>) {
     }
 }
 
-fn chained_spawn<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, threads: usize) {
+fn chained_spawn<C: Contender + 'static>(threads: usize) -> Iteration {
     let contender = C::start(threads);
     let spawner = contender.spawner();
-    group.bench_function(BenchmarkId::new(C::NAME, threads), |b| {
-        b.iter(|| {
+    Box::new(move || {
+        timed(|| {
             contender.block_on(async {
                 let (done_tx, done_rx) = oneshot::channel();
                 chain_link(spawner, CHAIN_LENGTH, done_tx);
                 done_rx.await.unwrap();
             })
         })
-    });
+    })
 }
 
-// ---------------------------------------------------------------------------------------------
-// Groups: one per workload, the three contenders side by side for each thread count.
+/// A workload: its name and how to set it up for each contender.
+struct Workload {
+    name: &'static str,
+    /// `[gmp, tokio, async-executor]`, each given the thread count.
+    setups: [fn(usize) -> Iteration; 3],
+}
 
-/// Defines `$group`, which runs `$workload` for every contender and thread count in one
-/// criterion group named after the workload.
-macro_rules! workload_group {
-    ($group:ident, $workload:ident) => {
-        fn $group(c: &mut Criterion) {
-            let mut group = c.benchmark_group(stringify!($workload));
-            for threads in THREAD_COUNTS {
-                $workload::<Gmp>(&mut group, threads);
-                $workload::<Tokio>(&mut group, threads);
-                $workload::<AsyncExecutor>(&mut group, threads);
-            }
-            group.finish();
-        }
+macro_rules! workload {
+    ($name:ident) => {
+        Workload { name: stringify!($name), setups: [$name::<Gmp>, $name::<Tokio>, $name::<AsyncExecutor>] }
     };
 }
 
-workload_group!(group_spawn_many_local, spawn_many_local);
-workload_group!(group_spawn_many_remote_idle, spawn_many_remote_idle);
-workload_group!(group_spawn_many_remote_busy, spawn_many_remote_busy);
-workload_group!(group_yield_many, yield_many);
-workload_group!(group_ping_pong, ping_pong);
-workload_group!(group_chained_spawn, chained_spawn);
+fn workloads() -> [Workload; 6] {
+    [
+        workload!(spawn_many_local),
+        workload!(spawn_many_remote_idle),
+        workload!(spawn_many_remote_busy),
+        workload!(yield_many),
+        workload!(ping_pong),
+        workload!(chained_spawn),
+    ]
+}
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default()
+const CONTENDERS: [&str; 3] = [Gmp::NAME, Tokio::NAME, AsyncExecutor::NAME];
+
+// ---------------------------------------------------------------------------------------------
+// Interleaved mode: `cargo bench --bench scheduler -- --interleaved [ROUNDS] [WORKLOAD...]`.
+
+/// For each workload and thread count, starts all three contenders, then runs `rounds`
+/// rounds of one iteration each, the three in a rotating order, and reports the medians and
+/// the ratios of medians. Interleaving puts the three under the same machine load, which on
+/// a shared machine matters more than anything else; criterion (the default mode) runs one
+/// contender's samples after the other's.
+fn interleaved(rounds: usize, filter: &[String]) {
+    let out_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-results");
+    std::fs::create_dir_all(&out_dir).expect("target/bench-results");
+    let mut csv = String::from("workload,threads,executor,median_ns,min_ns,max_ns,rounds\n");
+    println!("| workload | threads | gmp | tokio | async-executor | gmp ÷ tokio | gmp ÷ async-executor |");
+    println!("|---|---|---|---|---|---|---|");
+    for workload in workloads() {
+        if !filter.is_empty() && !filter.iter().any(|f| workload.name.contains(f.as_str())) {
+            continue;
+        }
+        for threads in THREAD_COUNTS {
+            let mut iterations: Vec<Iteration> = workload.setups.iter().map(|setup| setup(threads)).collect();
+            for iteration in &mut iterations {
+                iteration(); // warm-up: thread start, allocator caches
+            }
+            let mut samples: [Vec<Duration>; 3] = Default::default();
+            for round in 0..rounds {
+                for k in 0..3 {
+                    let which = (round + k) % 3;
+                    samples[which].push(iterations[which]());
+                }
+            }
+            drop(iterations);
+            let medians: Vec<f64> = samples
+                .iter_mut()
+                .map(|s| {
+                    s.sort();
+                    s[s.len() / 2].as_nanos() as f64
+                })
+                .collect();
+            for (k, s) in samples.iter().enumerate() {
+                csv.push_str(&format!(
+                    "{},{threads},{},{:.0},{},{},{rounds}\n",
+                    workload.name,
+                    CONTENDERS[k],
+                    medians[k],
+                    s[0].as_nanos(),
+                    s[s.len() - 1].as_nanos()
+                ));
+            }
+            println!(
+                "| {} | {threads} | {} | {} | {} | {:.2} | {:.2} |",
+                workload.name,
+                format_ns(medians[0]),
+                format_ns(medians[1]),
+                format_ns(medians[2]),
+                medians[0] / medians[1],
+                medians[0] / medians[2]
+            );
+        }
+    }
+    std::fs::write(out_dir.join("scheduler.csv"), csv).expect("write scheduler.csv");
+}
+
+fn format_ns(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else {
+        format!("{:.0} µs", ns / 1e3)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Criterion mode (the default): one group per workload, the three contenders side by side for
+// each thread count.
+
+fn criterion_groups(c: &mut Criterion) {
+    for workload in workloads() {
+        let mut group: BenchmarkGroup<'_, WallTime> = c.benchmark_group(workload.name);
+        for threads in THREAD_COUNTS {
+            for (k, setup) in workload.setups.iter().enumerate() {
+                let mut iteration = setup(threads);
+                group.bench_function(BenchmarkId::new(CONTENDERS[k], threads), |b| {
+                    b.iter_custom(|iters| (0..iters).map(|_| iteration()).sum())
+                });
+            }
+        }
+        group.finish();
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    if args.first().map(String::as_str) == Some("--profile") {
+        // `--profile EXECUTOR WORKLOAD THREADS ITERATIONS`: one contender alone, for perf.
+        let [_, executor, name, threads, iterations] = &args[..] else {
+            panic!("usage: --profile EXECUTOR WORKLOAD THREADS ITERATIONS");
+        };
+        let k = CONTENDERS.iter().position(|c| c == executor).expect("executor: gmp, tokio or async-executor");
+        let workload = workloads().into_iter().find(|w| w.name == name.as_str()).expect("workload name");
+        let mut iteration = workload.setups[k](threads.parse().expect("threads"));
+        let total: Duration = (0..iterations.parse::<usize>().expect("iterations")).map(|_| iteration()).sum();
+        println!("{executor} {name}/{threads}: {total:?} in all");
+        return;
+    }
+    if args.first().map(String::as_str) == Some("--interleaved") {
+        let rounds = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(15);
+        let skip = if args.get(1).is_some_and(|r| r.parse::<usize>().is_ok()) { 2 } else { 1 };
+        interleaved(rounds, &args[skip..]);
+        return;
+    }
+    let mut criterion = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(2));
-    targets =
-        group_spawn_many_local,
-        group_spawn_many_remote_idle,
-        group_spawn_many_remote_busy,
-        group_yield_many,
-        group_ping_pong,
-        group_chained_spawn
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+    criterion_groups(&mut criterion);
+    criterion.final_summary();
 }
-criterion_main!(benches);

@@ -71,6 +71,23 @@ impl<T: QueueItem> GlobalQueue<T> {
     }
 }
 
+impl<T: QueueItem> GlobalQueue<T> {
+    /// Owner of `local`: takes up to `wanted(len)` items (capped at `GLOBAL_BATCH_LIMIT`) and
+    /// pushes them to `local`'s tail in order — all but the first if `run_first`, which is
+    /// then returned. `None` if nothing was returned. `local` must have room for the batch.
+    pub fn take_into(&self, local: &LocalQueue<T>, run_first: bool, wanted: impl FnOnce(usize) -> usize) -> Option<T> {
+        let wanted = wanted(self.len()).min(GLOBAL_BATCH_LIMIT);
+        let first = if run_first { Some(self.pop()?) } else { None };
+        for _ in usize::from(first.is_some())..wanted {
+            match self.pop() {
+                Some(item) => local.push_back(item, self),
+                None => break,
+            }
+        }
+        first
+    }
+}
+
 impl<T> Overflow<T> for GlobalQueue<T> {
     fn push(&self, item: T) {
         if self.queue.push(item).is_err() {

@@ -46,8 +46,7 @@ impl Platform for RuntimePlatform {
     }
 
     fn run_timers(&self, processor: usize) {
-        let timers = &self.shared().timers;
-        timers.run_due(processor, timers.now());
+        self.shared().timers.run_due_now(processor);
     }
 
     fn poll_network_now(&self) -> bool {

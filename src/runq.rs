@@ -159,6 +159,19 @@ impl<T: QueueItem> LocalQueue<T> {
         !self.runnext.load(Acquire).is_null()
     }
 
+    /// True if the ring holds items (a snapshot; runnext not counted).
+    pub fn has_ring_items(&self) -> bool {
+        let (_, real) = unpack(self.head.load(Acquire));
+        self.tail.load(Acquire) != real
+    }
+
+    /// As `has_runnext`, read with an RMW (a CAS of null for null, which changes nothing):
+    /// for a spinner about to park. The RMW is what orders its check against an owner's
+    /// `swap_runnext` that did not fence (see `Scheduler::wake_if_idle_after_swap`).
+    pub fn has_runnext_synced(&self) -> bool {
+        self.runnext.compare_exchange(ptr::null_mut(), ptr::null_mut(), SeqCst, SeqCst).is_err()
+    }
+
     /// Owner only: puts `item` at the tail of the ring; if the ring is full, moves its older
     /// half plus `item` to `overflow` in one batch.
     pub fn push_back(&self, mut item: T, overflow: &impl Overflow<T>) {
@@ -220,7 +233,8 @@ impl<T: QueueItem> LocalQueue<T> {
     /// Owner only: makes `item` the next to run; returns the item it displaced, which the
     /// caller puts at the tail.
     pub fn swap_runnext(&self, item: T) -> Option<T> {
-        let previous = self.runnext.swap(item.into_raw().as_ptr(), AcqRel);
+        // SeqCst (the same `xchg` as AcqRel on x86): the wake-up check after it does not fence.
+        let previous = self.runnext.swap(item.into_raw().as_ptr(), SeqCst);
         // SAFETY: a non-null runnext came from `into_raw`, and the swap made us its only owner.
         NonNull::new(previous).map(|ptr| unsafe { T::from_raw(ptr) })
     }

@@ -23,6 +23,10 @@
 //! - producer: push the goroutine; `fence(SeqCst)`; read `npidle` and `nmspinning`;
 //! - spinner: decrement `nmspinning`; `fence(SeqCst)`; re-check every queue.
 //!
+//! A push into runnext (every spawn and wake on a P) is a `SeqCst` swap and skips the fence;
+//! the spinner reads runnext with an RMW instead, which orders the two sides without it
+//! (`wake_if_idle_after_swap`).
+//!
 //! Either the producer sees no spinner (and wakes one), or the spinner sees the work. The same
 //! holds for an M that puts its P on the idle list: it bumps `npidle` under the idle lock,
 //! fences, then re-checks the global queue.
@@ -302,7 +306,7 @@ impl<T: QueueItem> Scheduler<T> {
         if let Some(previous) = queue.swap_runnext(item) {
             queue.push_back(previous, &self.global);
         }
-        self.wake_if_idle();
+        self.wake_if_idle_after_swap();
         if self.sysmon_backed_off.load(Relaxed) {
             self.nudge_sysmon();
         }
@@ -402,23 +406,20 @@ impl<T: QueueItem> Scheduler<T> {
     /// busy with goroutines that yield to each other.
     #[cold]
     fn global_fair_share(&self, processor: &Processor<T>) -> Option<T> {
-        let first = self.global.pop()?;
-        self.take_global_batch(processor);
-        Some(first)
+        self.global.take_into(&processor.queue, true, |len| self.fair_share(processor, len) + 1)
     }
 
-    /// Owner of `processor`: moves a fair share of the global queue to its ring's tail,
-    /// `min(len / maxprocs + 1, 128)`, never more than half the ring's free room.
+    /// Owner of `processor`: moves a fair share of the global queue to its ring's tail (one
+    /// lock hold).
     #[cold]
     fn take_global_batch(&self, processor: &Processor<T>) {
+        let _ = self.global.take_into(&processor.queue, false, |len| self.fair_share(processor, len));
+    }
+
+    /// `min(len / maxprocs + 1, 128)`, never more than half the ring's free room.
+    fn fair_share(&self, processor: &Processor<T>, len: usize) -> usize {
         let free = LOCAL_QUEUE_CAPACITY.saturating_sub(processor.queue.len()) / 2;
-        let wanted = (self.global.len() / self.maxprocs + 1).min(GLOBAL_BATCH_LIMIT).min(free);
-        for _ in 0..wanted {
-            match self.global.pop() {
-                Some(item) => processor.queue.push_back(item, &self.global),
-                None => break,
-            }
-        }
+        (len / self.maxprocs + 1).min(GLOBAL_BATCH_LIMIT).min(free)
     }
 
     /// runnext, then the ring. A goroutine from runnext inherits the running time slice (Go's
@@ -635,9 +636,13 @@ impl<T: QueueItem> Scheduler<T> {
         }
     }
 
-    /// The global queue, and (for a former spinner) every P's local queue.
+    /// The global queue, and (for a former spinner) every P's local queue. runnext is read
+    /// with an RMW: the producer that swapped an item in does not fence (see
+    /// `wake_if_idle_after_swap`).
     fn has_visible_work(&self, check_local_queues: bool) -> bool {
-        !self.global.is_empty() || (check_local_queues && self.processors.iter().any(|p| !p.queue.is_empty()))
+        !self.global.is_empty()
+            || (check_local_queues
+                && self.processors.iter().any(|p| p.queue.has_ring_items() || p.queue.has_runnext_synced()))
     }
 
     /// Starts M `m` on P `index`, as handed over by `start_machine`.

@@ -78,6 +78,23 @@ impl<T: QueueItem> Scheduler<T> {
         }
     }
 
+    /// `wake_if_idle` for work published by a `SeqCst` swap into a P's runnext
+    /// (`LocalQueue::swap_runnext`): the swap already orders the publication before the loads
+    /// below, so no fence (on x86 the swap is an `xchg`, itself a full barrier; the fence was
+    /// a second `mfence` on every spawn and wake). The other side is a spinner that stops:
+    /// it decrements `nmspinning`, fences, then reads every runnext with an RMW
+    /// (`LocalQueue::has_runnext_synced`). Either that RMW comes after our swap in runnext's
+    /// modification order and sees the item, or it comes before, and our swap (an acquire)
+    /// reads from it (or from a later RMW in its release sequence), so the spinner's
+    /// decrement happens before our load of `nmspinning`. Either way no wake-up is lost:
+    /// loom model `wake.rs`.
+    #[inline]
+    pub fn wake_if_idle_after_swap(&self) {
+        if self.npidle.load(SeqCst) != 0 && self.nmspinning.load(SeqCst) == 0 {
+            self.wakep();
+        }
+    }
+
     /// Go's `wakep`: start one spinning M on an idle P, if there is an idle P and no spinner.
     #[cold]
     pub fn wakep(&self) {

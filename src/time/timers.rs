@@ -26,7 +26,8 @@
 //!
 //! # Who fires timers
 //!
-//! - the owner of a P, at the top of each `find_runnable` pass (`run_due`): its own queue, then
+//! - the owner of a P, at the top of each `find_runnable` pass (`run_due_now`, which reads the
+//!   clock only if some queue has a timer): its own queue, then
 //!   any other queue whose `earliest` is due (with `try_lock`, so it never waits for another
 //!   P's lock) — the timers of an idle P get fired by whichever M looks for work first, as Go's
 //!   `stealWork` does;
@@ -211,6 +212,18 @@ impl Timers {
         let _ = queue.publish(&heap);
         drop(heap);
         drop(waker); // may drop a task: outside the lock
+    }
+
+    /// `run_due` at the clock's now, read only if some queue has a timer at all: the top of
+    /// every find-work pass and every 61st schedule calls this, and in a runtime without
+    /// pending timers it is then `maxprocs + 1` loads of `earliest` words that rarely change,
+    /// with no clock read.
+    #[inline]
+    pub(crate) fn run_due_now(&self, processor: usize) {
+        if self.queues.iter().all(|queue| queue.earliest.load(SeqCst) == NO_TIMER) {
+            return;
+        }
+        self.run_due(processor, self.now());
     }
 
     /// Owner of P `processor`: fires its timers due at `now`, then those of any other queue
