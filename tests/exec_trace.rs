@@ -127,9 +127,11 @@ fn sysmons_handoffs_preemptions_and_stuck_poll_retakes_show_as_instants() {
                 })
             })
             .collect();
-        // Past 10 ms sysmon always retakes a syscall's P, and preempts and retakes a poll.
-        let syscall = gmp::spawn(async { gmp::syscall(|| std::thread::sleep(Duration::from_millis(40))) });
-        let blocker = gmp::spawn(async { std::thread::sleep(Duration::from_millis(40)) });
+        // Past 10 ms sysmon always retakes a syscall's P, and preempts and retakes a poll. The
+        // blocks last 250 ms so that sysmon sees each of them twice even when a loaded machine
+        // keeps it off the CPU for tens of milliseconds (40 ms blocks once went unseen).
+        let syscall = gmp::spawn(async { gmp::syscall(|| std::thread::sleep(Duration::from_millis(250))) });
+        let blocker = gmp::spawn(async { std::thread::sleep(Duration::from_millis(250)) });
         let ids = (syscall.id(), blocker.id());
         syscall.await.unwrap();
         blocker.await.unwrap();
@@ -157,7 +159,7 @@ fn sysmons_handoffs_preemptions_and_stuck_poll_retakes_show_as_instants() {
             e["ph"] == "X"
                 && e["name"] == name
                 && e["args"]["goroutine"] == goroutine
-                && e["dur"].as_f64().unwrap() >= 30_000.0
+                && e["dur"].as_f64().unwrap() >= 200_000.0
         })
     };
     assert!(long(syscall, "syscall"), "no 40 ms syscall event for G{syscall}");
