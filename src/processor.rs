@@ -86,6 +86,8 @@ pub struct Processor<T: QueueItem> {
     pub syscalltick: AtomicU32,
     /// OS thread id of the M holding this P (0 = unknown); sysmon reads its state.
     pub owner_thread: AtomicU32,
+    /// Event counters and histograms for `stats()` (see `metrics.rs`).
+    pub(crate) metrics: crate::metrics::ProcessorMetrics,
 }
 
 impl<T: QueueItem> std::fmt::Debug for Processor<T> {
@@ -115,6 +117,7 @@ impl<T: QueueItem> Processor<T> {
             blocked: AtomicBool::new(false),
             syscalltick: AtomicU32::new(0),
             owner_thread: AtomicU32::new(0),
+            metrics: crate::metrics::ProcessorMetrics::default(),
         }
     }
 
@@ -134,10 +137,12 @@ impl<T: QueueItem> Processor<T> {
         self.status.compare_exchange(from as u8, to as u8, AcqRel, Acquire).is_ok()
     }
 
-    /// Owner: notes a poll starting (makes `polls` odd).
+    /// Owner: notes a poll starting (makes `polls` odd); returns the new `polls`.
     #[inline]
-    pub fn poll_started(&self) {
-        self.polls.store(self.polls.load(Relaxed).wrapping_add(1), Relaxed);
+    pub fn poll_started(&self) -> u64 {
+        let polls = self.polls.load(Relaxed).wrapping_add(1);
+        self.polls.store(polls, Relaxed);
+        polls
     }
 
     /// Owner: notes a poll ending (makes `polls` even) and clears any preempt request.

@@ -296,6 +296,7 @@ fn retake_syscall(shared: &Shared, index: usize, note: &mut ProcessorNotes, now:
         return false; // the M came back first
     }
     processor.syscalltick.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    processor.metrics.handoffs.add(1);
     sched.hand_off_processor(index);
     true
 }
@@ -329,7 +330,10 @@ fn watch_poll(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Ins
             });
         if stuck {
             note.handed_off = true;
-            acted |= shared.sched.mark_blocked(index);
+            if shared.sched.mark_blocked(index) {
+                processor.metrics.blocked_polls.add(1);
+                acted = true;
+            }
         }
     }
     acted
