@@ -75,8 +75,11 @@ async fn settled() -> Stats {
 #[test]
 fn every_processor_counts_polls_when_work_is_spread() {
     runtime(2).block_on(async {
-        let stats = until("polls on both Ps", spread_work, |s| s.processors.iter().all(|p| p.counters.polls > 0)).await;
-        assert_eq!(stats.processors.len(), 2);
+        // A spare P may show up too, if the loaded machine stalls a thread long enough for
+        // sysmon to stand one in: look at P0 and P1.
+        let both = |s: &Stats| s.processors.iter().filter(|p| p.index < 2).all(|p| p.counters.polls > 0);
+        let stats = until("polls on both Ps", spread_work, both).await;
+        assert_eq!(stats.processors.iter().filter(|p| p.index < 2).count(), 2);
         let summed: u64 = stats.processors.iter().map(|p| p.counters.polls).sum();
         assert!(stats.counters.polls >= summed, "{stats:#?}");
         assert!(stats.counters.polls >= 64 * 5, "64 goroutines polled 5 times each: {stats:#?}");
@@ -241,11 +244,12 @@ fn histograms_fill_under_load_and_their_buckets_add_up() {
             assert!(p50 <= p99, "{name}: {histogram:?}");
             assert!(histogram.mean().unwrap() <= histogram.sum(), "{name}");
         }
-        // The merged histograms add up the Ps' (no spare P ran here).
+        // The merged histograms hold the listed Ps' samples (and those of any spare P that
+        // stood in for a P whose thread the loaded machine descheduled for long).
         let per_p: u64 = stats.processors.iter().map(|p| p.poll_time_histogram.count()).sum();
-        assert_eq!(per_p, stats.poll_time_histogram.count());
+        assert!(per_p <= stats.poll_time_histogram.count(), "{stats:#?}");
         let per_p: u64 = stats.processors.iter().map(|p| p.scheduling_latency_histogram.count()).sum();
-        assert_eq!(per_p, stats.scheduling_latency_histogram.count());
+        assert!(per_p <= stats.scheduling_latency_histogram.count(), "{stats:#?}");
     });
 }
 
