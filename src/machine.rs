@@ -127,16 +127,17 @@ impl Context {
     pub(crate) fn polling<R>(&self, poll: impl FnOnce() -> R) -> R {
         let sched = &self.shared.sched;
         let processor = self.machine.processor().map(|p| &sched.processors[p]);
-        let sampled_at = processor.map_or(0, |p| crate::metrics::poll_sample_start(p.poll_started()));
-        let _finish = PollFinished(self, sampled_at);
+        if let Some(p) = processor {
+            p.poll_started();
+        }
+        let _finish = PollFinished(self);
         let _budget = coop::start_poll(processor.map(|p| &p.preempt));
         poll()
     }
 }
 
-/// Ends a poll, on unwinding too (a panicking main future must not leave `polls` odd). The
-/// second field is when a sampled poll started (0: not sampled; see `metrics.rs`).
-struct PollFinished<'a>(&'a Context, u64);
+/// Ends a poll, on unwinding too (a panicking main future must not leave `polls` odd).
+struct PollFinished<'a>(&'a Context);
 
 impl Drop for PollFinished<'_> {
     fn drop(&mut self) {
@@ -146,9 +147,7 @@ impl Drop for PollFinished<'_> {
         if let Some(p) = context.machine.processor() {
             let processor = &sched.processors[p];
             processor.poll_finished();
-            if self.1 != 0 {
-                processor.metrics.poll_sampled(self.1);
-            }
+            processor.metrics.poll_finished();
             if processor.blocked.load(std::sync::atomic::Ordering::Relaxed) {
                 sched.leave_blocked(&context.machine, p);
             }

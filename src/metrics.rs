@@ -26,8 +26,6 @@
 //! long polls by sampling counters), and two clock reads per poll would cost a fast poll
 //! several percent. Both are sampled, as Go samples its scheduling latency:
 //!
-//! - **poll duration**: every [`POLL_SAMPLE_INTERVAL`]th poll of a P (chosen from the P's poll
-//!   count, so no extra state) reads the clock at its start and end;
 //! - **scheduling latency** (runnable → running): every [`LATENCY_SAMPLE_INTERVAL`]th goroutine
 //!   made runnable on a P's local queue is stamped. The goroutine header stays as it is: the P
 //!   keeps one sample slot saying *where* the stamped goroutine waits — in `runnext` (by its
@@ -39,6 +37,11 @@
 //!   holding someone else, or the ring's head past the position — and drops the sample. Only
 //!   the P's owner touches the slot. Goroutines made runnable through the global queue (spawns
 //!   and wakes from outside any P) are not sampled.
+//! - **poll duration**: the poll of a goroutine whose latency was just recorded is timed,
+//!   from that same clock reading to the end of the poll (one more reading). The poll loop
+//!   itself only checks one word of its P at the end of each poll. A `gmp::syscall` that
+//!   moves the M to another P drops the sample (`forget_poll`), so a stamp is never ended by
+//!   another goroutine's poll.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use std::sync::OnceLock;
@@ -50,11 +53,9 @@ use crate::runq::{LocalQueue, QueueItem};
 pub const HISTOGRAM_BUCKETS: usize = 28;
 /// Bucket 0 holds durations below `2^FIRST_BUCKET_SHIFT` ns (128 ns).
 const FIRST_BUCKET_SHIFT: u32 = 7;
-/// One poll in this many is timed for the poll-duration histogram.
-pub const POLL_SAMPLE_INTERVAL: u64 = 64;
 /// One goroutine in this many made runnable on a P is stamped for the scheduling-latency
 /// histogram (when the P's sample slot is free).
-pub const LATENCY_SAMPLE_INTERVAL: u32 = 64;
+pub const LATENCY_SAMPLE_INTERVAL: u32 = 256;
 
 /// Nanoseconds since a process-wide epoch, never 0 (0 means "not sampled").
 fn now_nanos() -> u64 {
@@ -152,6 +153,8 @@ pub(crate) struct ProcessorMetrics {
     /// The sampled goroutine's runnext key (raw pointer) or ring position.
     sample_key: AtomicUsize,
     sample_since: AtomicU64,
+    /// When the poll about to run (or running) started, if it is timed; else 0.
+    poll_started_at: AtomicU64,
     pub(crate) steals: OwnerCounter,
     pub(crate) stolen_goroutines: OwnerCounter,
     pub(crate) stolen_from: SharedCounter,
@@ -165,22 +168,33 @@ pub(crate) struct ProcessorMetrics {
     scheduling_latency: LocalHistogram,
 }
 
-/// Called as a poll starts with the P's new `polls` value: the clock reading to time this
-/// poll from, or 0 if this poll is not sampled.
-#[inline]
-pub(crate) fn poll_sample_start(polls: u64) -> u64 {
-    if (polls >> 1) % POLL_SAMPLE_INTERVAL == 0 {
-        now_nanos()
-    } else {
-        0
-    }
-}
-
 impl ProcessorMetrics {
-    /// Owner: a sampled poll (started at `start`, from [`poll_sample_start`]) ended.
+    /// Owner: a poll on this P ended; records its duration if it was timed.
+    #[inline]
+    pub(crate) fn poll_finished(&self) {
+        let start = self.poll_started_at.load(Relaxed);
+        if start != 0 {
+            self.poll_timed(start);
+        }
+    }
+
     #[cold]
-    pub(crate) fn poll_sampled(&self, start: u64) {
+    fn poll_timed(&self, start: u64) {
         self.poll_time.record_since(start);
+        self.poll_started_at.store(0, Relaxed);
+    }
+
+    /// Owner: the M leaves this P in the middle of a poll (`gmp::syscall`); the poll's end
+    /// will not be seen here.
+    pub(crate) fn forget_poll(&self) {
+        self.poll_started_at.store(0, Relaxed);
+    }
+
+    /// Owner: the sampled goroutine (stamped at `since`) is about to run.
+    fn sample_runs(&self) {
+        let now = now_nanos();
+        self.scheduling_latency.record(now.saturating_sub(self.sample_since.load(Relaxed)));
+        self.poll_started_at.store(now, Relaxed);
     }
 
     /// Owner: this P stole `goroutines` goroutines in one steal.
@@ -197,16 +211,43 @@ impl ProcessorMetrics {
         readies % LATENCY_SAMPLE_INTERVAL == 0
     }
 
-    /// Owner: the goroutine with key `key` was put in runnext (by `swap_runnext_keyed`), after
-    /// any displaced goroutine was reported with [`displaced_from_runnext`](Self::displaced_from_runnext).
+    /// Owner: the goroutine with key `key` was put in runnext (by `swap_runnext_keyed`);
+    /// `displaced` is the key of the goroutine it pushed out and where that one went (its
+    /// ring position, or `None` for the global queue).
     #[inline]
-    pub(crate) fn readied_in_runnext<T: QueueItem>(&self, key: usize, queue: &LocalQueue<T>) {
+    pub(crate) fn readied_in_runnext<T: QueueItem>(
+        &self,
+        key: usize,
+        displaced: Option<(usize, Option<u32>)>,
+        queue: &LocalQueue<T>,
+    ) {
         if self.sample_kind.load(Relaxed) == IN_RUNNEXT {
-            // runnext holds `key` now, so the sampled goroutine has left it (stolen).
-            self.sample_kind.store(NO_SAMPLE, Relaxed);
+            self.runnext_replaced(displaced);
         }
         if self.ready_is_sampled() {
             self.take_sample(IN_RUNNEXT, key, queue);
+        }
+    }
+
+    /// A goroutine took runnext while the sampled one was there (or had been taken from it).
+    #[cold]
+    fn runnext_replaced(&self, displaced: Option<(usize, Option<u32>)>) {
+        match displaced {
+            Some((key, position)) if key == self.sample_key.load(Relaxed) => self.follow_to_ring(position),
+            // runnext holds another goroutine now, so the sampled one has left it (stolen).
+            _ => self.sample_kind.store(NO_SAMPLE, Relaxed),
+        }
+    }
+
+    /// The sampled goroutine moved from runnext to ring position `position` (`None`: the
+    /// global queue).
+    fn follow_to_ring(&self, position: Option<u32>) {
+        match position {
+            Some(position) => {
+                self.sample_key.store(position as usize, Relaxed);
+                self.sample_kind.store(IN_RING, Relaxed);
+            }
+            None => self.sample_kind.store(NO_SAMPLE, Relaxed),
         }
     }
 
@@ -222,17 +263,11 @@ impl ProcessorMetrics {
     }
 
     /// Owner: the goroutine with key `key` left runnext for the ring's tail at `position`
-    /// (`None`: the global queue). A sample on it follows it.
-    #[inline]
+    /// (`None`: the global queue) other than by a ready (a time slice ran out).
+    #[cold]
     pub(crate) fn displaced_from_runnext(&self, key: usize, position: Option<u32>) {
         if self.sample_kind.load(Relaxed) == IN_RUNNEXT && self.sample_key.load(Relaxed) == key {
-            match position {
-                Some(position) => {
-                    self.sample_key.store(position as usize, Relaxed);
-                    self.sample_kind.store(IN_RING, Relaxed);
-                }
-                None => self.sample_kind.store(NO_SAMPLE, Relaxed),
-            }
+            self.follow_to_ring(position);
         }
     }
 
@@ -247,7 +282,7 @@ impl ProcessorMetrics {
     #[cold]
     fn runnext_sample_ends(&self, key: usize) {
         if self.sample_key.load(Relaxed) == key {
-            self.scheduling_latency.record_since(self.sample_since.load(Relaxed));
+            self.sample_runs();
         }
         // Either way the sampled goroutine is no longer in runnext.
         self.sample_kind.store(NO_SAMPLE, Relaxed);
@@ -256,22 +291,21 @@ impl ProcessorMetrics {
     /// Owner: it took the goroutine at ring position `position` to run it.
     #[inline]
     pub(crate) fn took_from_ring(&self, position: u32) {
-        if self.sample_kind.load(Relaxed) == IN_RING {
+        // Positions before the sampled one are the common case while a sample waits.
+        if self.sample_kind.load(Relaxed) == IN_RING
+            && position.wrapping_sub(self.sample_key.load(Relaxed) as u32) as i32 >= 0
+        {
             self.ring_sample_passed(position);
         }
     }
 
+    /// Taken now, or it left the ring earlier (stolen or overflowed).
     #[cold]
     fn ring_sample_passed(&self, position: u32) {
-        let sampled = self.sample_key.load(Relaxed) as u32;
-        let ahead = position.wrapping_sub(sampled) as i32;
-        if ahead == 0 {
-            self.scheduling_latency.record_since(self.sample_since.load(Relaxed));
+        if position == self.sample_key.load(Relaxed) as u32 {
+            self.sample_runs();
         }
-        if ahead >= 0 {
-            // Taken now, or it left the ring earlier (stolen or overflowed).
-            self.sample_kind.store(NO_SAMPLE, Relaxed);
-        }
+        self.sample_kind.store(NO_SAMPLE, Relaxed);
     }
 
     /// Owner: stamps the goroutine at `key` unless the slot holds a sample still waiting.

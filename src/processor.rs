@@ -137,12 +137,10 @@ impl<T: QueueItem> Processor<T> {
         self.status.compare_exchange(from as u8, to as u8, AcqRel, Acquire).is_ok()
     }
 
-    /// Owner: notes a poll starting (makes `polls` odd); returns the new `polls`.
+    /// Owner: notes a poll starting (makes `polls` odd).
     #[inline]
-    pub fn poll_started(&self) -> u64 {
-        let polls = self.polls.load(Relaxed).wrapping_add(1);
-        self.polls.store(polls, Relaxed);
-        polls
+    pub fn poll_started(&self) {
+        self.polls.store(self.polls.load(Relaxed).wrapping_add(1), Relaxed);
     }
 
     /// Owner: notes a poll ending (makes `polls` even) and clears any preempt request.

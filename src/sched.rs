@@ -280,7 +280,7 @@ impl<T: QueueItem> Scheduler<T> {
 
     /// Makes `item` runnable on P `processor`, which the calling M holds. A yield goes to the
     /// ring's tail; anything else to runnext (the displaced item goes to the tail).
-    #[inline]
+    #[inline(always)]
     pub fn ready_local(&self, processor: usize, item: T, yielded: bool) {
         let metrics = &self.processors[processor].metrics;
         let queue = &self.processors[processor].queue;
@@ -303,10 +303,8 @@ impl<T: QueueItem> Scheduler<T> {
             return;
         }
         let (key, previous) = queue.swap_runnext_keyed(item);
-        if let Some((previous, previous_key)) = previous {
-            metrics.displaced_from_runnext(previous_key, queue.push_back_at(previous, &self.global));
-        }
-        metrics.readied_in_runnext(key, queue);
+        let displaced = previous.map(|(previous, key)| (key, queue.push_back_at(previous, &self.global)));
+        metrics.readied_in_runnext(key, displaced, queue);
         self.wake_if_idle();
         if self.sysmon_backed_off.load(Relaxed) {
             self.nudge_sysmon();
@@ -449,7 +447,7 @@ impl<T: QueueItem> Scheduler<T> {
     /// `inheritTime`), so goroutines handing off through runnext share one slice; once sysmon
     /// has seen a slice last 10 ms it sets `slice_expired`, and the next one waits its turn at
     /// the ring's tail.
-    #[inline]
+    #[inline(always)]
     fn local_get(&self, processor: &Processor<T>) -> Option<T> {
         if !processor.slice_expired.load(Relaxed) {
             if let Some((item, key)) = processor.queue.take_runnext_keyed() {
