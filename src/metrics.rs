@@ -39,9 +39,11 @@
 //!   and wakes from outside any P) are not sampled.
 //! - **poll duration**: the poll of a goroutine whose latency was just recorded is timed,
 //!   from that same clock reading to the end of the poll (one more reading). The poll loop
-//!   itself only checks one word of its P at the end of each poll. A `gmp::syscall` that
-//!   moves the M to another P drops the sample (`forget_poll`), so a stamp is never ended by
-//!   another goroutine's poll.
+//!   itself only checks one word of its P at the end of each poll. A poll that enters
+//!   `gmp::syscall` is not timed (`forget_poll`: its M may come back on another P), so a stamp
+//!   is never ended by another goroutine's poll. So the polls timed are those of goroutines
+//!   readied on a P; polls of goroutines taken from the global queue or stolen, and of
+//!   `block_on`'s main future, are not.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use std::sync::OnceLock;
