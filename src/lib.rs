@@ -77,6 +77,7 @@ mod loom;
 mod machine;
 #[doc(hidden)]
 pub mod main_goroutine;
+mod metrics;
 pub mod net;
 mod netpoll;
 mod platform;

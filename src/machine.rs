@@ -158,6 +158,7 @@ impl Drop for PollFinished<'_> {
         if let Some(p) = context.machine.processor() {
             let processor = &sched.processors[p];
             processor.poll_finished();
+            processor.metrics.poll_finished();
             if processor.blocked.load(std::sync::atomic::Ordering::Relaxed) {
                 sched.leave_blocked(&context.machine, p);
             }

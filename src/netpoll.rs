@@ -305,6 +305,9 @@ struct Core {
     next_retry: AtomicU64,
     epoch: Instant,
     closed: AtomicBool,
+    /// Goroutines readied by a thread holding no P (sysmon's backstop), for `stats()`; the
+    /// others count on the P of the M that polled (`metrics.rs`).
+    wakes_without_processor: AtomicU64,
 }
 
 impl Core {
@@ -389,8 +392,11 @@ fn runtime_gone() -> io::Error {
 }
 
 /// Wakes every waker outside any lock; a panicking waker is contained. True if there were any.
-fn wake_all(wakers: Vec<Waker>) -> bool {
+fn wake_all(wakers: Vec<Waker>, core: &Core) -> bool {
     let woke = !wakers.is_empty();
+    if woke {
+        crate::metrics::count_netpoll_wakes(wakers.len(), &core.wakes_without_processor);
+    }
     for waker in wakers {
         let _ = catch_unwind(AssertUnwindSafe(|| waker.wake()));
     }
@@ -401,12 +407,12 @@ fn wake_all(wakers: Vec<Waker>) -> bool {
 /// the list without waking them would strand those goroutines).
 #[derive(Debug)]
 #[must_use = "the goroutines stay parked until the list is woken"]
-pub(crate) struct ReadyList(Vec<Waker>);
+pub(crate) struct ReadyList(Vec<Waker>, Arc<Core>);
 
 impl ReadyList {
     /// Wakes them all (outside any lock, each under `catch_unwind`). True if there were any.
     pub(crate) fn wake(self) -> bool {
-        wake_all(self.0)
+        wake_all(self.0, &self.1)
     }
 }
 
@@ -443,6 +449,7 @@ impl Netpoller {
                 next_retry: AtomicU64::new(u64::MAX),
                 epoch: Instant::now(),
                 closed: AtomicBool::new(false),
+                wakes_without_processor: AtomicU64::new(0),
             }),
             gate: gate::WaitGate::new(wait::EventBuffer::new()),
             last_poll: AtomicU64::new(0),
@@ -492,7 +499,7 @@ impl Netpoller {
                 }
             });
         }
-        wake_all(wakers)
+        wake_all(wakers, core)
     }
 
     /// Blocks in the poller until I/O is ready, `deadline` passes, or `notify` is called, and
@@ -533,14 +540,19 @@ impl Netpoller {
         crate::runtime::main_thread_in_network(false);
         match outcome {
             gate::GateOutcome::Taken | gate::GateOutcome::Declined => None,
-            gate::GateOutcome::Notified => Some(ReadyList(Vec::new())),
+            gate::GateOutcome::Notified => Some(ReadyList(Vec::new(), self.core.clone())),
             gate::GateOutcome::Waited(()) => {
                 let now = core.now();
                 self.last_poll.store(now, Relaxed);
                 core.fire_due_retries(now, &mut wakers);
-                Some(ReadyList(wakers))
+                Some(ReadyList(wakers, self.core.clone()))
             }
         }
+    }
+
+    /// Goroutines readied by threads that held no P (see `metrics.rs`).
+    pub(crate) fn wakes_without_processor(&self) -> u64 {
+        self.core.wakes_without_processor.load(Relaxed)
     }
 
     /// True if an M is blocked in `block_until_ready` now.

@@ -92,6 +92,8 @@ pub struct Processor<T: QueueItem> {
     /// sysmon's first sighting of the current poll: `(polls as u32) << 32 | coarse ms`
     /// (sysmon writes; see `poll_watch.rs`).
     pub poll_seen: AtomicU64,
+    /// Event counters and histograms for `stats()` (see `metrics.rs`).
+    pub(crate) metrics: crate::metrics::ProcessorMetrics,
 }
 
 impl<T: QueueItem> std::fmt::Debug for Processor<T> {
@@ -123,6 +125,7 @@ impl<T: QueueItem> Processor<T> {
             owner_thread: AtomicU32::new(0),
             running: AtomicU64::new(0),
             poll_seen: AtomicU64::new(u64::MAX),
+            metrics: crate::metrics::ProcessorMetrics::default(),
         }
     }
 

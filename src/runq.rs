@@ -174,7 +174,14 @@ impl<T: QueueItem> LocalQueue<T> {
 
     /// Owner only: puts `item` at the tail of the ring; if the ring is full, moves its older
     /// half plus `item` to `overflow` in one batch.
-    pub fn push_back(&self, mut item: T, overflow: &impl Overflow<T>) {
+    #[inline]
+    pub fn push_back(&self, item: T, overflow: &impl Overflow<T>) {
+        self.push_back_at(item, overflow);
+    }
+
+    /// As [`push_back`](Self::push_back); returns the ring position `item` landed at, or
+    /// `None` if it went to `overflow` (the scheduling-latency sampler tracks it by position).
+    pub fn push_back_at(&self, mut item: T, overflow: &impl Overflow<T>) -> Option<u32> {
         // Only the owner stores `tail`, so a relaxed load sees its own latest store.
         let tail = self.tail.load(Relaxed);
         loop {
@@ -182,15 +189,15 @@ impl<T: QueueItem> LocalQueue<T> {
             if tail.wrapping_sub(steal) < LOCAL_QUEUE_CAPACITY as u32 {
                 self.write_slot(tail, item);
                 self.tail.store(tail.wrapping_add(1), Release);
-                return;
+                return Some(tail);
             }
             if steal != real {
                 // A thief is copying out and will free slots soon; don't wait for it.
                 overflow.push(item);
-                return;
+                return None;
             }
             match self.push_overflow(item, real, tail, overflow) {
-                Ok(()) => return,
+                Ok(()) => return None,
                 // Someone took items meanwhile, so there is room now: retry.
                 Err(back) => item = back,
             }
@@ -213,7 +220,14 @@ impl<T: QueueItem> LocalQueue<T> {
     }
 
     /// Owner only: takes the oldest item of the ring (not runnext).
+    #[inline]
     pub fn pop(&self) -> Option<T> {
+        self.pop_at().map(|(item, _)| item)
+    }
+
+    /// Owner only: as [`pop`](Self::pop), with the ring position the item was taken from.
+    #[inline]
+    pub fn pop_at(&self) -> Option<(T, u32)> {
         let mut head = self.head.load(Acquire);
         loop {
             let (steal, real) = unpack(head);
@@ -224,7 +238,7 @@ impl<T: QueueItem> LocalQueue<T> {
             // With no steal in progress, `steal` moves with `real`.
             let next = if steal == real { pack(next_real, next_real) } else { pack(steal, next_real) };
             match self.head.compare_exchange_weak(head, next, AcqRel, Acquire) {
-                Ok(_) => return Some(self.read_slot(real)),
+                Ok(_) => return Some((self.read_slot(real), real)),
                 Err(actual) => head = actual,
             }
         }
@@ -232,21 +246,50 @@ impl<T: QueueItem> LocalQueue<T> {
 
     /// Owner only: makes `item` the next to run; returns the item it displaced, which the
     /// caller puts at the tail.
+    #[inline]
+    #[cfg_attr(not(any(loom, test)), allow(dead_code))] // the scheduler uses the keyed form
     pub fn swap_runnext(&self, item: T) -> Option<T> {
+        self.swap_runnext_keyed(item).1.map(|(previous, _)| previous)
+    }
+
+    /// Owner only: as [`swap_runnext`](Self::swap_runnext), with the keys (raw pointers, as
+    /// addresses) of `item` and of the displaced item: who sits in runnext, for the
+    /// scheduling-latency sampler.
+    #[inline]
+    pub fn swap_runnext_keyed(&self, item: T) -> (usize, Option<(T, usize)>) {
+        let raw = item.into_raw().as_ptr();
         // SeqCst (the same `xchg` as AcqRel on x86): the wake-up check after it does not fence.
-        let previous = self.runnext.swap(item.into_raw().as_ptr(), SeqCst);
+        let previous = self.runnext.swap(raw, SeqCst);
         // SAFETY: a non-null runnext came from `into_raw`, and the swap made us its only owner.
-        NonNull::new(previous).map(|ptr| unsafe { T::from_raw(ptr) })
+        (raw as usize, NonNull::new(previous).map(|ptr| (unsafe { T::from_raw(ptr) }, ptr.as_ptr() as usize)))
     }
 
     /// Owner or thief: takes the runnext item, if any.
+    #[inline]
     pub fn take_runnext(&self) -> Option<T> {
+        self.take_runnext_keyed().map(|(item, _)| item)
+    }
+
+    /// As [`take_runnext`](Self::take_runnext), with the item's key (see
+    /// [`swap_runnext_keyed`](Self::swap_runnext_keyed)).
+    #[inline]
+    pub fn take_runnext_keyed(&self) -> Option<(T, usize)> {
         if self.runnext.load(Relaxed).is_null() {
             return None;
         }
         let taken = self.runnext.swap(ptr::null_mut(), AcqRel);
         // SAFETY: as in `swap_runnext`: the swap made us the only owner of the pointer.
-        NonNull::new(taken).map(|ptr| unsafe { T::from_raw(ptr) })
+        NonNull::new(taken).map(|ptr| (unsafe { T::from_raw(ptr) }, ptr.as_ptr() as usize))
+    }
+
+    /// The key of the item in runnext (0 if none; a snapshot).
+    pub fn runnext_key(&self) -> usize {
+        self.runnext.load(Relaxed) as usize
+    }
+
+    /// The ring position of the next item to take (a snapshot; anyone may read it).
+    pub fn head_position(&self) -> u32 {
+        unpack(self.head.load(Acquire)).1
     }
 
     /// Thief: moves half of this queue's ring (rounded up) into `dst`, the thief's own queue,

@@ -52,6 +52,7 @@ pub(crate) use main_thread::main_thread_in_network;
 use main_thread::{block_on, must_not_block};
 
 pub use crate::goroutine::{GoroutineState, WaitReason};
+pub use crate::metrics::{Histogram, ProcessorCounters, ProcessorStats, HISTOGRAM_BUCKETS};
 pub use crate::registry::GoroutineRecord;
 pub use crate::trace::Stats;
 

@@ -284,17 +284,20 @@ impl<T: QueueItem> Scheduler<T> {
 
     /// Makes `item` runnable on P `processor`, which the calling M holds. A yield goes to the
     /// ring's tail; anything else to runnext (the displaced item goes to the tail).
-    #[inline]
+    #[inline(always)]
     pub fn ready_local(&self, processor: usize, item: T, yielded: bool) {
+        let metrics = &self.processors[processor].metrics;
         let queue = &self.processors[processor].queue;
         if yielded {
             if self.processors[processor].preempt.load(Relaxed) {
                 // Preempted by sysmon after 10 ms (a coop point yielded): to the end of the
                 // global queue, as in Go, behind everything else waiting.
+                metrics.preemptions.add(1);
                 self.preempted(item);
                 return;
             }
-            queue.push_back(item, &self.global);
+            let position = queue.push_back_at(item, &self.global);
+            metrics.readied_in_ring(position, queue);
             if !self.global.is_empty() {
                 // A yield is a turn for everyone: goroutines waiting globally (outside spawns)
                 // queue up behind the yielder, so a P kept busy by goroutines that yield to each
@@ -303,9 +306,9 @@ impl<T: QueueItem> Scheduler<T> {
             }
             return;
         }
-        if let Some(previous) = queue.swap_runnext(item) {
-            queue.push_back(previous, &self.global);
-        }
+        let (key, previous) = queue.swap_runnext_keyed(item);
+        let displaced = previous.map(|(previous, key)| (key, queue.push_back_at(previous, &self.global)));
+        metrics.readied_in_runnext(key, displaced, queue);
         self.wake_if_idle_after_swap();
         if self.sysmon_backed_off.load(Relaxed) {
             self.nudge_sysmon();
@@ -316,7 +319,9 @@ impl<T: QueueItem> Scheduler<T> {
     /// order with others made runnable in the same batch. Wakes no one: the batch's caller
     /// offers the batch to idle Ps once it is queued.
     pub fn ready_local_in_order(&self, processor: usize, item: T) {
-        self.processors[processor].queue.push_back(item, &self.global);
+        let processor = &self.processors[processor];
+        let position = processor.queue.push_back_at(item, &self.global);
+        processor.metrics.readied_in_ring(position, &processor.queue);
     }
 
     #[cold]
@@ -406,14 +411,21 @@ impl<T: QueueItem> Scheduler<T> {
     /// busy with goroutines that yield to each other.
     #[cold]
     fn global_fair_share(&self, processor: &Processor<T>) -> Option<T> {
-        self.global.take_into(&processor.queue, true, |len| self.fair_share(processor, len) + 1)
+        let before = processor.queue.len();
+        let first = self.global.take_into(&processor.queue, true, |len| self.fair_share(processor, len) + 1);
+        // Thieves may take from the ring meanwhile: the count is a close lower bound.
+        let taken = processor.queue.len().saturating_sub(before) + usize::from(first.is_some());
+        processor.metrics.global_queue_takes.add(taken as u64);
+        first
     }
 
     /// Owner of `processor`: moves a fair share of the global queue to its ring's tail (one
     /// lock hold).
     #[cold]
     fn take_global_batch(&self, processor: &Processor<T>) {
+        let before = processor.queue.len();
         let _ = self.global.take_into(&processor.queue, false, |len| self.fair_share(processor, len));
+        processor.metrics.global_queue_takes.add(processor.queue.len().saturating_sub(before) as u64);
     }
 
     /// `min(len / maxprocs + 1, 128)`, never more than half the ring's free room.
@@ -422,23 +434,38 @@ impl<T: QueueItem> Scheduler<T> {
         (len / self.maxprocs + 1).min(GLOBAL_BATCH_LIMIT).min(free)
     }
 
+    /// Owner of `processor`, whose queue is empty: a batch from the global queue (see
+    /// `GlobalQueue::pop_batch_into`), counted.
+    fn take_global_batch_when_empty(&self, processor: &Processor<T>) -> Option<T> {
+        if self.global.is_empty() {
+            return None;
+        }
+        let before = processor.queue.len();
+        let first = self.global.pop_batch_into(&processor.queue, self.maxprocs)?;
+        let taken = 1 + processor.queue.len().saturating_sub(before);
+        processor.metrics.global_queue_takes.add(taken as u64);
+        Some(first)
+    }
+
     /// runnext, then the ring. A goroutine from runnext inherits the running time slice (Go's
     /// `inheritTime`), so goroutines handing off through runnext share one slice; once sysmon
     /// has seen a slice last 10 ms it sets `slice_expired`, and the next one waits its turn at
     /// the ring's tail.
-    #[inline]
+    #[inline(always)]
     fn local_get(&self, processor: &Processor<T>) -> Option<T> {
         if !processor.slice_expired.load(Relaxed) {
-            if let Some(item) = processor.queue.take_runnext() {
+            if let Some((item, key)) = processor.queue.take_runnext_keyed() {
+                processor.metrics.took_from_runnext(key);
                 return Some(item);
             }
         } else {
             processor.slice_expired.store(false, Relaxed);
-            if let Some(item) = processor.queue.take_runnext() {
-                processor.queue.push_back(item, &self.global);
+            if let Some((item, key)) = processor.queue.take_runnext_keyed() {
+                processor.metrics.displaced_from_runnext(key, processor.queue.push_back_at(item, &self.global));
             }
         }
-        let item = processor.queue.pop()?;
+        let (item, position) = processor.queue.pop_at()?;
+        processor.metrics.took_from_ring(position);
         processor.new_slice();
         Some(item)
     }
@@ -501,7 +528,7 @@ impl<T: QueueItem> Scheduler<T> {
         if let Some(item) = self.local_get(processor) {
             return Some(item);
         }
-        if let Some(item) = self.global.pop_batch_into(&processor.queue, self.maxprocs) {
+        if let Some(item) = self.take_global_batch_when_empty(processor) {
             return Some(item);
         }
         if let Some(platform) = self.platform() {
@@ -538,7 +565,7 @@ impl<T: QueueItem> Scheduler<T> {
             if let Some(platform) = self.platform() {
                 platform.poll_network_eager();
             }
-            found = self.local_get(processor).or_else(|| self.global.pop_batch_into(&processor.queue, self.maxprocs));
+            found = self.local_get(processor).or_else(|| self.take_global_batch_when_empty(processor));
             found.is_some()
         });
         found
@@ -561,6 +588,8 @@ impl<T: QueueItem> Scheduler<T> {
     fn steal_work(&self, m: &Machine, p: usize) -> Option<T> {
         let count = self.processors.len();
         let own = &self.processors[p].queue;
+        // Only this M pushes to its own queue, so it holds `before` until a steal succeeds.
+        let before = own.len();
         for round in 0..STEAL_ROUNDS {
             let last_round = round + 1 == STEAL_ROUNDS;
             let start = m.random() as usize % count;
@@ -574,13 +603,16 @@ impl<T: QueueItem> Scheduler<T> {
                     continue;
                 }
                 if let Some(item) = victim.queue.steal_half_into(own) {
+                    let stolen = 1 + own.len().saturating_sub(before);
                     if crate::runtime::trace::is_on() {
-                        crate::runtime::trace::stolen(victim_index, p, own.len() + 1);
+                        crate::runtime::trace::stolen(victim_index, p, stolen);
                     }
+                    self.stole(p, victim, stolen);
                     return Some(item);
                 }
                 if last_round || victim.blocked.load(Relaxed) {
                     if let Some(item) = self.steal_runnext(victim) {
+                        self.stole(p, victim, 1);
                         return Some(item);
                     }
                 }
@@ -590,6 +622,12 @@ impl<T: QueueItem> Scheduler<T> {
             }
         }
         None
+    }
+
+    /// Counts a steal of `goroutines` by P `p` (its owner) from `victim`.
+    fn stole(&self, p: usize, victim: &Processor<T>, goroutines: usize) {
+        self.processors[p].metrics.stole(goroutines);
+        victim.metrics.stolen_from.add(1);
     }
 
     /// Takes a victim's runnext. A P that is running a goroutine normally takes its runnext

@@ -83,6 +83,8 @@ fn enter(context: &Context, index: usize) {
             g.set_state(GoroutineState::Syscall);
         }
     });
+    processor.metrics.syscalls.add(1);
+    processor.metrics.forget_poll();
     // The P leaves the poll (sysmon must see a syscall, not a stuck poll).
     processor.poll_finished();
     processor.syscalltick.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -303,6 +303,7 @@ fn retake_syscall(shared: &Shared, index: usize, note: &mut ProcessorNotes, now:
         return false; // the M came back first
     }
     processor.syscalltick.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    processor.metrics.handoffs.add(1);
     sched.hand_off_processor(index);
     traced(shared, SysmonAction::HandOff, index);
     true
@@ -343,6 +344,7 @@ fn watch_poll(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Ins
         if stuck {
             note.handed_off = true;
             if shared.sched.mark_blocked(index) {
+                processor.metrics.blocked_polls.add(1);
                 acted = true;
                 traced(shared, SysmonAction::StuckPollRetake, index);
             }

@@ -99,12 +99,24 @@ pub struct Stats {
     pub schedticks: Vec<u32>,
     /// Timers (sleeps, timeouts, intervals) waiting to fire (Go's `timerslen`, summed).
     pub pending_timers: usize,
+    /// Event counters summed over every P (spares included), plus the netpoll wakes of
+    /// threads holding no P. See [`ProcessorCounters`](crate::runtime::ProcessorCounters).
+    pub counters: crate::metrics::ProcessorCounters,
+    /// The same Ps as `local_queue_lengths`, each with its counters and histograms.
+    pub processors: Vec<crate::metrics::ProcessorStats>,
+    /// Sampled poll durations, merged over every P.
+    pub poll_time_histogram: crate::metrics::Histogram,
+    /// Sampled scheduling latencies (a goroutine made runnable until it starts running),
+    /// merged over every P.
+    pub scheduling_latency_histogram: crate::metrics::Histogram,
 }
 
 pub(crate) fn stats(shared: &Shared) -> Stats {
     let sched = &shared.sched;
     let shown = shown_processors(shared);
     let blocking_threads = shared.blocking.thread_count();
+
+    let metrics = crate::metrics::collect(shared, &shown);
     Stats {
         maxprocs: sched.maxprocs,
         goroutines: shared.registry.len(),
@@ -120,6 +132,10 @@ pub(crate) fn stats(shared: &Shared) -> Stats {
             .map(|&p| sched.processors[p].schedtick.load(std::sync::atomic::Ordering::Relaxed))
             .collect(),
         pending_timers: shared.timers.len(),
+        counters: metrics.counters,
+        processors: metrics.processors,
+        poll_time_histogram: metrics.poll_time_histogram,
+        scheduling_latency_histogram: metrics.scheduling_latency_histogram,
     }
 }
 
