@@ -36,8 +36,8 @@
 //! Without the feature, `instrument` is the identity, `Instrumented<F>` is `F` and
 //! `TimerSpans` is a zero-sized type with empty `#[inline(always)]` methods: the default
 //! build carries neither a field nor an instruction of this module. With the feature but no
-//! subscriber interested, a span is disabled at its creation (one cached interest check) and
-//! every poll costs a check of `Span::id`. With console-subscriber installed, the cost is
+//! subscriber interested, a span is disabled at its creation (a relaxed load of tracing's max
+//! level), a goroutine and a `Sleep` carry one null pointer and every poll tests it. With console-subscriber installed, the cost is
 //! console-subscriber's (a span per goroutine and per sleep, an event per waker operation);
 //! the README gives a measured figure.
 //!
@@ -138,7 +138,10 @@ mod on {
                 loc.file = file, loc.line = line, loc.col = col,
             ),
         };
-        Instrumented { future, span, waker: None }
+        // Boxed, and only when a subscriber wants the span: without one a goroutine carries a
+        // null pointer, not the span's five words.
+        let console = (!span.is_disabled()).then(|| Box::new(Console { span, waker: None }));
+        Instrumented { future, console }
     }
 
     pin_project_lite::pin_project! {
@@ -147,10 +150,16 @@ mod on {
         pub(crate) struct Instrumented<F> {
             #[pin]
             future: F,
-            span: Span,
-            // The waker handed to the future, made at the first poll with a subscriber.
-            waker: Option<Arc<TaskWaker>>,
+            console: Option<Box<Console>>,
         }
+    }
+
+    /// The console state of one goroutine.
+    #[derive(Debug)]
+    pub(crate) struct Console {
+        span: Span,
+        /// The waker handed to the future, made at the first poll.
+        waker: Option<Arc<TaskWaker>>,
     }
 
     impl<F: Future> Future for Instrumented<F> {
@@ -158,10 +167,11 @@ mod on {
 
         fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
             let this = self.project();
-            // A disabled span (no subscriber wants it): poll as if uninstrumented.
-            let Some(span_id) = this.span.id() else { return this.future.poll(cx) };
-            let _entered = this.span.enter();
-            let task_waker = match this.waker {
+            // No subscriber wanted the span: poll as if uninstrumented.
+            let Some(console) = this.console.as_deref_mut() else { return this.future.poll(cx) };
+            let Some(span_id) = console.span.id() else { return this.future.poll(cx) };
+            let _entered = console.span.enter();
+            let task_waker = match &mut console.waker {
                 Some(task_waker) if task_waker.inner.will_wake(cx.waker()) => task_waker,
                 slot => slot.insert(Arc::new(TaskWaker { inner: cx.waker().clone(), span_id: span_id.into_u64() })),
             };
@@ -241,17 +251,15 @@ mod on {
     }
 
     /// A `Sleep`'s console resource: the `runtime.resource` span of the timer and the async-op
-    /// span of the wait inside it. Both are `Span::none()` when no subscriber wants them.
+    /// span of the wait inside it, boxed and only when a subscriber wants them (a `Sleep` grows
+    /// by one pointer, not by ten words).
+    #[derive(Debug, Default)]
+    pub(crate) struct TimerSpans(Option<Box<Resource>>);
+
     #[derive(Debug)]
-    pub(crate) struct TimerSpans {
+    struct Resource {
         resource: Span,
         async_op: Span,
-    }
-
-    impl Default for TimerSpans {
-        fn default() -> Self {
-            Self { resource: Span::none(), async_op: Span::none() }
-        }
     }
 
     impl TimerSpans {
@@ -272,23 +280,21 @@ mod on {
                 duration_update(remaining());
                 tracing::trace_span!(target: "gmp::time", "runtime.resource.async_op", source = "Sleep::new")
             });
-            Self { resource, async_op }
+            Self(Some(Box::new(Resource { resource, async_op })))
         }
 
         /// The deadline moved: the resource's `duration` attribute follows.
         pub(crate) fn reset(&self, remaining: impl FnOnce() -> Duration) {
-            if !self.resource.is_disabled() {
-                self.resource.in_scope(|| duration_update(remaining()));
+            if let Some(spans) = &self.0 {
+                spans.resource.in_scope(|| duration_update(remaining()));
             }
         }
 
         /// Runs one poll of the sleep inside its spans and reports whether it was ready.
         pub(crate) fn poll<R>(&self, poll: impl FnOnce() -> Poll<R>) -> Poll<R> {
-            if self.resource.is_disabled() {
-                return poll();
-            }
-            let _resource = self.resource.enter();
-            let _async_op = self.async_op.enter();
+            let Some(spans) = &self.0 else { return poll() };
+            let _resource = spans.resource.enter();
+            let _async_op = spans.async_op.enter();
             let result = poll();
             tracing::trace!(
                 target: "runtime::resource::poll_op",
