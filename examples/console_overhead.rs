@@ -11,7 +11,14 @@
 //! through the `gmp/tokio` ratio each prints (tokio is built without `tokio_unstable` and emits
 //! nothing, so it runs the same in every mode and absorbs the machine's load). With `console`,
 //! console-subscriber is installed as the global subscriber with its server on a free
-//! 127.0.0.1 port, as a user watching the program with tokio-console would have it.
+//! 127.0.0.1 port (and a retention of 1 s), as a user watching the program with tokio-console
+//! would have it. Built with `RUSTFLAGS="--cfg tokio_unstable"`, tokio emits its own console
+//! spans too, and the `console` mode compares the two runtimes both instrumented:
+//!
+//! ```text
+//! RUSTFLAGS="--cfg tokio_unstable" CARGO_TARGET_DIR=target/tokio-unstable \
+//!     cargo run --release --features tracing --example console_overhead -- console
+//! ```
 //!
 //! Workloads: `spawn_many` (10,000 spawns from the main future, each handle awaited),
 //! `yield_many` (200 goroutines yielding 1,000 times each), `ping_pong` (1,000 pairs
@@ -50,7 +57,12 @@ fn main() {
 #[cfg(any(tokio_unstable, console_without_tokio_unstable))]
 fn install_console() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    console_subscriber::ConsoleLayer::builder().server_addr(([127, 0, 0, 1], port)).init();
+    // A short retention: console-subscriber keeps ~50 KB of histograms per task, and finished
+    // tasks for an hour by default, which for the 150,000 goroutines of a run is gigabytes.
+    console_subscriber::ConsoleLayer::builder()
+        .server_addr(([127, 0, 0, 1], port))
+        .retention(Duration::from_secs(1))
+        .init();
 }
 
 #[cfg(not(any(tokio_unstable, console_without_tokio_unstable)))]
