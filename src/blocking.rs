@@ -55,6 +55,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::builder::Config;
+use crate::console;
 use crate::goroutine::{Goroutine, GoroutineFuture, GoroutineState, Runnable, RuntimePointer};
 use crate::loom::lock;
 use crate::machine::{self, Context};
@@ -381,9 +382,12 @@ where
         _ => shared.reserve_goroutine_ids(1),
     });
     let metadata = Goroutine::new(id, spawned_at, RuntimePointer(&**shared), shared.coarse_now());
-    let (runnable, task) = async_task::Builder::new()
-        .metadata(metadata)
-        .spawn(move |g: &Goroutine| GoroutineFuture::new(async move { run_call(f) }, g), schedule);
+    let (runnable, task) = async_task::Builder::new().metadata(metadata).spawn(
+        move |g: &Goroutine| {
+            GoroutineFuture::new(console::instrument(async move { run_call(f) }, console::Kind::Blocking, g), g)
+        },
+        schedule,
+    );
     if !shared.registry.insert_blocking_call(runnable.metadata(), runnable.waker()) {
         // The runtime has shut down: cancel at once (the handle reports it).
         drop(runnable);

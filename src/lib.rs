@@ -64,6 +64,7 @@ extern crate self as gmp;
 mod blocking;
 mod builder;
 pub mod chan;
+mod console;
 
 #[cfg(any(feature = "hyper", feature = "tokio-io"))]
 pub mod compat;

@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 use async_task::{ScheduleInfo, WithInfo};
 
 use crate::builder::{Builder, Config};
+use crate::console;
 use crate::goroutine::{self, Goroutine, GoroutineFuture, Runnable, RuntimePointer};
 use crate::machine;
 use crate::platform::RuntimePlatform;
@@ -123,9 +124,10 @@ impl Shared {
             _ => (self.reserve_goroutine_ids(1), None),
         });
         let metadata = Goroutine::new(id, spawned_at, RuntimePointer(self), self.coarse_now());
-        let (runnable, task) = async_task::Builder::new()
-            .metadata(metadata)
-            .spawn(move |g: &Goroutine| GoroutineFuture::new(future, g), WithInfo(schedule));
+        let (runnable, task) = async_task::Builder::new().metadata(metadata).spawn(
+            move |g: &Goroutine| GoroutineFuture::new(console::instrument(future, console::Kind::Task, g), g),
+            WithInfo(schedule),
+        );
         if !self.registry.insert_near(runnable.metadata(), runnable.waker(), processor) {
             // The runtime has shut down: cancel at once (the handle reports it).
             drop(runnable);

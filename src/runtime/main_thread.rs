@@ -20,6 +20,7 @@ use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 
 use super::Shared;
+use crate::console;
 use crate::goroutine::{self, Goroutine, GoroutineFuture, RuntimePointer};
 use crate::machine::{self, Context};
 use crate::sched::Machine;
@@ -93,7 +94,7 @@ pub(super) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     let id = context.next_goroutine_id();
     let main = Goroutine::new(id, Location::caller(), RuntimePointer(&**shared), shared.coarse_now());
     shared.registry.insert_near(&main, waker.clone(), context.machine.processor());
-    let mut future = pin!(GoroutineFuture::new(future, &main));
+    let mut future = pin!(GoroutineFuture::new(console::instrument(future, console::Kind::Main, &main), &main));
     loop {
         if signal.woken.swap(false, Ordering::AcqRel) {
             let poll = || context.polling(id, || future.as_mut().poll(&mut task_context));

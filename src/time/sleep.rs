@@ -9,6 +9,7 @@ use std::time::{Duration, Instant as StdInstant};
 
 use super::timers::TimerKey;
 use super::Instant;
+use crate::console::TimerSpans;
 use crate::coop;
 use crate::goroutine::{record_wait_reason, WaitReason};
 use crate::machine;
@@ -36,6 +37,7 @@ use crate::runtime::Shared;
 ///     assert!(start.elapsed() >= Duration::from_millis(10));
 /// });
 /// ```
+#[cfg_attr(feature = "tracing", track_caller)]
 pub fn sleep(duration: Duration) -> Sleep {
     Sleep::new(deadline_after(duration))
 }
@@ -60,6 +62,7 @@ pub fn sleep(duration: Duration) -> Sleep {
 ///     assert!(Instant::now() >= deadline);
 /// });
 /// ```
+#[cfg_attr(feature = "tracing", track_caller)]
 pub fn sleep_until(deadline: impl Into<Instant>) -> Sleep {
     Sleep::new(deadline.into().into_std())
 }
@@ -93,6 +96,8 @@ pub struct Sleep {
     runtime: Option<Arc<Shared>>,
     /// The pending timer, if registered.
     timer: Option<TimerKey>,
+    /// The timer as tokio-console sees it (zero-sized without the `tracing` feature).
+    console: TimerSpans,
 }
 
 impl fmt::Debug for Sleep {
@@ -102,8 +107,10 @@ impl fmt::Debug for Sleep {
 }
 
 impl Sleep {
+    #[cfg_attr(feature = "tracing", track_caller)]
     pub(crate) fn new(deadline: StdInstant) -> Self {
-        Self { deadline, runtime: None, timer: None }
+        let console = TimerSpans::new(|| deadline.saturating_duration_since(super::clock::now()));
+        Self { deadline, runtime: None, timer: None, console }
     }
 
     /// Now, on the clock of the runtime this sleep registered with (before its first poll,
@@ -176,6 +183,7 @@ impl Sleep {
 
     pub(crate) fn reset_to(&mut self, deadline: StdInstant) {
         self.deadline = deadline;
+        self.console.reset(|| deadline.saturating_duration_since(self.now()));
         let (Some(runtime), Some(key)) = (&self.runtime, self.timer) else {
             return;
         };
@@ -194,6 +202,14 @@ impl Sleep {
     /// Polls the sleep. `reason`: record `WaitReason::Sleep` when returning `Pending` (a
     /// `Timeout` keeps the reason its inner future recorded).
     pub(crate) fn poll_sleep(&mut self, cx: &mut Context<'_>, reason: bool) -> Poll<()> {
+        // Moved out for the poll (a plain move; nothing at all without the feature).
+        let console = std::mem::take(&mut self.console);
+        let poll = console.poll(|| self.poll_deadline(cx, reason));
+        self.console = console;
+        poll
+    }
+
+    fn poll_deadline(&mut self, cx: &mut Context<'_>, reason: bool) -> Poll<()> {
         if self.runtime.is_none() {
             // First poll: read the clock through the thread's context, and take a reference to
             // the runtime only if a timer is needed (a shared count, so not for a sleep that is

@@ -35,6 +35,7 @@ use crate::coop;
 ///     assert!(timeout(Duration::from_millis(10), slow).await.is_err());
 /// });
 /// ```
+#[cfg_attr(feature = "tracing", track_caller)]
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     Timeout { future, sleep: Sleep::new(deadline_after(duration)) }
 }
@@ -55,6 +56,7 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 ///     assert!(Instant::now() >= deadline);
 /// });
 /// ```
+#[cfg_attr(feature = "tracing", track_caller)]
 pub fn timeout_at<F: Future>(deadline: impl Into<Instant>, future: F) -> Timeout<F> {
     Timeout { future, sleep: Sleep::new(deadline.into().into_std()) }
 }
