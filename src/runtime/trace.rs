@@ -40,7 +40,7 @@
 //!
 //! # Design
 //!
-//! Off, the trace costs one relaxed load of a process-wide counter ([`is_on`]: how many
+//! Off, the trace costs one relaxed load of a process-wide counter (`is_on`: how many
 //! runtimes are tracing) at each hook: each poll, each `gmp::syscall`, each successful steal,
 //! and sysmon's actions. On, events go to a buffer owned by the thread that records them (a
 //! thread-local `Arc`, registered once per trace with its runtime's session, under the
