@@ -59,15 +59,7 @@ impl<T: QueueItem> GlobalQueue<T> {
     /// never more than half a ring. Returns the first to run now and puts the rest in `local`.
     /// `local` must be owned by the caller.
     pub fn pop_batch_into(&self, local: &LocalQueue<T>, maxprocs: usize) -> Option<T> {
-        let first = self.pop()?;
-        let wanted = (self.len() / maxprocs.max(1) + 1).min(GLOBAL_BATCH_LIMIT).min(LOCAL_QUEUE_CAPACITY / 2);
-        for _ in 1..wanted {
-            match self.pop() {
-                Some(item) => local.push_back(item, self),
-                None => break,
-            }
-        }
-        Some(first)
+        self.take_into(local, true, |len| (len / maxprocs.max(1) + 1).min(LOCAL_QUEUE_CAPACITY / 2))
     }
 }
 
