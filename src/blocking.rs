@@ -54,11 +54,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::builder::Config;
 use crate::console;
+use crate::context::{self, Context};
 use crate::goroutine::{Goroutine, GoroutineFuture, GoroutineState, Runnable, RuntimePointer};
 use crate::loom::lock;
-use crate::machine::{self, Context};
+use crate::runtime::builder::Config;
 use crate::runtime::{Handle, Shared};
 use crate::sched::Machine;
 use crate::task::JoinHandle;
@@ -377,7 +377,7 @@ where
 {
     let pool = &shared.blocking;
     pool.runtime.get_or_init(|| Arc::downgrade(shared));
-    let id = machine::with_current(|context| match context {
+    let id = context::with_current(|context| match context {
         Some(context) if Arc::ptr_eq(&context.shared, shared) => context.next_goroutine_id(),
         _ => shared.reserve_goroutine_ids(1),
     });
@@ -435,7 +435,7 @@ where
     R: Send + 'static,
 {
     let location = Location::caller();
-    machine::with_current(|context| match context {
+    context::with_current(|context| match context {
         Some(context) => spawn_on(&context.shared, f, location),
         None => panic!(
             "gmp::spawn_blocking must be called from inside a gmp runtime: run the code under \

@@ -62,12 +62,12 @@
 extern crate self as gmp;
 
 mod blocking;
-mod builder;
 pub mod chan;
 mod console;
 
 #[cfg(any(feature = "hyper", feature = "tokio-io"))]
 pub mod compat;
+mod context;
 mod coop;
 pub mod fs;
 mod global_queue;
@@ -75,7 +75,6 @@ mod goroutine;
 pub mod io;
 mod long_poll;
 mod loom;
-mod machine;
 #[doc(hidden)]
 pub mod main_goroutine;
 mod metrics;
@@ -102,9 +101,9 @@ pub mod time;
 mod trace;
 
 pub use blocking::spawn_blocking;
-pub use builder::Builder;
 pub use coop::consume_budget;
 pub use gmp_macros::{main, test};
+pub use runtime::builder::Builder;
 pub use runtime::{spawn, EnterGuard, Handle, NoRuntime, Runtime};
 pub use syscall::syscall;
 pub use task::{yield_now, Cancel, JoinError, JoinHandle, YieldNow};

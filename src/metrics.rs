@@ -354,7 +354,7 @@ impl ProcessorMetrics {
 /// Counts the goroutines the netpoller just readied against the P of the current thread, or
 /// `unowned` if it holds none (sysmon's backstop poll).
 pub(crate) fn count_netpoll_wakes(goroutines: usize, unowned: &AtomicU64) {
-    let counted = crate::machine::with_current(|context| {
+    let counted = crate::context::with_current(|context| {
         let context = context?;
         let p = context.machine.processor()?;
         context.shared.sched.processors[p].metrics.netpoll_wakes.add(goroutines as u64);

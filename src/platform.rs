@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Weak};
 
-use crate::machine::as_batch_wake;
+use crate::context::as_batch_wake;
 use crate::runtime::Shared;
 use crate::sched::{Platform, Wakeup};
 

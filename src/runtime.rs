@@ -34,15 +34,16 @@ use std::time::{Duration, Instant};
 
 use async_task::{ScheduleInfo, WithInfo};
 
-use crate::builder::{Builder, Config};
 use crate::console;
+use crate::context;
 use crate::goroutine::{self, Goroutine, GoroutineFuture, Runnable, RuntimePointer};
-use crate::machine;
 use crate::platform::RuntimePlatform;
 use crate::registry::Registry;
 use crate::sched::{Scheduler, Wakeup};
 use crate::task::JoinHandle;
+use builder::{Builder, Config};
 
+pub(crate) mod builder;
 mod handle;
 mod main_thread;
 pub mod trace;
@@ -117,7 +118,7 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (id, processor) = machine::with_current(|context| match context {
+        let (id, processor) = context::with_current(|context| match context {
             Some(context) if std::ptr::eq(&*context.shared, self) => {
                 (context.next_goroutine_id(), context.machine.processor())
             }
@@ -160,8 +161,8 @@ impl Shared {
     /// Queues a woken goroutine: on the waking M's P if it has one here, else globally.
     #[inline]
     fn ready(&self, runnable: Runnable, yielded: bool) {
-        match machine::current_processor(self) {
-            Some(p) if machine::count_in_batch_wake() => self.sched.ready_local_in_order(p, runnable),
+        match context::current_processor(self) {
+            Some(p) if context::count_in_batch_wake() => self.sched.ready_local_in_order(p, runnable),
             Some(p) => self.sched.ready_local(p, runnable, yielded),
             None => self.sched.ready_global(runnable),
         }
@@ -181,7 +182,7 @@ impl Shared {
         }
         let shared = self.clone();
         match builder.spawn(move || {
-            machine::machine_main(shared.clone(), wakeup, seed);
+            context::machine_main(shared.clone(), wakeup, seed);
             shared.machines.fetch_sub(1, Ordering::AcqRel);
         }) {
             Ok(handle) => {
@@ -615,7 +616,7 @@ where
     F::Output: Send + 'static,
 {
     let location = Location::caller();
-    machine::with_current(|context| match context {
+    context::with_current(|context| match context {
         Some(context) => context.shared.spawn(future, location),
         None => panic!(
             "gmp::spawn must be called from inside a gmp runtime: run the code under \
@@ -626,7 +627,7 @@ where
 }
 
 fn with_shared<R>(call: &str, f: impl FnOnce(&Shared) -> R) -> R {
-    machine::with_current(|context| match context {
+    context::with_current(|context| match context {
         Some(context) => f(&context.shared),
         None => panic!(
             "gmp::runtime::{call} must be called from inside a gmp runtime: run the code under \

@@ -412,7 +412,7 @@ impl fmt::Debug for Signal {
 /// }
 /// ```
 pub fn ctrl_c() -> CtrlC {
-    let in_runtime = crate::machine::with_current(|context| context.is_some());
+    let in_runtime = crate::context::with_current(|context| context.is_some());
     CtrlC { listener: in_runtime.then(|| signal(SignalKind::interrupt())) }
 }
 

@@ -16,9 +16,9 @@
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
+use crate::context::{self, Context};
 use crate::coop;
 use crate::goroutine::{self, GoroutineState};
-use crate::machine::{self, Context};
 use crate::processor::ProcessorStatus;
 
 /// Runs `f`, a blocking call, on the current thread, letting the runtime move this P's other
@@ -36,7 +36,7 @@ use crate::processor::ProcessorStatus;
 /// });
 /// ```
 pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
-    let context = machine::with_current(|context| context.map(|c| c as *const Context));
+    let context = context::with_current(|context| context.map(|c| c as *const Context));
     match context {
         // SAFETY: the context outlives this call: it is installed for the whole time the
         // thread serves the runtime, which includes the goroutine poll we are inside.

@@ -159,7 +159,7 @@ fn run(weak: Weak<Shared>) {
             // (it holds no P), behind the work of busy Ps, so it must not take events the Ps
             // would have found themselves within a few hundred microseconds.
             if shared.netpoll.last_poll_age() >= BACKSTOP_INTERVAL {
-                crate::machine::as_batch_wake(&shared, || shared.netpoll.poll_now());
+                crate::context::as_batch_wake(&shared, || shared.netpoll.poll_now());
             }
             shared.timers.run_all_due(shared.timers.now());
         }

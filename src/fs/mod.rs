@@ -59,7 +59,7 @@ pub use std::fs::{FileTimes, FileType, Metadata, Permissions};
 /// Panics unless the calling thread serves a gmp runtime, naming `call`.
 #[track_caller]
 pub(crate) fn expect_runtime(call: &str) {
-    if !crate::machine::with_current(|context| context.is_some()) {
+    if !crate::context::with_current(|context| context.is_some()) {
         panic!("{}", crate::netpoll::outside_runtime(call));
     }
 }

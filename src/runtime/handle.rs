@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{block_on, Shared};
-use crate::machine::{self, Context};
+use crate::context::{self, Context};
 use crate::sched::Machine;
 use crate::task::JoinHandle;
 
@@ -82,7 +82,7 @@ impl Handle {
     /// assert!(gmp::Handle::try_current().is_err());
     /// ```
     pub fn try_current() -> Result<Handle, NoRuntime> {
-        machine::with_current(|context| context.map(|c| Handle { shared: c.shared.clone() }).ok_or(NoRuntime))
+        context::with_current(|context| context.map(|c| Handle { shared: c.shared.clone() }).ok_or(NoRuntime))
     }
 
     /// Spawns a goroutine on this handle's runtime.
@@ -170,7 +170,7 @@ impl Handle {
 #[must_use = "the context is left as soon as the guard is dropped"]
 pub struct EnterGuard<'a> {
     // Declared first so it drops first: it uninstalls `context` before `context` is freed.
-    _entered: machine::ContextGuard,
+    _entered: context::ContextGuard,
     _context: Box<Context>,
     _runtime: PhantomData<&'a Handle>,
 }

@@ -21,8 +21,8 @@ use std::thread::{self, Thread};
 
 use super::Shared;
 use crate::console;
+use crate::context::{self, Context};
 use crate::goroutine::{self, Goroutine, GoroutineFuture, RuntimePointer};
-use crate::machine::{self, Context};
 use crate::sched::Machine;
 
 thread_local! {
@@ -51,7 +51,7 @@ impl Drop for InBlockOn {
 /// the threads of `runtime` (waiting for that runtime's threads would wait for itself).
 pub(super) fn must_not_block(runtime: Option<&Arc<Shared>>) -> bool {
     IN_BLOCK_ON.with(Cell::get)
-        || machine::with_current(|context| {
+        || context::with_current(|context| {
             context.is_some_and(|context| {
                 (goroutine::in_goroutine() && context.machine.processor().is_some())
                     || runtime.is_some_and(|runtime| Arc::ptr_eq(runtime, &context.shared))

@@ -83,8 +83,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::Shared;
+use crate::context::{self, Context};
 use crate::goroutine::{Goroutine, Runnable};
-use crate::machine::{self, Context};
 
 /// Runtimes tracing now, process-wide: the one load every hook pays while tracing is off.
 static TRACING_RUNTIMES: AtomicUsize = AtomicUsize::new(0);
@@ -178,7 +178,7 @@ pub fn stop() -> io::Result<TraceFile> {
 }
 
 fn with_shared<R>(call: &str, f: impl FnOnce(&Shared) -> R) -> R {
-    machine::with_current(|context| match context {
+    context::with_current(|context| match context {
         Some(context) => f(&context.shared),
         None => panic!(
             "gmp::runtime::trace::{call} must be called from inside a gmp runtime: run the code \
@@ -461,7 +461,7 @@ fn processor_number(p: Option<usize>) -> u32 {
 /// A `#[gmp::main]` program is about to exit (its runtime is never dropped): writes the trace
 /// of the runtime the calling thread serves, if it is tracing.
 pub(crate) fn finish_before_exit() {
-    machine::with_current(|context| {
+    context::with_current(|context| {
         if let Some(context) = context {
             context.shared.exec_trace.finish();
         }
@@ -537,7 +537,7 @@ pub(crate) fn syscall_finished(context: &Context, started: Instant, p: usize, re
 #[cold]
 pub(crate) fn stolen(from: usize, to: usize, goroutines: usize) {
     let now = Instant::now();
-    machine::with_current(|context| {
+    context::with_current(|context| {
         let Some(context) = context else { return };
         let main = context.machine.interrupt_flag().is_some();
         context.shared.exec_trace.record(Role::Machine { main }, |local, events| {

@@ -111,7 +111,7 @@ fn observe(shared: &Shared) -> Option<Observation> {
     if !sched.global.is_empty() || sched.processors.iter().any(|p| !p.queue.is_empty()) {
         return None;
     }
-    if crate::machine::as_batch_wake(shared, || shared.netpoll.poll_now_eager()) {
+    if crate::context::as_batch_wake(shared, || shared.netpoll.poll_now_eager()) {
         return None;
     }
     if idle_poll_count(shared)? != polls {

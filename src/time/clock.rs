@@ -31,8 +31,8 @@ use std::sync::{Arc, Mutex};
 use std::task::Waker;
 use std::time::{Duration, Instant as StdInstant};
 
+use crate::context;
 use crate::loom::AtomicBool;
-use crate::machine;
 use crate::runtime::Shared;
 use std::sync::atomic::{AtomicBool as StdAtomicBool, AtomicUsize, Ordering};
 
@@ -216,7 +216,7 @@ impl Drop for MainFutureWatch {
 /// Now on the clock of the runtime running this thread; real time outside one.
 #[inline]
 pub(crate) fn now() -> StdInstant {
-    machine::with_current(|context| match context {
+    context::with_current(|context| match context {
         Some(context) => context.shared.timers.now(),
         None => StdInstant::now(),
     })
@@ -345,7 +345,7 @@ pub async fn advance(duration: Duration) {
     };
     let mut fired: Vec<Waker> = Vec::new();
     shared.timers.take_due_in_order(now, &mut fired);
-    machine::as_batch_wake(&shared, || {
+    context::as_batch_wake(&shared, || {
         for waker in fired {
             // A foreign waker may panic; it must not unwind through advance's caller.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
@@ -362,7 +362,7 @@ const SETTLE_YIELDS: usize = 1024;
 async fn settle(shared: &Shared) {
     for _ in 0..SETTLE_YIELDS {
         crate::yield_now().await;
-        let local = machine::current_processor(shared).is_some_and(|p| !shared.sched.processors[p].queue.is_empty());
+        let local = context::current_processor(shared).is_some_and(|p| !shared.sched.processors[p].queue.is_empty());
         if !local && shared.sched.global.is_empty() {
             return;
         }
@@ -371,6 +371,6 @@ async fn settle(shared: &Shared) {
 
 #[track_caller]
 fn current_runtime(call: &str) -> Arc<Shared> {
-    machine::with_current(|context| context.map(|c| c.shared.clone()))
+    context::with_current(|context| context.map(|c| c.shared.clone()))
         .unwrap_or_else(|| panic!("{}", crate::netpoll::outside_runtime(call)))
 }

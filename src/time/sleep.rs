@@ -10,9 +10,9 @@ use std::time::{Duration, Instant as StdInstant};
 use super::timers::TimerKey;
 use super::Instant;
 use crate::console::TimerSpans;
+use crate::context;
 use crate::coop;
 use crate::goroutine::{record_wait_reason, WaitReason};
-use crate::machine;
 use crate::runtime::Shared;
 
 /// Waits until `duration` has elapsed (Go's `time.Sleep`).
@@ -214,7 +214,7 @@ impl Sleep {
             // First poll: read the clock through the thread's context, and take a reference to
             // the runtime only if a timer is needed (a shared count, so not for a sleep that is
             // already over).
-            let now = machine::with_current(|context| context.map(|c| c.shared.timers.now()));
+            let now = context::with_current(|context| context.map(|c| c.shared.timers.now()));
             let now = now.unwrap_or_else(|| outside_runtime());
             if now >= self.deadline {
                 return coop::poll_proceed(cx);
@@ -240,7 +240,7 @@ impl Sleep {
                     }
                 }
                 None => {
-                    let queue = runtime.timers.queue_for(machine::current_processor(runtime));
+                    let queue = runtime.timers.queue_for(context::current_processor(runtime));
                     let (key, earliest) = runtime.timers.insert(queue, self.deadline, cx.waker().clone());
                     self.timer = Some(key);
                     if earliest {
@@ -289,7 +289,7 @@ pub(crate) fn far_future(now: StdInstant) -> StdInstant {
 
 /// The runtime of the calling thread, for a timer's first registration.
 fn current_runtime() -> Arc<Shared> {
-    machine::with_current(|context| context.map(|c| c.shared.clone())).unwrap_or_else(|| outside_runtime())
+    context::with_current(|context| context.map(|c| c.shared.clone())).unwrap_or_else(|| outside_runtime())
 }
 
 #[cold]
