@@ -59,7 +59,8 @@ use crate::context::{self, Context};
 use crate::goroutine::{Goroutine, GoroutineFuture, GoroutineState, Runnable, RuntimePointer};
 use crate::loom::lock;
 use crate::runtime::builder::Config;
-use crate::runtime::{Handle, Shared};
+use crate::runtime::shared::Shared;
+use crate::runtime::Handle;
 use crate::sched::Machine;
 use crate::task::JoinHandle;
 

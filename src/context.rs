@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use crate::coop;
 use crate::goroutine::Runnable;
-use crate::runtime::Shared;
+use crate::runtime::shared::Shared;
 use crate::sched::{Machine, Wakeup};
 
 /// How many goroutine ids an M reserves at a time (Go's `goidcache`).

@@ -206,7 +206,7 @@ pub struct Goroutine {
 /// An uncounted pointer to the runtime's shared state; see the module docs for why it stays
 /// valid.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct RuntimePointer(pub(crate) *const crate::runtime::Shared);
+pub(crate) struct RuntimePointer(pub(crate) *const crate::runtime::shared::Shared);
 
 // SAFETY: `Shared` is `Sync` and outlives every open goroutine (module docs).
 unsafe impl Send for RuntimePointer {}
@@ -253,7 +253,7 @@ impl Goroutine {
     }
 
     /// The runtime this goroutine belongs to.
-    pub(crate) fn runtime(&self) -> &crate::runtime::Shared {
+    pub(crate) fn runtime(&self) -> &crate::runtime::shared::Shared {
         // SAFETY: `Shared` outlives every goroutine that can still be scheduled (module docs).
         unsafe { &*self.runtime.0 }
     }

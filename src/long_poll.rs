@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use crate::runtime::Shared;
+use crate::runtime::shared::Shared;
 
 /// The threshold when `GMP_DEBUG` does not set one.
 pub(crate) const DEFAULT_THRESHOLD: Duration = Duration::from_millis(100);

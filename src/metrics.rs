@@ -571,7 +571,7 @@ pub(crate) struct Collected {
 }
 
 /// Reads every P's metrics; lists those in `shown`, sums over all.
-pub(crate) fn collect(shared: &crate::runtime::Shared, shown: &[usize]) -> Collected {
+pub(crate) fn collect(shared: &crate::runtime::shared::Shared, shown: &[usize]) -> Collected {
     use crate::processor::ProcessorStatus;
     let processors = &shared.sched.processors;
     let mut collected = Collected {

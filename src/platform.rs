@@ -5,7 +5,7 @@
 use std::sync::{Arc, Weak};
 
 use crate::context::as_batch_wake;
-use crate::runtime::Shared;
+use crate::runtime::shared::Shared;
 use crate::sched::{Platform, Wakeup};
 
 /// The scheduler's view of one runtime.

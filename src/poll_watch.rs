@@ -22,7 +22,7 @@ use std::time::Duration;
 use crate::goroutine::GoroutineState;
 use crate::processor::Processor;
 use crate::registry::GoroutineRecord;
-use crate::runtime::Shared;
+use crate::runtime::shared::Shared;
 
 /// sysmon: the poll now running on `processor` (its `polls` is `polls`, odd) was first seen
 /// at coarse time `now_ms`.
@@ -62,7 +62,7 @@ pub(crate) fn running_polls(shared: &Shared) -> Vec<RunningPoll> {
 /// Every live goroutine (the registry's records), with the P and poll age of those running.
 pub(crate) fn goroutines(shared: &Shared) -> Vec<GoroutineRecord> {
     let mut records = shared.registry.records();
-    let now = shared.coarse_now_fresh();
+    let now = shared.update_coarse_clock();
     for poll in running_polls(shared) {
         let Ok(at) = records.binary_search_by_key(&poll.goroutine, |r| r.id) else { continue };
         let record = &mut records[at];

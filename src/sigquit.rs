@@ -26,7 +26,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread;
 
-use crate::runtime::Shared;
+use crate::runtime::shared::Shared;
 
 /// The runtimes that asked for the dump (dropped ones are skipped and pruned).
 static RUNTIMES: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());

@@ -43,8 +43,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::processor::{ProcessorStatus, GLOBAL_QUEUE_INTERVAL};
+use crate::runtime::shared::Shared;
 use crate::runtime::trace::SysmonAction;
-use crate::runtime::Shared;
 
 /// sysmon's shortest sleep (Go: 20 µs).
 const MIN_DELAY: Duration = Duration::from_micros(20);

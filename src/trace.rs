@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::processor::ProcessorStatus;
 use crate::registry::GoroutineRecord;
-use crate::runtime::Shared;
+use crate::runtime::shared::Shared;
 
 /// The environment variable that turns on scheduler traces.
 pub const DEBUG_ENV: &str = "GMP_DEBUG";
@@ -199,7 +199,7 @@ fn status_text(record: &GoroutineRecord) -> String {
 /// long it has run (`[running, P1, 1502 ms in one poll]`); a `spawn_blocking` call says so
 /// (`[syscall, spawn_blocking]`).
 pub(crate) fn dump(shared: &Shared) -> String {
-    let now = shared.coarse_now_fresh();
+    let now = shared.update_coarse_clock();
     let mut out = String::new();
     for record in crate::poll_watch::goroutines(shared) {
         let _ = writeln!(out, "goroutine {} [{}]:", record.id, dump_status(&record, now));

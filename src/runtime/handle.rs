@@ -7,10 +7,10 @@
 use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::Location;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::{block_on, Shared};
+use super::block_on;
+use super::shared::Shared;
 use crate::context::{self, Context};
 use crate::sched::Machine;
 use crate::task::JoinHandle;
@@ -177,7 +177,7 @@ pub struct EnterGuard<'a> {
 
 impl EnterGuard<'_> {
     pub(super) fn new(shared: &Arc<Shared>) -> Self {
-        let seed = shared.seed.fetch_add(0x9E37_79B9, Ordering::Relaxed);
+        let seed = shared.next_seed();
         // Boxed, so the context stays where `enter` installed it when the guard moves.
         let context = Box::new(Context::new(shared.clone(), Machine::new(seed, None)));
         let entered = context.enter();

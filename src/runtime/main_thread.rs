@@ -19,7 +19,7 @@ use std::sync::{Arc, Weak};
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 
-use super::Shared;
+use super::shared::Shared;
 use crate::console;
 use crate::context::{self, Context};
 use crate::goroutine::{self, Goroutine, GoroutineFuture, RuntimePointer};
@@ -77,7 +77,7 @@ pub(super) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
         in_network: std::sync::atomic::AtomicBool::new(false),
     });
     let _signal_guard = MainSignalGuard::install(&signal);
-    let seed = shared.seed.fetch_add(0x9E37_79B9, Ordering::Relaxed);
+    let seed = shared.next_seed();
     let machine = Machine::new(seed, Some(signal.woken.clone()));
     machine.set_thread_id(crate::sysmon::current_thread_id());
     let context = Context::new(shared.clone(), machine);

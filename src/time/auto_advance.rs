@@ -36,7 +36,7 @@
 
 use std::time::Instant as StdInstant;
 
-use crate::runtime::Shared;
+use crate::runtime::shared::Shared;
 
 /// sysmon's notes between rounds.
 #[derive(Debug, Default)]

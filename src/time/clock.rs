@@ -33,7 +33,7 @@ use std::time::{Duration, Instant as StdInstant};
 
 use crate::context;
 use crate::loom::AtomicBool;
-use crate::runtime::Shared;
+use crate::runtime::shared::Shared;
 use std::sync::atomic::{AtomicBool as StdAtomicBool, AtomicUsize, Ordering};
 
 /// One runtime's clock.

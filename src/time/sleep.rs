@@ -13,7 +13,7 @@ use crate::console::TimerSpans;
 use crate::context;
 use crate::coop;
 use crate::goroutine::{record_wait_reason, WaitReason};
-use crate::runtime::Shared;
+use crate::runtime::shared::Shared;
 
 /// Waits until `duration` has elapsed (Go's `time.Sleep`).
 ///
