@@ -54,9 +54,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::console;
 use crate::context::{self, Context};
-use crate::goroutine::{Goroutine, GoroutineFuture, GoroutineState, Runnable, RuntimePointer};
+use crate::goroutine::{GoroutineState, Runnable};
 use crate::loom::lock;
 use crate::runtime::builder::Config;
 use crate::runtime::shared::Shared;
@@ -69,7 +68,7 @@ pub(crate) struct BlockingPool {
     inner: Arc<PoolInner>,
     /// The runtime this pool belongs to, for the threads it starts. Set by the first
     /// `spawn_blocking` (the pool is built inside `Shared`, before any `Arc` to it exists).
-    runtime: OnceLock<Weak<Shared>>,
+    pub(crate) runtime: OnceLock<Weak<Shared>>,
 }
 
 /// What the pool's threads share with it.
@@ -154,7 +153,7 @@ impl BlockingPool {
 
     /// Queues a call: notifies an idle thread, or starts one if the cap allows; otherwise the
     /// call waits its turn. After shutdown the call is cancelled instead.
-    fn push(&self, runnable: Runnable) {
+    pub(crate) fn push(&self, runnable: Runnable) {
         let mut state = lock(&self.inner.state);
         if state.shutdown {
             drop(state);
@@ -350,7 +349,7 @@ fn wait_timeout<'a>(
 /// The schedule function of every blocking call (zero-sized: the pool comes from the
 /// goroutine's metadata). Calls are queued directly at spawn; this runs only if a call is
 /// woken, which the shutdown sweep does (the pool is closed by then, so it is cancelled).
-fn schedule(runnable: Runnable) {
+pub(crate) fn schedule(runnable: Runnable) {
     let g = runnable.metadata();
     g.set_state(GoroutineState::Runnable);
     let shared: *const Shared = g.runtime();
@@ -361,41 +360,13 @@ fn schedule(runnable: Runnable) {
 
 /// Runs a blocking call's closure with its goroutine in the `syscall` state (Go's name for a
 /// goroutine blocked on its own thread), so `dump()` shows it and how long it has run.
-fn run_call<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn run_call<R>(f: impl FnOnce() -> R) -> R {
     crate::goroutine::with_current(|g| {
         if let Some(g) = g {
             g.set_state(GoroutineState::Syscall);
         }
     });
     f()
-}
-
-/// Creates the call's goroutine, registers it, and queues it on `shared`'s pool.
-fn spawn_on<F, R>(shared: &Arc<Shared>, f: F, spawned_at: &'static Location<'static>) -> JoinHandle<R>
-where
-    F: FnOnce() -> R + Send + 'static,
-    R: Send + 'static,
-{
-    let pool = &shared.blocking;
-    pool.runtime.get_or_init(|| Arc::downgrade(shared));
-    let id = context::with_current(|context| match context {
-        Some(context) if Arc::ptr_eq(&context.shared, shared) => context.next_goroutine_id(),
-        _ => shared.reserve_goroutine_ids(1),
-    });
-    let metadata = Goroutine::new(id, spawned_at, RuntimePointer(&**shared), shared.coarse_now());
-    let (runnable, task) = async_task::Builder::new().metadata(metadata).spawn(
-        move |g: &Goroutine| {
-            GoroutineFuture::new(console::instrument(async move { run_call(f) }, console::Kind::Blocking, g), g)
-        },
-        schedule,
-    );
-    if !shared.registry.insert_blocking_call(runnable.metadata(), runnable.waker()) {
-        // The runtime has shut down: cancel at once (the handle reports it).
-        drop(runnable);
-        return JoinHandle::for_blocking_call(task);
-    }
-    pool.push(runnable);
-    JoinHandle::for_blocking_call(task)
 }
 
 /// Runs `f`, a blocking closure, on the current runtime's blocking pool and returns a handle
@@ -436,14 +407,11 @@ where
     R: Send + 'static,
 {
     let location = Location::caller();
-    context::with_current(|context| match context {
-        Some(context) => spawn_on(&context.shared, f, location),
-        None => panic!(
-            "gmp::spawn_blocking must be called from inside a gmp runtime: run the code under \
-             Runtime::block_on or #[gmp::main], or call Handle::spawn_blocking (Runtime::handle) \
-             from other threads"
-        ),
-    })
+    context::with_runtime(
+        "gmp::spawn_blocking",
+        ", or call Handle::spawn_blocking (Runtime::handle) from other threads",
+        |shared| shared.spawn_blocking(f, location),
+    )
 }
 
 impl Handle {
@@ -464,6 +432,6 @@ impl Handle {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        spawn_on(self.shared(), f, Location::caller())
+        self.shared().spawn_blocking(f, Location::caller())
     }
 }

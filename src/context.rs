@@ -185,6 +185,27 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
     })
 }
 
+/// The hint for calls that need a runtime's I/O or timers (`outside_runtime`'s `or`).
+pub(crate) const IN_A_GOROUTINE: &str = " or in a goroutine (gmp::spawn)";
+
+/// The one panic of a gmp call made on a thread that serves no runtime: names `call`, says
+/// how to run it inside one, then `or` (another way out, or empty).
+#[cold]
+#[track_caller]
+pub(crate) fn outside_runtime(call: impl std::fmt::Display, or: &str) -> ! {
+    panic!("{call} must be called from inside a gmp runtime: run the code under Runtime::block_on or #[gmp::main]{or}")
+}
+
+/// Runs `f` with the runtime the current thread serves; outside one, panics naming `call`
+/// (see [`outside_runtime`]).
+#[track_caller]
+pub(crate) fn with_runtime<R>(call: impl std::fmt::Display, or: &str, f: impl FnOnce(&Arc<Shared>) -> R) -> R {
+    with_current(|context| match context {
+        Some(context) => f(&context.shared),
+        None => outside_runtime(call, or),
+    })
+}
+
 /// The P index the current thread holds in runtime `shared`, if it is an M of that runtime.
 #[inline]
 pub(crate) fn current_processor(shared: &Shared) -> Option<usize> {

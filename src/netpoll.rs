@@ -379,14 +379,6 @@ impl Core {
     }
 }
 
-/// The panic message of an I/O call made outside a runtime.
-pub(crate) fn outside_runtime(call: &str) -> String {
-    format!(
-        "{call} must be called from inside a gmp runtime: run the code under Runtime::block_on, \
-         #[gmp::main] or in a goroutine (gmp::spawn)"
-    )
-}
-
 fn runtime_gone() -> io::Error {
     io::Error::other("the gmp runtime this I/O source belongs to has shut down")
 }
@@ -589,7 +581,7 @@ impl Registration {
     /// Outside a gmp runtime, naming `call`.
     pub(crate) fn new(fd: BorrowedFd<'_>, call: &str) -> io::Result<Self> {
         let core = crate::context::with_current(|context| context.map(|c| c.shared.netpoll.core.clone()));
-        let Some(core) = core else { panic!("{}", outside_runtime(call)) };
+        let Some(core) = core else { crate::context::outside_runtime(call, crate::context::IN_A_GOROUTINE) };
         Self::with_core(core, fd)
     }
 

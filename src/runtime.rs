@@ -267,24 +267,15 @@ where
     F::Output: Send + 'static,
 {
     let location = Location::caller();
-    context::with_current(|context| match context {
-        Some(context) => context.shared.spawn(future, location),
-        None => panic!(
-            "gmp::spawn must be called from inside a gmp runtime: run the code under \
-             Runtime::block_on or #[gmp::main], or spawn through a gmp::Handle \
-             (Runtime::handle) from other threads"
-        ),
-    })
+    context::with_runtime(
+        "gmp::spawn",
+        ", or spawn through a gmp::Handle (Runtime::handle) from other threads",
+        |shared| shared.spawn(future, location),
+    )
 }
 
 fn with_shared<R>(call: &str, f: impl FnOnce(&Shared) -> R) -> R {
-    context::with_current(|context| match context {
-        Some(context) => f(&context.shared),
-        None => panic!(
-            "gmp::runtime::{call} must be called from inside a gmp runtime: run the code under \
-             Runtime::block_on or #[gmp::main]"
-        ),
-    })
+    context::with_runtime(format_args!("gmp::runtime::{call}"), "", |shared| f(shared))
 }
 
 /// Live goroutines of the current runtime: running, runnable and waiting (Go's

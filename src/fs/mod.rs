@@ -60,7 +60,7 @@ pub use std::fs::{FileTimes, FileType, Metadata, Permissions};
 #[track_caller]
 pub(crate) fn expect_runtime(call: &str) {
     if !crate::context::with_current(|context| context.is_some()) {
-        panic!("{}", crate::netpoll::outside_runtime(call));
+        crate::context::outside_runtime(call, crate::context::IN_A_GOROUTINE);
     }
 }
 

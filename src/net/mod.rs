@@ -381,7 +381,8 @@ pub(crate) async fn run_blocking<R: Send + 'static>(
     call: &'static str,
     f: impl FnOnce() -> R + Send + 'static,
 ) -> io::Result<R> {
-    let handle = crate::Handle::try_current().unwrap_or_else(|_| panic!("{}", crate::netpoll::outside_runtime(call)));
+    let handle = crate::Handle::try_current()
+        .unwrap_or_else(|_| crate::context::outside_runtime(call, crate::context::IN_A_GOROUTINE));
     Ok(handle.spawn_blocking(f).await?)
 }
 

@@ -66,11 +66,7 @@ impl Handle {
     #[track_caller]
     pub fn current() -> Handle {
         Self::try_current().unwrap_or_else(|_| {
-            panic!(
-                "gmp::Handle::current must be called from inside a gmp runtime: run the code \
-                 under Runtime::block_on or #[gmp::main], or pass a Handle (Runtime::handle) \
-                 to this thread"
-            )
+            context::outside_runtime("gmp::Handle::current", ", or pass a Handle (Runtime::handle) to this thread")
         })
     }
 

@@ -134,17 +134,8 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (id, processor) = context::with_current(|context| match context {
-            Some(context) if std::ptr::eq(&*context.shared, self) => {
-                (context.next_goroutine_id(), context.machine.processor())
-            }
-            _ => (self.reserve_goroutine_ids(1), None),
-        });
-        let metadata = Goroutine::new(id, spawned_at, RuntimePointer(self), self.coarse_now());
-        let (runnable, task) = async_task::Builder::new().metadata(metadata).spawn(
-            move |g: &Goroutine| GoroutineFuture::new(console::instrument(future, console::Kind::Task, g), g),
-            WithInfo(schedule),
-        );
+        let (runnable, task, processor) =
+            self.new_goroutine(future, console::Kind::Task, WithInfo(schedule), spawned_at);
         if !self.registry.insert_near(runnable.metadata(), runnable.waker(), processor) {
             // The runtime has shut down: cancel at once (the handle reports it).
             drop(runnable);
@@ -152,6 +143,54 @@ impl Shared {
         }
         self.queue_spawned(runnable, processor);
         JoinHandle::new(task)
+    }
+
+    /// Runs `f` as a call on the blocking pool: its goroutine is registered and queued on
+    /// the pool, not on a P.
+    pub(crate) fn spawn_blocking<F, R>(self: &Arc<Self>, f: F, spawned_at: &'static Location<'static>) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.blocking.runtime.get_or_init(|| Arc::downgrade(self));
+        let call = async move { crate::blocking::run_call(f) };
+        let (runnable, task, _) =
+            self.new_goroutine(call, console::Kind::Blocking, crate::blocking::schedule, spawned_at);
+        if !self.registry.insert_blocking_call(runnable.metadata(), runnable.waker()) {
+            // The runtime has shut down: cancel at once (the handle reports it).
+            drop(runnable);
+            return JoinHandle::for_blocking_call(task);
+        }
+        self.blocking.push(runnable);
+        JoinHandle::for_blocking_call(task)
+    }
+
+    /// The one place a goroutine is made (for `spawn`, `Handle::spawn` and `spawn_blocking`):
+    /// its id (from the calling M's batch if the M is one of ours), its metadata and its
+    /// task, not yet registered or queued. Also returns the calling M's P, if it is ours.
+    fn new_goroutine<F, S>(
+        &self,
+        future: F,
+        kind: console::Kind,
+        schedule: S,
+        spawned_at: &'static Location<'static>,
+    ) -> (Runnable, async_task::Task<goroutine::Output<F::Output>, Goroutine>, Option<usize>)
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+        S: async_task::Schedule<Goroutine> + Send + Sync + 'static,
+    {
+        let (id, processor) = context::with_current(|context| match context {
+            Some(context) if std::ptr::eq(&*context.shared, self) => {
+                (context.next_goroutine_id(), context.machine.processor())
+            }
+            _ => (self.reserve_goroutine_ids(1), None),
+        });
+        let metadata = Goroutine::new(id, spawned_at, RuntimePointer(self), self.coarse_now());
+        let (runnable, task) = async_task::Builder::new()
+            .metadata(metadata)
+            .spawn(move |g: &Goroutine| GoroutineFuture::new(console::instrument(future, kind, g), g), schedule);
+        (runnable, task, processor)
     }
 
     /// The second half of a spawn: queues the registered goroutine. A shutdown may have swept

@@ -178,13 +178,7 @@ pub fn stop() -> io::Result<TraceFile> {
 }
 
 fn with_shared<R>(call: &str, f: impl FnOnce(&Shared) -> R) -> R {
-    context::with_current(|context| match context {
-        Some(context) => f(&context.shared),
-        None => panic!(
-            "gmp::runtime::trace::{call} must be called from inside a gmp runtime: run the code \
-             under Runtime::block_on or #[gmp::main]"
-        ),
-    })
+    context::with_runtime(format_args!("gmp::runtime::trace::{call}"), "", |shared| f(shared))
 }
 
 /// One runtime's trace state (a field of `Shared`).

@@ -372,5 +372,5 @@ async fn settle(shared: &Shared) {
 #[track_caller]
 fn current_runtime(call: &str) -> Arc<Shared> {
     context::with_current(|context| context.map(|c| c.shared.clone()))
-        .unwrap_or_else(|| panic!("{}", crate::netpoll::outside_runtime(call)))
+        .unwrap_or_else(|| crate::context::outside_runtime(call, crate::context::IN_A_GOROUTINE))
 }
