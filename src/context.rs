@@ -186,7 +186,7 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
 }
 
 /// The hint for calls that need a runtime's I/O or timers (`outside_runtime`'s `or`).
-pub(crate) const IN_A_GOROUTINE: &str = " or in a goroutine (gmp::spawn)";
+pub(crate) const IN_A_GOROUTINE: &str = ", or in a goroutine (gmp::spawn)";
 
 /// The one panic of a gmp call made on a thread that serves no runtime: names `call`, says
 /// how to run it inside one, then `or` (another way out, or empty).
@@ -218,7 +218,7 @@ pub(crate) fn current_processor(shared: &Shared) -> Option<usize> {
 /// The body of a worker thread gmp starts.
 pub(crate) fn machine_main(shared: Arc<Shared>, wakeup: Wakeup, seed: u32) {
     let context = Context::new(shared, Machine::new(seed, None));
-    context.machine.set_thread_id(crate::sysmon::current_thread_id());
+    context.machine.set_thread_id(crate::os::current_thread_id());
     let _guard = context.enter();
     match wakeup {
         Wakeup::Processor { index, spinning } => context.shared.sched.resume(&context.machine, index, spinning),

@@ -80,6 +80,7 @@ pub mod main_goroutine;
 mod metrics;
 pub mod net;
 mod netpoll;
+mod os;
 mod platform;
 mod poll_watch;
 #[cfg(unix)]

@@ -322,7 +322,7 @@ pub fn maxprocs() -> usize {
 /// assert!(gmp::runtime::num_cpu() >= 1);
 /// ```
 pub fn num_cpu() -> usize {
-    thread::available_parallelism().map_or(1, |n| n.get())
+    crate::os::cpu_count()
 }
 
 /// Every live goroutine of the current runtime with its state, wait reason and spawn site,

@@ -121,7 +121,7 @@ pub(crate) fn start(shared: &Arc<Shared>) -> io::Result<thread::JoinHandle<()>> 
 }
 
 fn run(weak: Weak<Shared>) {
-    reduce_timer_slack();
+    crate::os::reduce_timer_slack();
     let mut tick = Tick::new();
     let mut notes: Vec<ProcessorNotes> = Vec::new();
     let mut last_backstop = Instant::now();
@@ -339,7 +339,7 @@ fn watch_poll(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Ins
         let stuck = age >= STUCK_COMPUTING_AFTER
             || (age >= note.next_state_check && {
                 note.next_state_check = (age * 2).max(MIN_DELAY);
-                thread_is_blocked(processor.owner_thread.load(std::sync::atomic::Ordering::Relaxed))
+                crate::os::thread_is_blocked(processor.owner_thread.load(std::sync::atomic::Ordering::Relaxed))
             });
         if stuck {
             note.handed_off = true;
@@ -394,15 +394,6 @@ fn retake_is_wanted(shared: &Shared, index: usize, age: Duration) -> bool {
         || shared.timers.has_pending(index)
 }
 
-/// Linux rounds a sleeping thread's wake-up up by its timer slack (50 µs by default), which
-/// would turn sysmon's 20 µs tick into 70 µs. Ask for 1 µs (best effort; Linux 4.6+).
-fn reduce_timer_slack() {
-    let thread_id = current_thread_id();
-    if thread_id != 0 {
-        let _ = std::fs::write(format!("/proc/{thread_id}/timerslack_ns"), "1000");
-    }
-}
-
 /// Sets how often P `index` looks at the global queue from its recent poll rate: every
 /// `GLOBAL_CHECK_PERIOD` of polling, between 8 and 61 rounds (61 when polls are short, as in
 /// Go). With long polls a fixed 61 rounds would leave outside spawns waiting for milliseconds.
@@ -420,45 +411,4 @@ fn tune_global_interval(shared: &Shared, index: usize, note: &mut ProcessorNotes
     let interval = (GLOBAL_CHECK_PERIOD.as_nanos() / per_round.as_nanos().max(1)) as u32;
     let interval = interval.clamp(8, GLOBAL_QUEUE_INTERVAL);
     processor.global_interval.store(interval, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// The calling thread's OS id (Linux: its tid), or 0 if unknown.
-pub(crate) fn current_thread_id() -> u32 {
-    std::fs::read_link("/proc/thread-self").ok().and_then(|path| path.file_name()?.to_str()?.parse().ok()).unwrap_or(0)
-}
-
-/// True if thread `thread_id` of this process sleeps in the kernel (state S or D): a poll
-/// blocked in a system call rather than computing.
-fn thread_is_blocked(thread_id: u32) -> bool {
-    if thread_id == 0 {
-        return false;
-    }
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{thread_id}/stat")) else {
-        return false;
-    };
-    // "tid (comm) S ...": the state follows the last ')'.
-    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
-    matches!(state, Some('S' | 'D'))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_sleeping_thread_reads_as_blocked_and_a_spinning_one_does_not() {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sleeper = thread::spawn(move || {
-            tx.send(current_thread_id()).unwrap();
-            thread::sleep(Duration::from_millis(300));
-        });
-        let id = rx.recv().unwrap();
-        if id == 0 {
-            return; // not Linux: the heuristic is off
-        }
-        thread::sleep(Duration::from_millis(50));
-        assert!(thread_is_blocked(id));
-        sleeper.join().unwrap();
-        assert!(!thread_is_blocked(current_thread_id()));
-    }
 }

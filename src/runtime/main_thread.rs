@@ -79,7 +79,7 @@ pub(super) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     let _signal_guard = MainSignalGuard::install(&signal);
     let seed = shared.next_seed();
     let machine = Machine::new(seed, Some(signal.woken.clone()));
-    machine.set_thread_id(crate::sysmon::current_thread_id());
+    machine.set_thread_id(crate::os::current_thread_id());
     let context = Context::new(shared.clone(), machine);
     let _guard = context.enter();
     let _leave = LeaveOnDrop(&context);
