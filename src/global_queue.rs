@@ -9,11 +9,7 @@ use crate::runq::{LocalQueue, Overflow, QueueItem, LOCAL_QUEUE_CAPACITY};
 use concurrent_queue::ConcurrentQueue;
 
 /// Most goroutines one P takes from the global queue at once (Go: 128; 2 under loom).
-#[cfg(not(loom))]
-pub const GLOBAL_BATCH_LIMIT: usize = 128;
-/// Most goroutines one P takes from the global queue at once (Go: 128; 2 under loom).
-#[cfg(loom)]
-pub const GLOBAL_BATCH_LIMIT: usize = 2;
+pub const GLOBAL_BATCH_LIMIT: usize = crate::loom::real_or_model(128, 2);
 
 /// The runtime-wide queue of runnable goroutines.
 pub struct GlobalQueue<T> {

@@ -109,13 +109,14 @@ pub use runtime::{spawn, EnterGuard, Handle, NoRuntime, Runtime};
 pub use syscall::syscall;
 pub use task::{yield_now, Cancel, JoinError, JoinHandle, YieldNow};
 
-/// What loom models need of gmp's internals; built only under `--cfg loom`.
-#[cfg(loom)]
-#[doc(hidden)]
-pub mod loom_exports {
-    pub use crate::global_queue::{GlobalQueue, GLOBAL_BATCH_LIMIT};
-    pub use crate::netpoll::gate::{GateOutcome, WaitGate};
-    pub use crate::processor::{Processor, ProcessorStatus};
-    pub use crate::runq::{LocalQueue, Overflow, QueueItem, LOCAL_QUEUE_CAPACITY};
-    pub use crate::sched::{Machine, Platform, Scheduler, Wakeup};
+loom::only_under_loom! {
+    /// What loom models need of gmp's internals; built only under `--cfg loom`.
+    #[doc(hidden)]
+    pub mod loom_exports {
+        pub use crate::global_queue::{GlobalQueue, GLOBAL_BATCH_LIMIT};
+        pub use crate::netpoll::gate::{GateOutcome, WaitGate};
+        pub use crate::processor::{Processor, ProcessorStatus};
+        pub use crate::runq::{LocalQueue, Overflow, QueueItem, LOCAL_QUEUE_CAPACITY};
+        pub use crate::sched::{Machine, Platform, Scheduler, Wakeup};
+    }
 }

@@ -60,6 +60,28 @@ impl<T> UnsafeCell<T> {
     }
 }
 
+/// `real`, or `model` under loom: capacities and batch sizes shrink so a model's state space
+/// stays small (`LOCAL_QUEUE_CAPACITY`, `GLOBAL_BATCH_LIMIT`).
+pub(crate) const fn real_or_model(real: usize, model: usize) -> usize {
+    if cfg!(loom) {
+        model
+    } else {
+        real
+    }
+}
+
+/// Items compiled only under `--cfg loom` (what the loom models need of gmp's internals), so
+/// that no other module spells the cfg.
+macro_rules! only_under_loom {
+    ($($item:item)*) => {
+        $(
+            #[cfg(loom)]
+            $item
+        )*
+    };
+}
+pub(crate) use only_under_loom;
+
 /// Locks a mutex, ignoring poisoning: gmp never leaves its own state half-updated across a
 /// panic (goroutine code never runs while a scheduler lock is held), so a poisoned lock only
 /// means some unrelated thread panicked while holding it.

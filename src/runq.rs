@@ -44,11 +44,7 @@ use std::ptr::{self, NonNull};
 use crate::loom::{AtomicPtr, AtomicU32, AtomicU64, Ordering::*, UnsafeCell};
 
 /// Slots in a P's ring: 256, as in Go and tokio; 4 under loom to keep the model small.
-#[cfg(not(loom))]
-pub const LOCAL_QUEUE_CAPACITY: usize = 256;
-/// Slots in a P's ring: 256, as in Go and tokio; 4 under loom to keep the model small.
-#[cfg(loom)]
-pub const LOCAL_QUEUE_CAPACITY: usize = 4;
+pub const LOCAL_QUEUE_CAPACITY: usize = crate::loom::real_or_model(256, 4);
 
 const MASK: usize = LOCAL_QUEUE_CAPACITY - 1;
 const HALF: u32 = (LOCAL_QUEUE_CAPACITY / 2) as u32;
@@ -247,7 +243,7 @@ impl<T: QueueItem> LocalQueue<T> {
     /// Owner only: makes `item` the next to run; returns the item it displaced, which the
     /// caller puts at the tail.
     #[inline]
-    #[cfg_attr(not(any(loom, test)), allow(dead_code))] // the scheduler uses the keyed form
+    #[cfg_attr(not(test), allow(dead_code))] // the loom models use it; the scheduler uses the keyed form
     pub fn swap_runnext(&self, item: T) -> Option<T> {
         self.swap_runnext_keyed(item).1.map(|(previous, _)| previous)
     }
@@ -392,7 +388,7 @@ impl<T: QueueItem> std::fmt::Debug for LocalQueue<T> {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::cell::RefCell;
