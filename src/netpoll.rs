@@ -61,20 +61,17 @@
 //! an error instead of parking forever.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::BorrowedFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use polling::{Event, PollMode, Poller};
+use polling::Poller;
 
 use crate::goroutine::{record_wait_reason, WaitReason};
 use crate::loom::lock;
-
-/// How the poller watches a source (see the design comment for why edge mode).
-const MODE: PollMode = PollMode::Edge;
 
 /// The least time between two non-blocking looks at the poller by Ms in `findrunnable`, so
 /// that idle Ms spinning through `findrunnable` do not each make a syscall per pass.
@@ -131,10 +128,6 @@ struct WakerList {
 }
 
 impl WakerList {
-    fn is_empty(&self) -> bool {
-        self.first.is_none()
-    }
-
     /// Adds `waker` unless it is already here. Returns true if the list was empty.
     fn register(&mut self, waker: &Waker) -> bool {
         match &self.first {
@@ -180,7 +173,6 @@ impl Waiters {
 #[derive(Debug)]
 struct Source {
     key: usize,
-    fd: RawFd,
     /// Readiness bits and tick (see `READABLE`, `TICK_SHIFT`).
     state: AtomicU64,
     waiters: Mutex<Waiters>,
@@ -204,18 +196,6 @@ impl Source {
         if emptied != 0 {
             core.waiting.fetch_sub(emptied, Relaxed);
         }
-        if MODE == PollMode::Oneshot {
-            self.arm(core, &waiters);
-        }
-    }
-
-    /// Oneshot mode only: asks the poller for the directions someone waits on.
-    fn arm(&self, core: &Core, waiters: &Waiters) {
-        let interest = Event::new(self.key, !waiters.read.is_empty(), !waiters.write.is_empty());
-        // SAFETY: a source is in the table only while its fd is open: the owner of the fd
-        // deregisters (removing it from the table) before closing it.
-        let fd = unsafe { BorrowedFd::borrow_raw(self.fd) };
-        let _ = core.poller.modify_with_mode(fd, interest, MODE);
     }
 
     /// Drops every parked waker (deregistration, shutdown).
@@ -424,7 +404,8 @@ pub(crate) struct Netpoller {
 impl Netpoller {
     pub(crate) fn new() -> io::Result<Self> {
         let poller = Poller::new()?;
-        if MODE == PollMode::Edge && !poller.supports_edge() {
+        // Sources are watched edge-triggered only (see the design comment for why).
+        if !poller.supports_edge() {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "gmp: the OS poller does not support edge-triggered notifications",
@@ -589,23 +570,12 @@ impl Registration {
         if core.closed.load(Acquire) {
             return Err(runtime_gone());
         }
-        let raw = fd.as_raw_fd();
         let source = lock(&core.table).insert(|key| {
-            Arc::new(Source {
-                key,
-                fd: raw,
-                state: AtomicU64::new(READY_MASK),
-                waiters: Mutex::new(Waiters::default()),
-            })
+            Arc::new(Source { key, state: AtomicU64::new(READY_MASK), waiters: Mutex::new(Waiters::default()) })
         })?;
         // SAFETY: `polling` requires the fd to be deleted from the poller before it is closed;
         // the owner of this registration calls `deregister` before closing it.
-        let added = unsafe {
-            match MODE {
-                PollMode::Oneshot => core.poller.add_with_mode(raw, Event::none(source.key), MODE),
-                _ => wait::add_source(&core.poller, fd, source.key),
-            }
-        };
+        let added = unsafe { wait::add_source(&core.poller, fd, source.key) };
         if let Err(error) = added {
             lock(&core.table).remove(source.key);
             return Err(error);
@@ -642,9 +612,6 @@ impl Registration {
         }
         if waiters.list(direction).register(cx.waker()) {
             self.core.waiting.fetch_add(1, Relaxed);
-        }
-        if MODE == PollMode::Oneshot {
-            self.source.arm(&self.core, &waiters);
         }
         drop(waiters);
         record_wait_reason(WaitReason::IoWait);
@@ -749,7 +716,7 @@ mod tests {
     #[test]
     fn keys_never_collide_with_the_pollers_own_key() {
         let mut table = SourceTable::default();
-        let make = |key| Arc::new(Source { key, fd: -1, state: AtomicU64::new(0), waiters: Mutex::default() });
+        let make = |key| Arc::new(Source { key, state: AtomicU64::new(0), waiters: Mutex::default() });
         let first = table.insert(make).unwrap();
         assert_ne!(first.key, usize::MAX);
         assert!(table.remove(first.key).is_some());

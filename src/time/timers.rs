@@ -50,11 +50,12 @@ use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
-use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::sync::{Mutex, TryLockError};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use super::clock::Clock;
+use crate::loom::lock;
 
 /// `earliest` of a queue with no timer.
 const NO_TIMER: u64 = u64::MAX;
@@ -439,10 +440,6 @@ impl TimerHeap {
         self.entries.retain(|entry| slots[entry.slot as usize].generation == entry.generation);
         self.stale = 0;
     }
-}
-
-fn lock(mutex: &Mutex<TimerHeap>) -> MutexGuard<'_, TimerHeap> {
-    crate::loom::lock(mutex)
 }
 
 #[cfg(test)]
