@@ -11,7 +11,9 @@
 Floors: a file's floor is the longest chain of arrows below it (circles count as one node).
 What is not an arrow: paths in comments and doc comments (intra-doc links), and paths inside
 `#[cfg(test)]` items (tests may reach anywhere). A `crate::Name` that lib.rs re-exports
-(`pub use runtime::{spawn, Runtime}`) is an arrow to the module it comes from.
+(`pub use runtime::{spawn, Runtime}`), or that a module re-exports (`crate::time::Timers`,
+which time/mod.rs takes from `timers`), is an arrow to the file that defines it. Only
+`crate::` paths count: `super::`/`self::` paths stay inside one module directory.
 
 The Map section of ARCHITECTURE.md lists modules one per line, bottom up, each line starting
 with `- ` and the module in backticks (`runtime::shared`, `time`, ...); a file belongs to the
@@ -97,17 +99,6 @@ def strip_test_items(src):
         src = src[:m.start()] + src[i + 1:]
 
 
-def resolve(path):
-    segs = [s for s in path.split('::') if s]
-    for i in range(len(segs), 0, -1):
-        m = '::'.join(segs[:i])
-        if m in mods:
-            return m
-    if segs and segs[0] in reexports:
-        return reexports[segs[0]]
-    return None
-
-
 def group_items(tail):
     depth, cur, items = 0, '', []
     for ch in tail[1:-1]:
@@ -141,16 +132,48 @@ def paths_in(src, prefix_re=PATH):
 
 sources = {m: strip_test_items(strip_comments(open(p).read())) for m, p in files.items()}
 
-# lib.rs re-exports: `pub use module::{Name, ..}` makes `crate::Name` an arrow to `module`.
-reexports = {}
-for mm in re.finditer(r'pub use ([a-z_][a-z0-9_:]*?)::(\{[^;]*\}|[A-Za-z_][A-Za-z0-9_]*);', sources.get('', '')):
-    module = mm.group(1)
-    names = group_items(mm.group(2)) if mm.group(2).startswith('{') else [mm.group(2)]
-    for name in names:
-        name = name.split(' as ')[-1].strip()
-        target = resolve(module)
-        if target:
-            reexports[name] = target
+# Re-exports: `pub use child::Name;` (or `pub(crate) use`, or a `crate::` path) in module m
+# makes `crate::m::Name` an arrow to the file that defines Name, not to m's own file. lib.rs's
+# re-exports make `crate::Name` one.
+reexports_in = {m: {} for m in mods}
+REEXPORT = re.compile(r'pub(?:\((?:crate|super)\))? use ((?:crate::|self::|super::)?[a-z_][a-z0-9_:]*?)::(\{[^;]*\}|[A-Za-z_][A-Za-z0-9_]*(?: as [A-Za-z_][A-Za-z0-9_]*)?);')
+
+
+def absolute(m, path):
+    segs = path.split('::')
+    base = m.split('::') if m else []
+    if segs[0] == 'crate':
+        return '::'.join(segs[1:])
+    if segs[0] == 'self':
+        return '::'.join(base + segs[1:])
+    if segs[0] == 'super':
+        up = base[:-1]
+        return '::'.join(up + segs[1:])
+    return '::'.join(base + segs)  # a child module of m
+
+
+for m, src in sources.items():
+    for mm in REEXPORT.finditer(src):
+        module = absolute(m, mm.group(1))
+        names = group_items(mm.group(2)) if mm.group(2).startswith('{') else [mm.group(2)]
+        for name in names:
+            original = name.split(' as ')[0].strip()
+            alias = name.split(' as ')[-1].strip()
+            reexports_in[m][alias] = module + '::' + original
+
+
+def resolve(path, depth=0):
+    segs = [s for s in path.split('::') if s]
+    for i in range(len(segs), -1, -1):
+        m = '::'.join(segs[:i])
+        if m in mods:
+            if i < len(segs) and depth < 8 and segs[i] in reexports_in[m]:
+                target = resolve(reexports_in[m][segs[i]], depth + 1)
+                if target is not None:
+                    return target
+            return m
+    return None
+
 
 edges = {m: set() for m in mods}
 for m, src in sources.items():

@@ -10,7 +10,7 @@ use std::panic::Location;
 use std::sync::Arc;
 
 use super::block_on;
-use super::shared::Shared;
+use crate::runtime::shared::Shared;
 use crate::context::{self, Context};
 use crate::sched::Machine;
 use crate::task::JoinHandle;

@@ -19,7 +19,7 @@ use std::sync::{Arc, Weak};
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 
-use super::shared::Shared;
+use crate::runtime::shared::Shared;
 use crate::console;
 use crate::context::{self, Context};
 use crate::goroutine::{self, Goroutine, GoroutineFuture, RuntimePointer};

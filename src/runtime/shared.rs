@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use async_task::{ScheduleInfo, WithInfo};
 
-use super::builder::Config;
+use crate::runtime::builder::Config;
 use crate::console;
 use crate::context;
 use crate::goroutine::{self, Goroutine, GoroutineFuture, Runnable, RuntimePointer};
@@ -58,7 +58,7 @@ pub(crate) struct Shared {
     sysmon: Mutex<Option<thread::JoinHandle<()>>>,
     started: Instant,
     pub(crate) trace: crate::trace::TraceConfig,
-    pub(crate) exec_trace: super::trace::Tracer,
+    pub(crate) exec_trace: crate::runtime::trace::Tracer,
     coarse_millis: crate::loom::CachePadded<AtomicU32>,
     seed: AtomicU32,
 }
@@ -89,7 +89,7 @@ impl Shared {
             sysmon: Mutex::new(None),
             started: Instant::now(),
             trace: crate::trace::TraceConfig::from_env(),
-            exec_trace: super::trace::Tracer::default(),
+            exec_trace: crate::runtime::trace::Tracer::default(),
             coarse_millis: crate::loom::CachePadded(AtomicU32::new(0)),
             seed: AtomicU32::new(0x2545_F491),
         });

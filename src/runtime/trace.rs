@@ -82,7 +82,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::shared::Shared;
+use crate::runtime::shared::Shared;
 use crate::context::{self, Context};
 use crate::goroutine::{Goroutine, Runnable};
 
