@@ -55,9 +55,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::context::{self, Context};
-use crate::goroutine::{GoroutineState, Runnable};
+use crate::goroutine::GoroutineState;
 use crate::loom::lock;
 use crate::runtime::builder::Config;
+use crate::runtime::metadata::Runnable;
 use crate::runtime::shared::Shared;
 use crate::runtime::Handle;
 use crate::sched::Machine;
@@ -350,12 +351,8 @@ fn wait_timeout<'a>(
 /// goroutine's metadata). Calls are queued directly at spawn; this runs only if a call is
 /// woken, which the shutdown sweep does (the pool is closed by then, so it is cancelled).
 pub(crate) fn schedule(runnable: Runnable) {
-    let g = runnable.metadata();
-    g.set_state(GoroutineState::Runnable);
-    let shared: *const Shared = g.runtime();
-    // SAFETY: the runtime outlives every goroutine that can still be scheduled
-    // (see `goroutine.rs`), and `runnable` is one.
-    unsafe { &*shared }.blocking.push(runnable);
+    runnable.metadata().set_state(GoroutineState::Runnable);
+    crate::runtime::metadata::with_runtime(runnable, |shared, runnable| shared.blocking.push(runnable));
 }
 
 /// Runs a blocking call's closure with its goroutine in the `syscall` state (Go's name for a
@@ -363,7 +360,9 @@ pub(crate) fn schedule(runnable: Runnable) {
 pub(crate) fn run_call<R>(f: impl FnOnce() -> R) -> R {
     crate::goroutine::with_current(|g| {
         if let Some(g) = g {
-            g.set_state(GoroutineState::Syscall);
+            // Pool threads serve the runtime with a context installed (`run_queued`).
+            let now = context::with_current(|context| context.map_or(0, |c| c.shared.coarse_now()));
+            g.set_state_since(GoroutineState::Syscall, now);
         }
     });
     f()

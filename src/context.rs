@@ -24,7 +24,7 @@ use std::ptr;
 use std::sync::Arc;
 
 use crate::coop;
-use crate::goroutine::Runnable;
+use crate::runtime::metadata::Runnable;
 use crate::runtime::shared::Shared;
 use crate::sched::{Machine, Wakeup};
 

@@ -1,12 +1,14 @@
-//! G: a goroutine — an `async-task` task whose metadata is a [`Goroutine`].
+//! G: a goroutine — an `async-task` task whose metadata holds a [`Goroutine`].
 //!
 //! # Design
 //!
-//! The task allocation holds, in order, async-task's header, this metadata, the (zero-sized)
-//! schedule function and the future. The metadata records what `runtime::dump()` shows: the
-//! id, the state, the wait reason, when the state last changed (in the runtime's coarse clock)
-//! and where the goroutine was spawned. It also points back at the runtime, so the schedule
-//! function needs no captured state (a zero-sized schedule function saves an atomic per wake).
+//! The task allocation holds, in order, async-task's header, the metadata, the (zero-sized)
+//! schedule function and the future. A `Goroutine` is the G data of the metadata: what
+//! `runtime::dump()` shows — the id, the state, the wait reason, when the state last changed
+//! (in the runtime's coarse clock) and where the goroutine was spawned — plus its registry
+//! slot and abort flag. Which runtime it belongs to is the kernel's side of the metadata
+//! (`runtime/metadata.rs`, which wraps a `Goroutine` with the runtime pointer); this module
+//! reaches it only through [`TaskMetadata`], for the clock and for leaving the registry.
 //!
 //! # Abort
 //!
@@ -30,15 +32,6 @@
 //! The fields are relaxed atomics written only by whoever holds the goroutine at that moment
 //! (the M polling it, or the waker queueing it); readers (dump) see a recent snapshot.
 //!
-//! # Lifetime of the runtime pointer
-//!
-//! `runtime` points into the runtime's `Shared` without a reference count. This is sound
-//! because every goroutine is closed before `Shared` is freed: `Shared` lives as long as the
-//! `Runtime`, any `Handle` or any thread serving it, and `Shared`'s own drop sweeps the
-//! registry one last time (wake every registered goroutine, drop every queued one) before
-//! any of its fields is dropped; a goroutine stays registered until its future is dropped,
-//! and spawns after the registry closed are refused under its shard lock. A closed task
-//! never calls its schedule function again.
 
 use std::any::Any;
 use std::cell::Cell;
@@ -46,34 +39,16 @@ use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
-use std::ptr::{self, NonNull};
+use std::ptr;
 use std::task::{Context, Poll};
 
 use crate::loom::{
     AtomicBool, AtomicU32, AtomicU64, AtomicU8,
     Ordering::{Acquire, Relaxed, Release},
 };
-use crate::runq::QueueItem;
-
-/// A goroutine's queue handle: an async-task `Runnable` carrying [`Goroutine`] metadata.
-pub type Runnable = async_task::Runnable<Goroutine>;
 
 /// A panic payload, as caught from a goroutine.
 pub type Panic = Box<dyn Any + Send + 'static>;
-
-// SAFETY: `Runnable::into_raw`/`from_raw` round-trip, and the pointer is never null.
-unsafe impl QueueItem for Runnable {
-    #[inline]
-    fn into_raw(self) -> NonNull<()> {
-        Runnable::into_raw(self)
-    }
-
-    #[inline]
-    unsafe fn from_raw(ptr: NonNull<()>) -> Self {
-        // SAFETY: the caller passes a pointer made by `into_raw`, once.
-        unsafe { Runnable::from_raw(ptr) }
-    }
-}
 
 /// What a goroutine is doing, as `dump()` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,32 +171,20 @@ pub struct Goroutine {
     /// Coarse runtime clock (ms) when `state` last changed.
     since: AtomicU32,
     spawned_at: &'static Location<'static>,
-    runtime: RuntimePointer,
     /// Where the registry keeps this goroutine: `(shard << 32) | slot`.
     registry_slot: AtomicU64,
     /// `JoinHandle::abort` was called: the next poll drops the future instead.
     aborted: AtomicBool,
 }
 
-/// An uncounted pointer to the runtime's shared state; see the module docs for why it stays
-/// valid.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RuntimePointer(pub(crate) *const crate::runtime::shared::Shared);
-
-// SAFETY: `Shared` is `Sync` and outlives every open goroutine (module docs).
-unsafe impl Send for RuntimePointer {}
-// SAFETY: as above.
-unsafe impl Sync for RuntimePointer {}
-
 impl Goroutine {
-    pub(crate) fn new(id: u64, spawned_at: &'static Location<'static>, runtime: RuntimePointer, now: u32) -> Self {
+    pub(crate) fn new(id: u64, spawned_at: &'static Location<'static>, now: u32) -> Self {
         Self {
             id,
             state: AtomicU8::new(GoroutineState::Runnable as u8),
             wait_reason: AtomicU8::new(WaitReason::Unknown as u8),
             since: AtomicU32::new(now),
             spawned_at,
-            runtime,
             registry_slot: AtomicU64::new(u64::MAX),
             aborted: AtomicBool::new(false),
         }
@@ -252,20 +215,20 @@ impl Goroutine {
         self.since.load(Relaxed)
     }
 
-    /// The runtime this goroutine belongs to.
-    pub(crate) fn runtime(&self) -> &crate::runtime::shared::Shared {
-        // SAFETY: `Shared` outlives every goroutine that can still be scheduled (module docs).
-        unsafe { &*self.runtime.0 }
-    }
-
-    /// Moves to `state`. Only entering `Waiting` or `Syscall` stamps `since` (what `dump()`
-    /// reports as how long it has waited), which keeps the clock off the poll path.
+    /// Moves to `state` (`Runnable` or `Running`) without stamping `since`, which keeps the
+    /// clock off the poll path.
     #[inline]
     pub(crate) fn set_state(&self, state: GoroutineState) {
+        debug_assert!(!matches!(state, GoroutineState::Waiting | GoroutineState::Syscall), "use set_state_since");
         self.state.store(state as u8, Relaxed);
-        if matches!(state, GoroutineState::Waiting | GoroutineState::Syscall) {
-            self.since.store(self.runtime().coarse_now(), Relaxed);
-        }
+    }
+
+    /// Moves to `state` (`Waiting` or `Syscall`) and stamps `since` with `now`, the runtime's
+    /// coarse clock: what `dump()` reports as how long it has waited.
+    #[inline]
+    pub(crate) fn set_state_since(&self, state: GoroutineState, now: u32) {
+        self.state.store(state as u8, Relaxed);
+        self.since.store(now, Relaxed);
     }
 
     pub(crate) fn set_wait_reason(&self, reason: WaitReason) {
@@ -345,6 +308,18 @@ impl<T> Drop for Output<T> {
     }
 }
 
+/// What `GoroutineFuture` needs of a goroutine's task metadata beyond its G data. The kernel's
+/// `runtime::metadata::Metadata` is the implementation; keeping it a trait keeps this module
+/// below the runtime.
+pub(crate) trait TaskMetadata: Sync {
+    /// The G data.
+    fn goroutine(&self) -> &Goroutine;
+    /// The coarse clock (ms) of the goroutine's runtime, for `set_state_since`.
+    fn coarse_now(&self) -> u32;
+    /// The goroutine's future has been dropped: it leaves its runtime's registry.
+    fn future_dropped(&self);
+}
+
 /// The future inside every goroutine's task: the user's future plus the bookkeeping that
 /// `dump()`, abort and panic isolation need.
 ///
@@ -352,11 +327,12 @@ impl<T> Drop for Output<T> {
 /// when the task is cancelled, in its own `Drop`): async-task drops a completed future
 /// outside any catch, and a destructor that panicked there left the task running forever
 /// with its handle unresolved.
-pub(crate) struct GoroutineFuture<F> {
+pub(crate) struct GoroutineFuture<F, M: TaskMetadata> {
     future: ManuallyDrop<F>,
     /// The metadata, with its lowest address bit set once `future` has been dropped (the
-    /// metadata is 8-aligned; a separate flag would cost a word per goroutine in padding).
-    goroutine: *const Goroutine,
+    /// metadata holds a `Goroutine`, so it is 8-aligned; a separate flag would cost a word
+    /// per goroutine in padding).
+    goroutine: *const M,
 }
 
 /// The tag bit of `GoroutineFuture::goroutine`.
@@ -364,15 +340,16 @@ const FUTURE_DROPPED: usize = 1;
 const _: () = assert!(std::mem::align_of::<Goroutine>() > FUTURE_DROPPED, "the tag bit needs an aligned pointer");
 
 // SAFETY: the raw pointer is to the task's own `Sync` metadata; `F` decides the rest.
-unsafe impl<F: Send> Send for GoroutineFuture<F> {}
+unsafe impl<F: Send, M: TaskMetadata> Send for GoroutineFuture<F, M> {}
 
-impl<F> GoroutineFuture<F> {
-    pub(crate) fn new(future: F, goroutine: &Goroutine) -> Self {
-        Self { future: ManuallyDrop::new(future), goroutine }
+impl<F, M: TaskMetadata> GoroutineFuture<F, M> {
+    pub(crate) fn new(future: F, metadata: &M) -> Self {
+        const { assert!(std::mem::align_of::<M>() > FUTURE_DROPPED, "the tag bit needs an aligned pointer") };
+        Self { future: ManuallyDrop::new(future), goroutine: metadata }
     }
 
     /// The goroutine's metadata, without the tag bit.
-    fn metadata(&self) -> *const Goroutine {
+    fn metadata(&self) -> *const M {
         // Byte offsets rather than `map_addr` (Rust 1.84, past our MSRV) keep the provenance.
         let tag = self.goroutine as usize & FUTURE_DROPPED;
         self.goroutine.cast::<u8>().wrapping_sub(tag).cast()
@@ -394,7 +371,7 @@ impl<F> GoroutineFuture<F> {
     }
 }
 
-impl<F> Drop for GoroutineFuture<F> {
+impl<F, M: TaskMetadata> Drop for GoroutineFuture<F, M> {
     fn drop(&mut self) {
         // Cancellation ends here with the future still alive; completion with it dropped.
         // A panic from the future's destructor is contained: the goroutine is cancelled
@@ -402,23 +379,24 @@ impl<F> Drop for GoroutineFuture<F> {
         let _ = self.drop_future();
         // SAFETY: the metadata lives in the same task allocation and is dropped after the
         // future.
-        let g = unsafe { &*self.metadata() };
+        let metadata = unsafe { &*self.metadata() };
         // Only now does the goroutine leave the registry: until its future is gone, a
         // shutdown sweep must still be able to find it.
-        g.runtime().registry.remove(g.id(), g.registry_slot());
+        metadata.future_dropped();
     }
 }
 
-impl<F: Future> Future for GoroutineFuture<F> {
+impl<F: Future, M: TaskMetadata> Future for GoroutineFuture<F, M> {
     type Output = Output<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: `future` is never moved out of (it is polled pinned and dropped in place),
         // so handing out `&mut Self` here does not unpin it.
         let this = unsafe { self.get_unchecked_mut() };
-        let goroutine = this.metadata();
         // SAFETY: the metadata outlives the future (same allocation, dropped after it).
-        let g = unsafe { &*goroutine };
+        let metadata = unsafe { &*this.metadata() };
+        let g = metadata.goroutine();
+        let goroutine: *const Goroutine = g;
         if this.future_dropped() {
             // async-task never polls a completed future; be safe anyway.
             return Poll::Pending;
@@ -437,7 +415,7 @@ impl<F: Future> Future for GoroutineFuture<F> {
             Ok(Poll::Pending) => {
                 CURRENT.with(|current| current.set(previous));
                 if g.state() == GoroutineState::Running {
-                    g.set_state(GoroutineState::Waiting);
+                    g.set_state_since(GoroutineState::Waiting, metadata.coarse_now());
                 }
                 return Poll::Pending;
             }

@@ -27,6 +27,7 @@ use shared::Shared;
 pub(crate) mod builder;
 mod handle;
 mod main_thread;
+pub(crate) mod metadata;
 pub(crate) mod shared;
 pub mod trace;
 

@@ -80,7 +80,7 @@ fn enter(context: &Context, index: usize) {
     let processor = &sched.processors[index];
     goroutine::with_current(|g| {
         if let Some(g) = g {
-            g.set_state(GoroutineState::Syscall);
+            g.set_state_since(GoroutineState::Syscall, context.shared.coarse_now());
         }
     });
     processor.metrics.syscalls.add(1);

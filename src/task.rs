@@ -6,7 +6,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::coop;
-use crate::goroutine::{record_wait_reason, Goroutine, Output, Panic, WaitReason};
+use crate::goroutine::{record_wait_reason, Output, Panic, WaitReason};
+use crate::runtime::metadata::Metadata;
 
 /// An owned permission to await a goroutine's result.
 ///
@@ -28,7 +29,7 @@ use crate::goroutine::{record_wait_reason, Goroutine, Output, Panic, WaitReason}
 pub struct JoinHandle<T> {
     /// Held until the handle drops, also after the output was taken (so `goroutine` stays
     /// valid for `id()`); `None` only once dropped.
-    task: Option<async_task::FallibleTask<Output<T>, Goroutine>>,
+    task: Option<async_task::FallibleTask<Output<T>, Metadata>>,
     /// The goroutine's metadata, inside the task allocation that `task` keeps alive.
     goroutine: MetadataPointer,
     /// What a goroutine awaiting this handle waits for: `Join`, or `Blocking` for a
@@ -39,13 +40,13 @@ pub struct JoinHandle<T> {
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(task: async_task::Task<Output<T>, Goroutine>) -> Self {
+    pub(crate) fn new(task: async_task::Task<Output<T>, Metadata>) -> Self {
         let goroutine = MetadataPointer(task.metadata());
         Self { task: Some(task.fallible()), goroutine, wait_reason: WaitReason::Join, taken: false }
     }
 
     /// The handle of a `spawn_blocking` call: awaiting it records the "blocking" wait reason.
-    pub(crate) fn for_blocking_call(task: async_task::Task<Output<T>, Goroutine>) -> Self {
+    pub(crate) fn for_blocking_call(task: async_task::Task<Output<T>, Metadata>) -> Self {
         let mut handle = Self::new(task);
         handle.wait_reason = WaitReason::Blocking;
         handle
@@ -179,10 +180,10 @@ impl<T> fmt::Debug for JoinHandle<T> {
 }
 
 /// A pointer to a goroutine's metadata, valid while the handle holds its task.
-struct MetadataPointer(*const Goroutine);
+struct MetadataPointer(*const Metadata);
 
-// SAFETY: `Goroutine` is `Sync` (relaxed atomics and immutable fields), and the pointer is only
-// dereferenced while the handle's task keeps it alive.
+// SAFETY: `Metadata` is `Sync` (relaxed atomics, immutable fields and a pointer to `Sync`
+// data), and the pointer is only dereferenced while the handle's task keeps it alive.
 unsafe impl Send for MetadataPointer {}
 // SAFETY: as above.
 unsafe impl Sync for MetadataPointer {}

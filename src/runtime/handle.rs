@@ -10,8 +10,8 @@ use std::panic::Location;
 use std::sync::Arc;
 
 use super::block_on;
-use crate::runtime::shared::Shared;
 use crate::context::{self, Context};
+use crate::runtime::shared::Shared;
 use crate::sched::Machine;
 use crate::task::JoinHandle;
 

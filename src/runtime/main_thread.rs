@@ -19,10 +19,11 @@ use std::sync::{Arc, Weak};
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 
-use crate::runtime::shared::Shared;
 use crate::console;
 use crate::context::{self, Context};
-use crate::goroutine::{self, Goroutine, GoroutineFuture, RuntimePointer};
+use crate::goroutine::{self, Goroutine, GoroutineFuture};
+use crate::runtime::metadata::Metadata;
+use crate::runtime::shared::Shared;
 use crate::sched::Machine;
 
 thread_local! {
@@ -92,7 +93,7 @@ pub(super) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     // shows in `dump` with its wait reason) for as long as `future` below lives, which
     // the metadata, declared first, outlives.
     let id = context.next_goroutine_id();
-    let main = Goroutine::new(id, Location::caller(), RuntimePointer(&**shared), shared.coarse_now());
+    let main = Metadata::new(Goroutine::new(id, Location::caller(), shared.coarse_now()), shared);
     shared.registry.insert_near(&main, waker.clone(), context.machine.processor());
     let mut future = pin!(GoroutineFuture::new(console::instrument(future, console::Kind::Main, &main), &main));
     loop {

@@ -34,12 +34,13 @@ use std::time::{Duration, Instant};
 
 use async_task::{ScheduleInfo, WithInfo};
 
-use crate::runtime::builder::Config;
 use crate::console;
 use crate::context;
-use crate::goroutine::{self, Goroutine, GoroutineFuture, Runnable, RuntimePointer};
+use crate::goroutine::{self, Goroutine, GoroutineFuture};
 use crate::platform::RuntimePlatform;
 use crate::registry::Registry;
+use crate::runtime::builder::Config;
+use crate::runtime::metadata::{Metadata, Runnable};
 use crate::sched::{Scheduler, Wakeup};
 use crate::task::JoinHandle;
 
@@ -174,11 +175,11 @@ impl Shared {
         kind: console::Kind,
         schedule: S,
         spawned_at: &'static Location<'static>,
-    ) -> (Runnable, async_task::Task<goroutine::Output<F::Output>, Goroutine>, Option<usize>)
+    ) -> (Runnable, async_task::Task<goroutine::Output<F::Output>, Metadata>, Option<usize>)
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
-        S: async_task::Schedule<Goroutine> + Send + Sync + 'static,
+        S: async_task::Schedule<Metadata> + Send + Sync + 'static,
     {
         let (id, processor) = context::with_current(|context| match context {
             Some(context) if std::ptr::eq(&*context.shared, self) => {
@@ -186,10 +187,10 @@ impl Shared {
             }
             _ => (self.reserve_goroutine_ids(1), None),
         });
-        let metadata = Goroutine::new(id, spawned_at, RuntimePointer(self), self.coarse_now());
+        let metadata = Metadata::new(Goroutine::new(id, spawned_at, self.coarse_now()), self);
         let (runnable, task) = async_task::Builder::new()
             .metadata(metadata)
-            .spawn(move |g: &Goroutine| GoroutineFuture::new(console::instrument(future, kind, g), g), schedule);
+            .spawn(move |m: &Metadata| GoroutineFuture::new(console::instrument(future, kind, m), m), schedule);
         (runnable, task, processor)
     }
 
@@ -415,12 +416,10 @@ impl Drop for Shared {
 /// The schedule function of every goroutine (zero-sized: the runtime comes from the
 /// goroutine's metadata).
 fn schedule(runnable: Runnable, info: ScheduleInfo) {
-    let g = runnable.metadata();
-    g.set_state(goroutine::GoroutineState::Runnable);
-    let shared: *const Shared = g.runtime();
-    // SAFETY: the runtime outlives every goroutine that can still be scheduled
-    // (see `goroutine.rs`), and `runnable` is one.
-    unsafe { &*shared }.ready(runnable, info.woken_while_running);
+    runnable.metadata().set_state(goroutine::GoroutineState::Runnable);
+    crate::runtime::metadata::with_runtime(runnable, |shared, runnable| {
+        shared.ready(runnable, info.woken_while_running)
+    });
 }
 
 #[cfg(test)]
@@ -445,9 +444,9 @@ mod tests {
             }
         }
         let guard = SetOnDrop(dropped.clone());
-        let metadata = Goroutine::new(shared.reserve_goroutine_ids(1), Location::caller(), RuntimePointer(&*shared), 0);
+        let metadata = Metadata::new(Goroutine::new(shared.reserve_goroutine_ids(1), Location::caller(), 0), &shared);
         let (runnable, task) = async_task::Builder::new().metadata(metadata).spawn(
-            move |g: &Goroutine| {
+            move |g: &Metadata| {
                 GoroutineFuture::new(
                     async move {
                         let _guard = guard;

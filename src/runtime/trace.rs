@@ -82,9 +82,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::runtime::shared::Shared;
 use crate::context::{self, Context};
-use crate::goroutine::{Goroutine, Runnable};
+use crate::goroutine::Goroutine;
+use crate::runtime::metadata::Runnable;
+use crate::runtime::shared::Shared;
 
 /// Runtimes tracing now, process-wide: the one load every hook pays while tracing is off.
 static TRACING_RUNTIMES: AtomicUsize = AtomicUsize::new(0);

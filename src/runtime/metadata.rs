@@ -1,0 +1,130 @@
+//! The task metadata of every goroutine: its G data ([`Goroutine`]) and the runtime it belongs
+//! to, and the queue handle ([`Runnable`]) that carries them.
+//!
+//! # Design
+//!
+//! `goroutine.rs` knows only G data; pairing a goroutine with its runtime is the kernel's
+//! business, so the metadata async-task stores in each task is this [`Metadata`]: a
+//! `Goroutine` plus an uncounted pointer to the runtime's [`Shared`]. The schedule functions
+//! (`shared.rs`, `blocking.rs`) find the runtime here, so they capture nothing (a zero-sized
+//! schedule function costs no word in the task); `GoroutineFuture` reaches the clock and the
+//! registry through [`TaskMetadata`]; `JoinHandle::abort` reaches the registry. The
+//! metadata is as large as the `Goroutine` that held the pointer before (40 bytes on 64-bit
+//! targets).
+//!
+//! # Lifetime of the runtime pointer
+//!
+//! The pointer is dereferenced only here, in [`Metadata::runtime`] and [`with_runtime`], and
+//! this is why it is valid there: every goroutine is closed before `Shared` is freed. `Shared` lives as long as
+//! the `Runtime`, any `Handle` or any thread serving it, and `Shared`'s own drop sweeps the
+//! registry one last time (wake every registered goroutine, drop every queued one) before any
+//! of its fields is dropped; a goroutine stays registered until its future is dropped, and
+//! spawns after the registry closed are refused under its shard lock. A closed task never
+//! calls its schedule function again. Code that reaches a goroutine from outside the
+//! runtime's threads (`JoinHandle::abort`) checks that it is still open while holding
+//! `RUNTIMES_IN_USE`, which `Shared`'s drop takes exclusively after its last sweep.
+
+use std::ptr::NonNull;
+
+use crate::goroutine::{Goroutine, TaskMetadata};
+use crate::runq::QueueItem;
+use crate::runtime::shared::Shared;
+
+/// A goroutine's queue handle: an async-task `Runnable` carrying its [`Metadata`].
+pub(crate) type Runnable = async_task::Runnable<Metadata>;
+
+/// A goroutine's task metadata: its G data and its runtime.
+#[derive(Debug)]
+pub(crate) struct Metadata {
+    goroutine: Goroutine,
+    runtime: *const Shared,
+}
+
+// SAFETY: `Goroutine` is `Sync` and `Send`; the pointer is to `Shared`, which is `Sync`, and is
+// only dereferenced while the goroutine is open (module docs).
+unsafe impl Send for Metadata {}
+// SAFETY: as above.
+unsafe impl Sync for Metadata {}
+
+impl Metadata {
+    pub(crate) fn new(goroutine: Goroutine, runtime: &Shared) -> Self {
+        Self { goroutine, runtime }
+    }
+
+    /// The runtime this goroutine belongs to. Call only while the goroutine is open (from its
+    /// poll, its schedule function, its future's drop, or after checking under
+    /// `RUNTIMES_IN_USE`).
+    #[inline]
+    pub(crate) fn runtime(&self) -> &Shared {
+        // SAFETY: `Shared` outlives every open goroutine (module docs), and callers hold an
+        // open one.
+        unsafe { &*self.runtime }
+    }
+}
+
+/// Hands `runnable` to `f` along with its runtime, for a schedule function: `f` takes the
+/// runnable by value, so the runtime cannot be borrowed from its metadata.
+#[inline]
+pub(crate) fn with_runtime<R>(runnable: Runnable, f: impl FnOnce(&Shared, Runnable) -> R) -> R {
+    let shared = runnable.metadata().runtime;
+    // SAFETY: `runnable` is an open goroutine, and `Shared` outlives every open goroutine
+    // (module docs); `f` runs while the goroutine it was handed is still open (it may only
+    // queue or drop it, and `Shared`'s last sweep waits for the thread doing so).
+    f(unsafe { &*shared }, runnable)
+}
+
+impl std::ops::Deref for Metadata {
+    type Target = Goroutine;
+
+    #[inline]
+    fn deref(&self) -> &Goroutine {
+        &self.goroutine
+    }
+}
+
+impl TaskMetadata for Metadata {
+    #[inline]
+    fn goroutine(&self) -> &Goroutine {
+        &self.goroutine
+    }
+
+    #[inline]
+    fn coarse_now(&self) -> u32 {
+        self.runtime().coarse_now()
+    }
+
+    fn future_dropped(&self) {
+        self.runtime().registry.remove(self.goroutine.id(), self.goroutine.registry_slot());
+    }
+}
+
+// SAFETY: `Runnable::into_raw`/`from_raw` round-trip, and the pointer is never null.
+unsafe impl QueueItem for Runnable {
+    #[inline]
+    fn into_raw(self) -> NonNull<()> {
+        Runnable::into_raw(self)
+    }
+
+    #[inline]
+    unsafe fn from_raw(ptr: NonNull<()>) -> Self {
+        // SAFETY: the caller passes a pointer made by `into_raw`, once.
+        unsafe { Runnable::from_raw(ptr) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pairing a goroutine with its runtime outside `Goroutine` costs no word: the metadata
+    /// is the size `Goroutine` was when it held the pointer itself.
+    #[test]
+    fn the_metadata_is_no_larger_than_the_goroutine_with_its_pointer_was() {
+        let size = std::mem::size_of::<Metadata>();
+        eprintln!("size_of::<Goroutine>() = {}, size_of::<Metadata>() = {size}", std::mem::size_of::<Goroutine>());
+        if cfg!(target_pointer_width = "64") {
+            assert_eq!(size, 40);
+        }
+        assert_eq!(size, std::mem::size_of::<Goroutine>() + std::mem::size_of::<usize>());
+    }
+}
