@@ -185,6 +185,21 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
     })
 }
 
+/// Counts the goroutines the netpoller just readied against the P of the current thread, or
+/// `unowned` if it holds none (sysmon's backstop poll). The runtime hands this to its
+/// netpoller (`Netpoller::new`), which so need not know about threads and Ps.
+pub(crate) fn count_netpoll_wakes(goroutines: usize, unowned: &std::sync::atomic::AtomicU64) {
+    let counted = with_current(|context| {
+        let context = context?;
+        let p = context.machine.processor()?;
+        context.shared.sched.processors[p].metrics.netpoll_wakes.add(goroutines as u64);
+        Some(())
+    });
+    if counted.is_none() {
+        unowned.fetch_add(goroutines as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// The hint for calls that need a runtime's I/O or timers (`outside_runtime`'s `or`).
 pub(crate) const IN_A_GOROUTINE: &str = ", or in a goroutine (gmp::spawn)";
 

@@ -77,7 +77,9 @@ impl<T: AsFd> Async<T> {
 
     /// Registers `io`, which the caller has already made non-blocking.
     pub(crate) fn new_nonblocking(io: T, call: &str) -> io::Result<Self> {
-        let registration = Registration::new(io.as_fd(), call)?;
+        let registration = crate::context::with_runtime(call, crate::context::IN_A_GOROUTINE, |shared| {
+            Registration::new(&shared.netpoll, io.as_fd())
+        })?;
         Ok(Self { registration, io: Some(io) })
     }
 

@@ -351,20 +351,6 @@ impl ProcessorMetrics {
     }
 }
 
-/// Counts the goroutines the netpoller just readied against the P of the current thread, or
-/// `unowned` if it holds none (sysmon's backstop poll).
-pub(crate) fn count_netpoll_wakes(goroutines: usize, unowned: &AtomicU64) {
-    let counted = crate::context::with_current(|context| {
-        let context = context?;
-        let p = context.machine.processor()?;
-        context.shared.sched.processors[p].metrics.netpoll_wakes.add(goroutines as u64);
-        Some(())
-    });
-    if counted.is_none() {
-        unowned.fetch_add(goroutines as u64, Relaxed);
-    }
-}
-
 /// Event counters of one P, or summed over all Ps (in [`Stats::counters`]).
 ///
 /// Each counts from the runtime's start and only grows.
@@ -560,51 +546,6 @@ impl Histogram {
         self.count += other.count;
         self.sum += other.sum;
     }
-}
-
-/// What `stats()` shows of the metrics.
-pub(crate) struct Collected {
-    pub(crate) counters: ProcessorCounters,
-    pub(crate) processors: Vec<ProcessorStats>,
-    pub(crate) poll_time_histogram: Histogram,
-    pub(crate) scheduling_latency_histogram: Histogram,
-}
-
-/// Reads every P's metrics; lists those in `shown`, sums over all.
-pub(crate) fn collect(shared: &crate::runtime::shared::Shared, shown: &[usize]) -> Collected {
-    use crate::processor::ProcessorStatus;
-    let processors = &shared.sched.processors;
-    let mut collected = Collected {
-        counters: ProcessorCounters::default(),
-        processors: Vec::with_capacity(shown.len()),
-        poll_time_histogram: Histogram::default(),
-        scheduling_latency_histogram: Histogram::default(),
-    };
-    for (index, processor) in processors.iter().enumerate() {
-        let metrics = &processor.metrics;
-        let counters = metrics.counters(processor.polls.load(Relaxed));
-        let poll_time = metrics.poll_time_histogram();
-        let latency = metrics.scheduling_latency_histogram();
-        collected.counters += counters;
-        collected.poll_time_histogram.merge(&poll_time);
-        collected.scheduling_latency_histogram.merge(&latency);
-        if shown.contains(&index) {
-            collected.processors.push(ProcessorStats {
-                index,
-                status: match processor.status() {
-                    ProcessorStatus::Idle => "idle",
-                    ProcessorStatus::Running => "running",
-                    ProcessorStatus::Syscall => "syscall",
-                },
-                local_queue_length: processor.queue.len(),
-                counters,
-                poll_time_histogram: poll_time,
-                scheduling_latency_histogram: latency,
-            });
-        }
-    }
-    collected.counters.netpoll_wakes += shared.netpoll.wakes_without_processor();
-    collected
 }
 
 #[cfg(test)]

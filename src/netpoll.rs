@@ -286,9 +286,15 @@ struct Core {
     epoch: Instant,
     closed: AtomicBool,
     /// Goroutines readied by a thread holding no P (sysmon's backstop), for `stats()`; the
-    /// others count on the P of the M that polled (`metrics.rs`).
+    /// others count on the P of the M that polled.
     wakes_without_processor: AtomicU64,
+    /// Counts `n` readied goroutines: on the calling thread's P, or in the counter passed if
+    /// it holds none (given by the runtime, which knows threads and Ps).
+    count_wakes: CountWakes,
 }
+
+/// How the netpoller counts the goroutines it readied (`Netpoller::new`).
+pub(crate) type CountWakes = fn(usize, &AtomicU64);
 
 impl Core {
     fn nanos(&self, instant: Instant) -> u64 {
@@ -367,7 +373,7 @@ fn runtime_gone() -> io::Error {
 fn wake_all(wakers: Vec<Waker>, core: &Core) -> bool {
     let woke = !wakers.is_empty();
     if woke {
-        crate::metrics::count_netpoll_wakes(wakers.len(), &core.wakes_without_processor);
+        (core.count_wakes)(wakers.len(), &core.wakes_without_processor);
     }
     for waker in wakers {
         let _ = catch_unwind(AssertUnwindSafe(|| waker.wake()));
@@ -402,7 +408,8 @@ pub(crate) struct Netpoller {
 }
 
 impl Netpoller {
-    pub(crate) fn new() -> io::Result<Self> {
+    /// A netpoller that counts the goroutines it readies with `count_wakes`.
+    pub(crate) fn new(count_wakes: CountWakes) -> io::Result<Self> {
         let poller = Poller::new()?;
         // Sources are watched edge-triggered only (see the design comment for why).
         if !poller.supports_edge() {
@@ -423,6 +430,7 @@ impl Netpoller {
                 epoch: Instant::now(),
                 closed: AtomicBool::new(false),
                 wakes_without_processor: AtomicU64::new(0),
+                count_wakes,
             }),
             gate: gate::WaitGate::new(wait::EventBuffer::new()),
             last_poll: AtomicU64::new(0),
@@ -497,7 +505,7 @@ impl Netpoller {
         let mut wakers = Vec::new();
         let outcome = self.gate.block(
             // M0 also declines if its main future was woken (it goes to poll it).
-            || has_work() || crate::runtime::main_thread_in_network(true),
+            has_work,
             |events| {
                 let deadline = match (deadline, retry) {
                     (Some(a), Some(b)) => Some(a.min(b)),
@@ -510,7 +518,6 @@ impl Netpoller {
                 }
             },
         );
-        crate::runtime::main_thread_in_network(false);
         match outcome {
             gate::GateOutcome::Taken | gate::GateOutcome::Declined => None,
             gate::GateOutcome::Notified => Some(ReadyList(Vec::new(), self.core.clone())),
@@ -555,15 +562,9 @@ pub(crate) struct Registration {
 }
 
 impl Registration {
-    /// Registers `fd` with the netpoller of the runtime running this thread.
-    ///
-    /// # Panics
-    ///
-    /// Outside a gmp runtime, naming `call`.
-    pub(crate) fn new(fd: BorrowedFd<'_>, call: &str) -> io::Result<Self> {
-        let core = crate::context::with_current(|context| context.map(|c| c.shared.netpoll.core.clone()));
-        let Some(core) = core else { crate::context::outside_runtime(call, crate::context::IN_A_GOROUTINE) };
-        Self::with_core(core, fd)
+    /// Registers `fd` with `netpoller`.
+    pub(crate) fn new(netpoller: &Netpoller, fd: BorrowedFd<'_>) -> io::Result<Self> {
+        Self::with_core(netpoller.core.clone(), fd)
     }
 
     fn with_core(core: Arc<Core>, fd: BorrowedFd<'_>) -> io::Result<Self> {

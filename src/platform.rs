@@ -64,7 +64,11 @@ impl Platform for RuntimePlatform {
         // The nearest timer, as a real instant (none while the clock is paused: sysmon
         // advances a paused clock, waiting does not).
         let deadline = shared.timers.next_deadline().and_then(|deadline| shared.timers.clock.real_deadline(deadline));
-        let Some(ready) = shared.netpoll.block_until_ready(deadline, has_work) else { return false };
+        // M0 also declines to block if its main future was woken (it goes to poll it).
+        let declined = || has_work() || crate::runtime::main_thread_in_network(true);
+        let ready = shared.netpoll.block_until_ready(deadline, &declined);
+        crate::runtime::main_thread_in_network(false);
+        let Some(ready) = ready else { return false };
         before_waking();
         as_batch_wake(shared, || ready.wake());
         shared.timers.run_all_due(shared.timers.now());

@@ -80,7 +80,14 @@ impl Runtime {
     }
 
     pub(crate) fn with_config(config: Config) -> io::Result<Runtime> {
-        Ok(Runtime { shared: Shared::new(config)?, shut_down: false })
+        let shared = Shared::new(config)?;
+        shared.sched.set_platform(Box::new(crate::platform::RuntimePlatform::new(&shared)));
+        shared.set_sysmon(crate::sysmon::start(&shared)?);
+        #[cfg(unix)]
+        if shared.config.dump_on_sigquit {
+            crate::sigquit::enable(&shared)?;
+        }
+        Ok(Runtime { shared, shut_down: false })
     }
 
     /// Runs `future` to completion on the calling thread, which becomes an M (M0) holding a P

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::metrics::{Histogram, ProcessorCounters, ProcessorStats};
 use crate::processor::ProcessorStatus;
 use crate::registry::GoroutineRecord;
 use crate::runtime::shared::Shared;
@@ -116,7 +117,7 @@ pub(crate) fn stats(shared: &Shared) -> Stats {
     let shown = shown_processors(shared);
     let blocking_threads = shared.blocking.thread_count();
 
-    let metrics = crate::metrics::collect(shared, &shown);
+    let metrics = collect(shared, &shown);
     Stats {
         maxprocs: sched.maxprocs,
         goroutines: shared.registry.len(),
@@ -234,6 +235,50 @@ fn dump_status(record: &GoroutineRecord, now_ms: u32) -> String {
         let _ = write!(status, ", {waited} minutes");
     }
     status
+}
+
+/// What `stats()` shows of the metrics.
+struct Collected {
+    counters: ProcessorCounters,
+    processors: Vec<ProcessorStats>,
+    poll_time_histogram: Histogram,
+    scheduling_latency_histogram: Histogram,
+}
+
+/// Reads every P's metrics; lists those in `shown`, sums over all.
+fn collect(shared: &Shared, shown: &[usize]) -> Collected {
+    let processors = &shared.sched.processors;
+    let mut collected = Collected {
+        counters: ProcessorCounters::default(),
+        processors: Vec::with_capacity(shown.len()),
+        poll_time_histogram: Histogram::default(),
+        scheduling_latency_histogram: Histogram::default(),
+    };
+    for (index, processor) in processors.iter().enumerate() {
+        let metrics = &processor.metrics;
+        let counters = metrics.counters(processor.polls.load(std::sync::atomic::Ordering::Relaxed));
+        let poll_time = metrics.poll_time_histogram();
+        let latency = metrics.scheduling_latency_histogram();
+        collected.counters += counters;
+        collected.poll_time_histogram.merge(&poll_time);
+        collected.scheduling_latency_histogram.merge(&latency);
+        if shown.contains(&index) {
+            collected.processors.push(ProcessorStats {
+                index,
+                status: match processor.status() {
+                    ProcessorStatus::Idle => "idle",
+                    ProcessorStatus::Running => "running",
+                    ProcessorStatus::Syscall => "syscall",
+                },
+                local_queue_length: processor.queue.len(),
+                counters,
+                poll_time_histogram: poll_time,
+                scheduling_latency_histogram: latency,
+            });
+        }
+    }
+    collected.counters.netpoll_wakes += shared.netpoll.wakes_without_processor();
+    collected
 }
 
 #[cfg(test)]

@@ -37,7 +37,6 @@ use async_task::{ScheduleInfo, WithInfo};
 use crate::console;
 use crate::context;
 use crate::goroutine::{self, Goroutine, GoroutineFuture};
-use crate::platform::RuntimePlatform;
 use crate::registry::Registry;
 use crate::runtime::builder::Config;
 use crate::runtime::metadata::{Metadata, Runnable};
@@ -71,15 +70,16 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
-    /// A runtime's shared state, with its platform, sysmon, execution trace and SIGQUIT dump
-    /// started.
+    /// A runtime's shared state, its execution trace started if the environment asks for
+    /// one. The façade then gives it its platform, sysmon and SIGQUIT dump (`Runtime::new`),
+    /// which sit above the kernel.
     pub(crate) fn new(config: Config) -> io::Result<Arc<Shared>> {
         let maxprocs = config.maxprocs;
         let shared = Arc::new(Shared {
             // Spares beyond the first ones are added as polls get stuck, up to one per thread.
             sched: Scheduler::with_spare_limit(maxprocs, maxprocs.max(4), config.max_threads),
             registry: Registry::new(maxprocs * 4),
-            netpoll: crate::netpoll::Netpoller::new()?,
+            netpoll: crate::netpoll::Netpoller::new(context::count_netpoll_wakes)?,
             timers: crate::time::Timers::new(maxprocs),
             blocking: crate::blocking::BlockingPool::new(&config),
             config,
@@ -94,17 +94,15 @@ impl Shared {
             coarse_millis: crate::loom::CachePadded(AtomicU32::new(0)),
             seed: AtomicU32::new(0x2545_F491),
         });
-        shared.sched.set_platform(Box::new(RuntimePlatform::new(&shared)));
-        let sysmon = crate::sysmon::start(&shared)?;
-        *crate::loom::lock(&shared.sysmon) = Some(sysmon);
         if let Some(path) = &shared.trace.exec_trace {
             shared.exec_trace.start_from_env(path);
         }
-        #[cfg(unix)]
-        if shared.config.dump_on_sigquit {
-            crate::sigquit::enable(&shared)?;
-        }
         Ok(shared)
+    }
+
+    /// Files sysmon's thread handle, for the shutdown to join.
+    pub(crate) fn set_sysmon(&self, sysmon: thread::JoinHandle<()>) {
+        *crate::loom::lock(&self.sysmon) = Some(sysmon);
     }
 
     /// Ids `[start, start + count)` for an M's id cache.
