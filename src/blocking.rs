@@ -57,10 +57,9 @@ use std::time::{Duration, Instant};
 use crate::context::{self, Context};
 use crate::goroutine::GoroutineState;
 use crate::loom::lock;
-use crate::runtime::builder::Config;
+use crate::runtime::config::Config;
 use crate::runtime::metadata::Runnable;
 use crate::runtime::shared::Shared;
-use crate::runtime::Handle;
 use crate::sched::Machine;
 use crate::task::JoinHandle;
 
@@ -411,26 +410,4 @@ where
         ", or call Handle::spawn_blocking (Runtime::handle) from other threads",
         |shared| shared.spawn_blocking(f, location),
     )
-}
-
-impl Handle {
-    /// Runs `f` on this handle's runtime's blocking pool; see [`spawn_blocking`] for the
-    /// details. Works from any thread.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let rt = gmp::Runtime::new().unwrap();
-    /// let handle = rt.handle();
-    /// let call = std::thread::spawn(move || handle.spawn_blocking(|| 6 * 7)).join().unwrap();
-    /// assert_eq!(rt.block_on(call).unwrap(), 42);
-    /// ```
-    #[track_caller]
-    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
-    where
-        F: FnOnce() -> R + Send + 'static,
-        R: Send + 'static,
-    {
-        self.shared().spawn_blocking(f, Location::caller())
-    }
 }

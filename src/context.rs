@@ -77,8 +77,6 @@ pub(crate) fn count_in_batch_wake() -> bool {
 /// Uninstalls a context when dropped, restoring the previous one.
 pub(crate) struct ContextGuard {
     previous: *const Context,
-    /// M0's "main future woken" flag, shown to the paused clock's auto-advance meanwhile.
-    _main_future: Option<crate::time::MainFutureWatch>,
 }
 
 impl Drop for ContextGuard {
@@ -95,9 +93,7 @@ impl Context {
     /// Installs `self` as this thread's context until the guard drops. `self` must outlive
     /// the guard (callers keep both on the same stack frame).
     pub(crate) fn enter(&self) -> ContextGuard {
-        let main_future =
-            self.machine.interrupt_flag().map(|flag| crate::time::MainFutureWatch::new(&self.shared, flag));
-        ContextGuard { previous: CURRENT.with(|current| current.replace(self)), _main_future: main_future }
+        ContextGuard { previous: CURRENT.with(|current| current.replace(self)) }
     }
 
     /// The next goroutine id, from this M's reserved batch.

@@ -21,10 +21,12 @@ use std::time::Duration;
 
 use crate::context;
 use crate::task::JoinHandle;
-use builder::{Builder, Config};
+use builder::Builder;
+use config::Config;
 use shared::Shared;
 
 pub(crate) mod builder;
+pub(crate) mod config;
 mod handle;
 mod main_thread;
 pub(crate) mod metadata;

@@ -4,6 +4,7 @@ use std::io;
 use std::sync::Once;
 use std::time::Duration;
 
+use crate::runtime::config::Config;
 use crate::runtime::Runtime;
 
 /// How long a drop of a [`Runtime`] waits for threads stuck in blocking calls, by default.
@@ -27,19 +28,6 @@ pub const MAXPROCS_ENV: &str = "GMP_MAXPROCS";
 #[derive(Debug, Clone)]
 pub struct Builder {
     pub(crate) maxprocs: Option<usize>,
-    pub(crate) max_threads: usize,
-    pub(crate) max_blocking_threads: usize,
-    pub(crate) blocking_keep_alive: Duration,
-    pub(crate) thread_name: String,
-    pub(crate) thread_stack_size: Option<usize>,
-    pub(crate) dump_on_sigquit: bool,
-    pub(crate) drop_timeout: Duration,
-}
-
-/// The validated configuration a runtime runs with.
-#[derive(Debug, Clone)]
-pub(crate) struct Config {
-    pub(crate) maxprocs: usize,
     pub(crate) max_threads: usize,
     pub(crate) max_blocking_threads: usize,
     pub(crate) blocking_keep_alive: Duration,

@@ -91,6 +91,26 @@ impl Handle {
         self.shared.spawn(future, Location::caller())
     }
 
+    /// Runs `f` on this handle's runtime's blocking pool; see
+    /// [`spawn_blocking`](crate::spawn_blocking) for the details. Works from any thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = gmp::Runtime::new().unwrap();
+    /// let handle = rt.handle();
+    /// let call = std::thread::spawn(move || handle.spawn_blocking(|| 6 * 7)).join().unwrap();
+    /// assert_eq!(rt.block_on(call).unwrap(), 42);
+    /// ```
+    #[track_caller]
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.shared().spawn_blocking(f, Location::caller())
+    }
+
     /// Runs `future` to completion on the calling thread, as [`Runtime::block_on`](super::Runtime::block_on) does, on
     /// this handle's runtime: from a plain thread, or from inside a `spawn_blocking` call, a
     /// thread can drive a future that uses the runtime's timers, I/O and goroutines.

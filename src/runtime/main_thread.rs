@@ -82,6 +82,9 @@ pub(super) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     let machine = Machine::new(seed, Some(signal.woken.clone()));
     machine.set_thread_id(crate::os::current_thread_id());
     let context = Context::new(shared.clone(), machine);
+    // The main future's flag is on the paused clock's watch list (for auto-advance) while M0
+    // serves the runtime; declared before the guard, so it is dropped after it.
+    let _main_future = crate::time::MainFutureWatch::new(shared, &signal.woken);
     let _guard = context.enter();
     let _leave = LeaveOnDrop(&context);
     if let Some(index) = shared.sched.acquire_idle_processor() {

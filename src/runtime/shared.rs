@@ -38,7 +38,7 @@ use crate::console;
 use crate::context;
 use crate::goroutine::{self, Goroutine, GoroutineFuture};
 use crate::registry::Registry;
-use crate::runtime::builder::Config;
+use crate::runtime::config::Config;
 use crate::runtime::metadata::{Metadata, Runnable};
 use crate::sched::{Scheduler, Wakeup};
 use crate::task::JoinHandle;

@@ -194,7 +194,7 @@ impl ClockState {
 }
 
 /// Keeps an M0's "main future woken" flag on its runtime's watch list while it is inside
-/// `block_on` (held by its context guard).
+/// `block_on` (held by `block_on`, next to its context guard).
 pub(crate) struct MainFutureWatch {
     shared: Arc<Shared>,
     flag: Arc<AtomicBool>,
