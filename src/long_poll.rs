@@ -14,27 +14,6 @@ use std::time::Duration;
 
 use crate::runtime::shared::Shared;
 
-/// The threshold when `GMP_DEBUG` does not set one.
-pub(crate) const DEFAULT_THRESHOLD: Duration = Duration::from_millis(100);
-
-/// The warning's threshold; `None` turns it off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct LongPoll(pub(crate) Option<Duration>);
-
-impl Default for LongPoll {
-    fn default() -> Self {
-        Self(Some(DEFAULT_THRESHOLD))
-    }
-}
-
-impl LongPoll {
-    /// Parses the value of `longpoll=<ms>`: milliseconds, 0 for off.
-    pub(crate) fn parse(ms: &str) -> Option<Self> {
-        let ms = ms.parse::<u64>().ok()?;
-        Some(Self((ms > 0).then(|| Duration::from_millis(ms))))
-    }
-}
-
 /// sysmon, each round, for a P inside poll number `polls` that has run `age`: warns once per
 /// poll past the threshold. `warned` is sysmon's note of the poll it last warned about.
 pub(crate) fn check(shared: &Shared, index: usize, polls: u64, age: Duration, warned: &mut u64) {
@@ -62,15 +41,6 @@ fn message(id: u64, spawned_at: &std::panic::Location<'_>, processor: usize, age
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn longpoll_values_parse_as_milliseconds_and_zero_is_off() {
-        assert_eq!(LongPoll::parse("250"), Some(LongPoll(Some(Duration::from_millis(250)))));
-        assert_eq!(LongPoll::parse("0"), Some(LongPoll(None)));
-        assert_eq!(LongPoll::parse("abc"), None);
-        assert_eq!(LongPoll::parse("-5"), None);
-        assert_eq!(LongPoll::default(), LongPoll(Some(DEFAULT_THRESHOLD)));
-    }
 
     #[test]
     fn the_warning_is_one_line_naming_goroutine_site_processor_and_the_remedies() {

@@ -1,64 +1,13 @@
 //! Introspection: `runtime::stats()`, `runtime::dump()` and Go-style scheduler traces
 //! (`GMP_DEBUG=schedtrace=1000[,scheddetail=1]`), printed by sysmon. `GMP_DEBUG=trace=<path>` is
-//! parsed here too; the execution trace itself is `runtime/trace.rs`.
+//! parsed in `runtime/config.rs`; the execution trace itself is `runtime/trace.rs`.
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use crate::metrics::{Histogram, ProcessorCounters, ProcessorStats};
 use crate::processor::ProcessorStatus;
 use crate::registry::GoroutineRecord;
 use crate::runtime::shared::Shared;
-
-/// The environment variable that turns on scheduler traces.
-pub const DEBUG_ENV: &str = "GMP_DEBUG";
-
-/// What `GMP_DEBUG` asked for.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct TraceConfig {
-    /// Print a `SCHED` line this often.
-    pub(crate) schedtrace: Option<Duration>,
-    /// Also print a line per P and per goroutine.
-    pub(crate) scheddetail: bool,
-    /// The long-poll warning's threshold (`longpoll=<ms>`, 0 off; `long_poll.rs`).
-    pub(crate) longpoll: crate::long_poll::LongPoll,
-    /// Write an execution trace here (`runtime/trace.rs`).
-    pub(crate) exec_trace: Option<std::path::PathBuf>,
-}
-
-impl TraceConfig {
-    /// Reads `GMP_DEBUG` (`schedtrace=<ms>`, `scheddetail=1`, `longpoll=<ms>`, `trace=<path>`,
-    /// comma-separated). Unknown or
-    /// malformed settings are reported once on stderr and ignored.
-    pub(crate) fn from_env() -> Self {
-        std::env::var(DEBUG_ENV).map(|value| Self::parse(&value)).unwrap_or_default()
-    }
-
-    fn parse(value: &str) -> Self {
-        let mut config = Self::default();
-        for setting in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            match setting.split_once('=') {
-                Some(("schedtrace", ms)) => match ms.parse::<u64>() {
-                    Ok(ms) if ms > 0 => config.schedtrace = Some(Duration::from_millis(ms)),
-                    _ => eprintln!("gmp: ignoring {DEBUG_ENV} setting {setting:?}: schedtrace takes milliseconds > 0"),
-                },
-                Some(("scheddetail", flag)) => config.scheddetail = flag == "1",
-                Some(("longpoll", ms)) => match crate::long_poll::LongPoll::parse(ms) {
-                    Some(longpoll) => config.longpoll = longpoll,
-                    None => eprintln!(
-                        "gmp: ignoring {DEBUG_ENV} setting {setting:?}: longpoll takes milliseconds (0 turns it off)"
-                    ),
-                },
-                Some(("trace", path)) if !path.is_empty() => config.exec_trace = Some(path.into()),
-                _ => eprintln!(
-                    "gmp: ignoring unknown {DEBUG_ENV} setting {setting:?} (known: schedtrace=<ms>, scheddetail=1, \
-                     longpoll=<ms>, trace=<path>)"
-                ),
-            }
-        }
-        config
-    }
-}
 
 /// A snapshot of the scheduler's counters.
 ///
@@ -279,31 +228,4 @@ fn collect(shared: &Shared, shown: &[usize]) -> Collected {
     }
     collected.counters.netpoll_wakes += shared.netpoll.wakes_without_processor();
     collected
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gmp_debug_settings_parse_as_go_spells_them() {
-        let config = TraceConfig::parse("schedtrace=1000,scheddetail=1");
-        assert_eq!(config.schedtrace, Some(Duration::from_millis(1000)));
-        assert!(config.scheddetail);
-        assert_eq!(TraceConfig::parse("schedtrace=abc"), TraceConfig::default());
-        assert_eq!(TraceConfig::parse(""), TraceConfig::default());
-        let config = TraceConfig::parse("schedtrace=500,trace=/tmp/gmp trace.json");
-        assert_eq!(config.exec_trace, Some("/tmp/gmp trace.json".into()));
-        assert_eq!(config.schedtrace, Some(Duration::from_millis(500)));
-        assert_eq!(TraceConfig::parse("trace="), TraceConfig::default());
-    }
-
-    #[test]
-    fn longpoll_sets_the_warning_threshold_and_zero_turns_it_off() {
-        use crate::long_poll::{LongPoll, DEFAULT_THRESHOLD};
-        assert_eq!(TraceConfig::default().longpoll, LongPoll(Some(DEFAULT_THRESHOLD)));
-        assert_eq!(TraceConfig::parse("longpoll=250").longpoll, LongPoll(Some(Duration::from_millis(250))));
-        assert_eq!(TraceConfig::parse("schedtrace=5,longpoll=0").longpoll, LongPoll(None));
-        assert_eq!(TraceConfig::parse("longpoll=soon"), TraceConfig::default());
-    }
 }

@@ -332,12 +332,12 @@ impl Tracer {
         if n == 2 {
             eprintln!(
                 "gmp: {}=trace: this process builds more than one runtime; the second traces into {} (and so on)",
-                crate::trace::DEBUG_ENV,
+                crate::runtime::config::DEBUG_ENV,
                 path.display()
             );
         }
         if let Err(error) = self.start(&path) {
-            eprintln!("gmp: ignoring {}=trace: {error}", crate::trace::DEBUG_ENV);
+            eprintln!("gmp: ignoring {}=trace: {error}", crate::runtime::config::DEBUG_ENV);
         }
     }
 
