@@ -7,6 +7,9 @@
     scripts/import_graph.py [src] --map ARCHITECTURE.md
                                              ... and the arrows that run from a lower module
                                              to a higher one in the Map section's order
+    scripts/import_graph.py [src] --order    ... and a bottom-up order of the files with the
+                                             fewest upward arrows (circles of up to 8 files
+                                             are ordered by trying every order)
 
 Floors: a file's floor is the longest chain of arrows below it (circles count as one node).
 What is not an arrow: paths in comments and doc comments (intra-doc links), and paths inside
@@ -26,10 +29,11 @@ import sys
 args = [a for a in sys.argv[1:]]
 verbose = '-v' in args
 map_file = None
+suggest = '--order' in args
 if '--map' in args:
     map_file = args[args.index('--map') + 1]
     del args[args.index('--map'):args.index('--map') + 2]
-args = [a for a in args if a != '-v']
+args = [a for a in args if a not in ('-v', '--order')]
 root = args[0] if args else 'src'
 
 files = {}
@@ -269,3 +273,22 @@ if map_file:
     print('map modules', len(order), 'upward arrows', len(up))
     for v, w, a, b in sorted(up):
         print('  up:', v or '(lib)', '->', w, '(%s below %s)' % (a or 'lib', b))
+
+if suggest:
+    import itertools
+
+    def upward(order):
+        rank = {v: i for i, v in enumerate(order)}
+        return sum(1 for v in order for w in edges[v] if w in rank and rank[w] > rank[v])
+
+    # Condensation in topological order (Tarjan emits sinks first, i.e. bottom up).
+    order, up = [], 0
+    for comp in sccs:
+        comp = sorted(comp)
+        if 1 < len(comp) <= 8:
+            comp = min(itertools.permutations(comp), key=upward)
+        order.extend(comp)
+        up += upward(list(comp))
+    print('suggested order, bottom up (%d upward arrows):' % up)
+    for v in order:
+        print('  ', v or '(lib)')

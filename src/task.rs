@@ -72,7 +72,7 @@ impl<T> JoinHandle<T> {
         // The goroutine reaches its runtime through an uncounted pointer, valid while the
         // goroutine is open. Held shared, this keeps a runtime whose last sweep is closing it
         // from being freed until we are done (see `Shared`'s drop).
-        let _alive = crate::runtime::shared::RUNTIMES_IN_USE.read().unwrap_or_else(|e| e.into_inner());
+        let _alive = crate::runtime::metadata::RUNTIMES_IN_USE.read().unwrap_or_else(|e| e.into_inner());
         if task.is_finished() {
             return; // completed or closed: its runtime may be gone
         }

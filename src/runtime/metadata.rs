@@ -30,6 +30,12 @@ use crate::goroutine::{Goroutine, TaskMetadata};
 use crate::runq::QueueItem;
 use crate::runtime::shared::Shared;
 
+/// Held shared by code outside the runtime's threads that reaches a runtime through a
+/// goroutine's uncounted pointer after checking that the goroutine is still open
+/// (`JoinHandle::abort`); `Shared`'s drop takes it exclusively after its last sweep, so such
+/// code finishes before the memory is freed.
+pub(crate) static RUNTIMES_IN_USE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 /// A goroutine's queue handle: an async-task `Runnable` carrying its [`Metadata`].
 pub(crate) type Runnable = async_task::Runnable<Metadata>;
 

@@ -384,12 +384,6 @@ impl Shared {
     }
 }
 
-/// Held shared by code outside the runtime's threads that reaches a runtime through a
-/// goroutine's uncounted pointer after checking that the goroutine is still open
-/// (`JoinHandle::abort`); `Shared`'s drop takes it exclusively after its last sweep, so such
-/// code finishes before the memory is freed.
-pub(crate) static RUNTIMES_IN_USE: std::sync::RwLock<()> = std::sync::RwLock::new(());
-
 impl Drop for Shared {
     /// The last sweep. Every path that stops a runtime sweeps, but one that does not wait for
     /// the Ms (`shutdown_timeout` past its deadline, `shutdown_background`, a drop refused
@@ -407,7 +401,7 @@ impl Drop for Shared {
         this.cancel_all_goroutines(true);
         this.exec_trace.finish();
         // Every goroutine is closed now; wait for whoever looked at one just before.
-        drop(RUNTIMES_IN_USE.write().unwrap_or_else(|e| e.into_inner()));
+        drop(crate::runtime::metadata::RUNTIMES_IN_USE.write().unwrap_or_else(|e| e.into_inner()));
     }
 }
 
