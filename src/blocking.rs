@@ -45,7 +45,7 @@
 //! they exit, waits for busy ones until the deadline and joins the threads that have exited.
 //! A `Runnable` is never dropped while a pool lock is held, and every queued `Runnable` is
 //! dropped or run before `Shared` goes, so the uncounted runtime pointer in its metadata
-//! stays valid (see `goroutine.rs`).
+//! stays valid (see `runtime/metadata.rs`).
 
 use std::collections::VecDeque;
 use std::fmt;

@@ -390,7 +390,7 @@ impl Drop for Shared {
     /// inside async code) can leave goroutines that an M was still running; once the last
     /// thread has let go of `Shared`, no M can run anything, so this sweep finds them all.
     /// After it no goroutine is open, so none can reach this `Shared` through its uncounted
-    /// pointer once it is freed (see `goroutine.rs`); and this does not depend on the order in
+    /// pointer once it is freed (see `metadata.rs`); and this does not depend on the order in
     /// which the fields drop.
     fn drop(&mut self) {
         if !self.sched.is_shut_down() {
