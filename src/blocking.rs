@@ -374,7 +374,7 @@ pub(crate) fn run_call<R>(f: impl FnOnce() -> R) -> R {
 /// beyond that, calls wait in FIFO order and are never refused. A thread left idle for
 /// [`Builder::blocking_keep_alive`] (10 s by default) exits. A panic in `f` reaches the handle
 /// as a panic [`JoinError`](crate::JoinError::is_panic) and does not kill the pool thread. Inside
-/// `f`, [`gmp::spawn`](crate::spawn) and [`Handle::current`] work.
+/// `f`, [`gmp::spawn`](crate::spawn) and [`Handle::current`](crate::Handle::current) work.
 ///
 /// Prefer [`gmp::syscall`](crate::syscall) for calls that are usually short: it runs `f` on
 /// the current thread and hands the P off only if `f` is slow. Use `spawn_blocking` for calls
@@ -388,7 +388,7 @@ pub(crate) fn run_call<R>(f: impl FnOnce() -> R) -> R {
 ///
 /// # Panics
 ///
-/// Outside a gmp runtime; from other threads use [`Handle::spawn_blocking`].
+/// Outside a gmp runtime; from other threads use [`Handle::spawn_blocking`](crate::Handle::spawn_blocking).
 ///
 /// # Examples
 ///
