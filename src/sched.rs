@@ -38,7 +38,6 @@
 //! the spinning state and by `wakep` (which counts the M it wakes as spinning). A `Machine`
 //! belongs to its thread; its `Parker` is shared with whoever wakes it.
 
-use std::cell::Cell;
 use std::sync::OnceLock;
 
 use crate::global_queue::{GlobalQueue, GLOBAL_BATCH_LIMIT};
@@ -51,9 +50,11 @@ use crate::runq::{Overflow, QueueItem, LOCAL_QUEUE_CAPACITY};
 
 mod blocked;
 mod idle;
+mod machine;
 
 use idle::IdleLists;
 pub use idle::{Parker, Wakeup};
+pub use machine::Machine;
 
 /// Steal rounds over all Ps before giving up (Go: 4).
 const STEAL_ROUNDS: usize = 4;
@@ -65,70 +66,6 @@ pub const MACHINE_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_se
 
 const HANDOFF_NONE: usize = usize::MAX;
 const HANDOFF_EXIT: usize = usize::MAX - 1;
-
-/// M: the scheduling state of one worker thread. Owned by that thread.
-#[derive(Debug)]
-pub struct Machine {
-    processor: Cell<Option<usize>>,
-    spinning: Cell<bool>,
-    rng: Cell<u32>,
-    parker: Arc<Parker>,
-    // std's `Arc`, not the shim's: M0's waker (runtime.rs, plain std code) owns the flag too,
-    // and a `--cfg loom` build must still compile it. The flag itself is the shim's atomic.
-    interrupt: Option<std::sync::Arc<AtomicBool>>,
-    thread_id: Cell<u32>,
-}
-
-impl Machine {
-    /// A new M for the current thread. `interrupt`, when set, makes `find_runnable` return
-    /// `None` (M0 uses it for "the main future was woken").
-    pub fn new(seed: u32, interrupt: Option<std::sync::Arc<AtomicBool>>) -> Self {
-        Self {
-            processor: Cell::new(None),
-            spinning: Cell::new(false),
-            rng: Cell::new(seed | 1),
-            parker: Arc::new(Parker::for_current_thread()),
-            interrupt,
-            thread_id: Cell::new(0),
-        }
-    }
-
-    /// Records the OS thread id of this M, which sysmon uses to tell a poll blocked in the
-    /// kernel from one computing (0 = unknown).
-    pub fn set_thread_id(&self, thread_id: u32) {
-        self.thread_id.set(thread_id);
-    }
-
-    /// The P this M holds, if any.
-    #[inline]
-    pub fn processor(&self) -> Option<usize> {
-        self.processor.get()
-    }
-
-    /// Records that this M now holds (or no longer holds) a P.
-    pub fn set_processor(&self, processor: Option<usize>) {
-        self.processor.set(processor);
-    }
-
-    /// The flag that interrupts this M (M0's "main future woken"), if it has one.
-    pub fn interrupt_flag(&self) -> Option<&std::sync::Arc<AtomicBool>> {
-        self.interrupt.as_ref()
-    }
-
-    fn interrupted(&self) -> bool {
-        self.interrupt.as_ref().is_some_and(|flag| flag.load(Acquire))
-    }
-
-    fn random(&self) -> u32 {
-        // xorshift32: cheap, owner-only, good enough to pick steal victims.
-        let mut x = self.rng.get();
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.rng.set(x);
-        x
-    }
-}
 
 /// Hooks the runtime plugs into the generic scheduler: starting threads, the netpoller and
 /// timers. Loom models use a mock.
