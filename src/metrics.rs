@@ -582,7 +582,7 @@ pub(crate) fn collect(shared: &crate::runtime::Shared, shown: &[usize]) -> Colle
     };
     for (index, processor) in processors.iter().enumerate() {
         let metrics = &processor.metrics;
-        let counters = metrics.counters(processor.polls.load(Relaxed));
+        let counters = metrics.counters(processor.polls());
         let poll_time = metrics.poll_time_histogram();
         let latency = metrics.scheduling_latency_histogram();
         collected.counters += counters;

@@ -51,6 +51,8 @@ use crate::runq::{Overflow, QueueItem, LOCAL_QUEUE_CAPACITY};
 mod blocked;
 mod idle;
 mod machine;
+mod poll;
+mod syscall;
 
 use idle::IdleLists;
 pub use idle::{Parker, Wakeup};
@@ -226,7 +228,7 @@ impl<T: QueueItem> Scheduler<T> {
         let metrics = &self.processors[processor].metrics;
         let queue = &self.processors[processor].queue;
         if yielded {
-            if self.processors[processor].preempt.load(Relaxed) {
+            if self.processors[processor].preempt_requested() {
                 // Preempted by sysmon after 10 ms (a coop point yielded): to the end of the
                 // global queue, as in Go, behind everything else waiting.
                 metrics.preemptions.add(1);
@@ -390,13 +392,13 @@ impl<T: QueueItem> Scheduler<T> {
     /// the ring's tail.
     #[inline(always)]
     fn local_get(&self, processor: &Processor<T>) -> Option<T> {
-        if !processor.slice_expired.load(Relaxed) {
+        if !processor.slice_expired() {
             if let Some((item, key)) = processor.queue.take_runnext_keyed() {
                 processor.metrics.took_from_runnext(key);
                 return Some(item);
             }
         } else {
-            processor.slice_expired.store(false, Relaxed);
+            processor.clear_slice_expired();
             if let Some((item, key)) = processor.queue.take_runnext_keyed() {
                 processor.metrics.displaced_from_runnext(key, processor.queue.push_back_at(item, &self.global));
             }
@@ -547,7 +549,7 @@ impl<T: QueueItem> Scheduler<T> {
                     self.stole(p, victim, stolen);
                     return Some(item);
                 }
-                if last_round || victim.blocked.load(Relaxed) {
+                if last_round || victim.is_blocked() {
                     if let Some(item) = self.steal_runnext(victim) {
                         self.stole(p, victim, 1);
                         return Some(item);
@@ -574,7 +576,7 @@ impl<T: QueueItem> Scheduler<T> {
         if !victim.queue.has_runnext() {
             return None;
         }
-        if !victim.blocked.load(Relaxed) && victim.status() == ProcessorStatus::Running {
+        if !victim.is_blocked() && victim.status() == ProcessorStatus::Running {
             brief_backoff(|| !victim.queue.has_runnext());
         }
         victim.queue.take_runnext()
@@ -629,7 +631,7 @@ impl<T: QueueItem> Scheduler<T> {
     /// M `m` now holds P `index` (taken from the idle list or handed over).
     pub fn bind(&self, m: &Machine, index: usize) {
         m.processor.set(Some(index));
-        self.processors[index].owner_thread.store(m.thread_id.get(), Relaxed);
+        self.processors[index].set_owner_thread(m.thread_id.get());
     }
 
     /// M `m` stops serving the scheduler (a worker exiting, or M0 leaving `block_on`): it

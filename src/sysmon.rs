@@ -287,9 +287,7 @@ fn retake(shared: &Shared, notes: &mut [ProcessorNotes], now: Instant) -> bool {
 }
 
 fn retake_syscall(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Instant) -> bool {
-    let sched = &shared.sched;
-    let processor = &sched.processors[index];
-    let tick = processor.syscalltick.load(std::sync::atomic::Ordering::Relaxed);
+    let tick = shared.sched.processors[index].syscall_tick();
     if tick != note.syscalltick {
         // First sighting of this call: only note it ("at least one sysmon tick").
         note.syscalltick = tick;
@@ -299,19 +297,16 @@ fn retake_syscall(shared: &Shared, index: usize, note: &mut ProcessorNotes, now:
     if !retake_is_wanted(shared, index, now.duration_since(note.syscall_seen_at)) {
         return false;
     }
-    if !processor.transition(ProcessorStatus::Syscall, ProcessorStatus::Running) {
+    if !shared.sched.retake_syscall(index) {
         return false; // the M came back first
     }
-    processor.syscalltick.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    processor.metrics.handoffs.add(1);
-    sched.hand_off_processor(index);
     traced(shared, SysmonAction::HandOff, index);
     true
 }
 
 fn watch_poll(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Instant) -> bool {
     let processor = &shared.sched.processors[index];
-    let polls = processor.polls.load(std::sync::atomic::Ordering::Relaxed);
+    let polls = processor.polls();
     if polls != note.polls {
         note.polls = polls;
         note.polls_seen_at = now;
@@ -331,7 +326,7 @@ fn watch_poll(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Ins
     let mut acted = false;
     if age >= PREEMPT_AFTER && !note.preempted {
         note.preempted = true;
-        processor.preempt.store(true, std::sync::atomic::Ordering::Relaxed);
+        processor.request_preempt();
         acted = true;
         traced(shared, SysmonAction::Preempt, index);
     }
@@ -339,7 +334,7 @@ fn watch_poll(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Ins
         let stuck = age >= STUCK_COMPUTING_AFTER
             || (age >= note.next_state_check && {
                 note.next_state_check = (age * 2).max(MIN_DELAY);
-                thread_is_blocked(processor.owner_thread.load(std::sync::atomic::Ordering::Relaxed))
+                thread_is_blocked(processor.owner_thread())
             });
         if stuck {
             note.handed_off = true;
@@ -367,7 +362,7 @@ fn traced(shared: &Shared, what: SysmonAction, index: usize) {
 /// waits its turn at the ring's tail.
 fn watch_slice(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Instant) {
     let processor = &shared.sched.processors[index];
-    let slicetick = processor.slicetick.load(std::sync::atomic::Ordering::Relaxed);
+    let slicetick = processor.slicetick();
     if slicetick != note.slicetick {
         note.slicetick = slicetick;
         note.slice_seen_at = now;
@@ -378,7 +373,7 @@ fn watch_slice(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: In
         return;
     }
     note.slice_ended = true;
-    processor.slice_expired.store(true, std::sync::atomic::Ordering::Relaxed);
+    processor.expire_slice();
 }
 
 /// Go's `retake` rule, for a P whose M is stuck in a poll or a syscall that has lasted a
@@ -412,14 +407,14 @@ fn tune_global_interval(shared: &Shared, index: usize, note: &mut ProcessorNotes
         return;
     }
     let processor = &shared.sched.processors[index];
-    let ticks = processor.schedtick.load(std::sync::atomic::Ordering::Relaxed);
+    let ticks = processor.schedtick();
     let rounds = ticks.wrapping_sub(note.window_ticks).max(1);
     note.window_ticks = ticks;
     note.window_start = now;
     let per_round = elapsed / rounds;
     let interval = (GLOBAL_CHECK_PERIOD.as_nanos() / per_round.as_nanos().max(1)) as u32;
     let interval = interval.clamp(8, GLOBAL_QUEUE_INTERVAL);
-    processor.global_interval.store(interval, std::sync::atomic::Ordering::Relaxed);
+    processor.set_global_interval(interval);
 }
 
 /// The calling thread's OS id (Linux: its tid), or 0 if unknown.

@@ -127,10 +127,7 @@ pub(crate) fn stats(shared: &Shared) -> Stats {
         idle_threads: sched.idle_machines(),
         global_queue_length: sched.global.len(),
         local_queue_lengths: shown.iter().map(|&p| sched.processors[p].queue.len()).collect(),
-        schedticks: shown
-            .iter()
-            .map(|&p| sched.processors[p].schedtick.load(std::sync::atomic::Ordering::Relaxed))
-            .collect(),
+        schedticks: shown.iter().map(|&p| sched.processors[p].schedtick()).collect(),
         pending_timers: shared.timers.len(),
         counters: metrics.counters,
         processors: metrics.processors,
@@ -173,10 +170,10 @@ pub(crate) fn detail_lines(shared: &Shared) -> String {
             out,
             "  P{p}: status={:?} schedtick={} syscalltick={} runqsize={} blocked={}",
             processor.status(),
-            processor.schedtick.load(std::sync::atomic::Ordering::Relaxed),
-            processor.syscalltick.load(std::sync::atomic::Ordering::Relaxed),
+            processor.schedtick(),
+            processor.syscall_tick(),
             processor.queue.len(),
-            processor.blocked.load(std::sync::atomic::Ordering::Relaxed),
+            processor.is_blocked(),
         );
     }
     for record in crate::poll_watch::goroutines(shared) {

@@ -33,7 +33,7 @@ impl<T: QueueItem> Scheduler<T> {
     /// spare ran too: `maxprocs + 1` Ps for good. loom-tests/tests/blocked.rs.)
     pub fn mark_blocked(&self, index: usize) -> bool {
         let processor = &self.processors[index];
-        if processor.blocked.load(Acquire) {
+        if processor.is_blocked_synced() {
             return false;
         }
         let spare = {
@@ -50,13 +50,13 @@ impl<T: QueueItem> Scheduler<T> {
         if let Some(spare) = spare {
             self.extra.fetch_add(1, SeqCst);
             self.processors[spare].set_status(ProcessorStatus::Running);
-            processor.blocked.store(true, SeqCst);
+            processor.set_blocked();
             self.nmspinning.fetch_add(1, SeqCst);
             self.start_machine(Some(spare), true);
         } else {
             // As many Ps as threads are allowed: an idle P (if any) can still steal the
             // blocked P's work.
-            processor.blocked.store(true, SeqCst);
+            processor.set_blocked();
             self.wake_if_idle();
         }
         true
@@ -68,7 +68,15 @@ impl<T: QueueItem> Scheduler<T> {
     #[cold]
     pub fn leave_blocked(&self, m: &Machine, index: usize) {
         let processor = &self.processors[index];
-        processor.blocked.store(false, Release);
+        // The caller's look at the mark (`finish_poll`, on every poll) is relaxed. This re-read
+        // acquires sysmon's store of it, so the spare sysmon counted in `extra` before marking
+        // is seen below; without it the M could see the mark but not the spare, clear the mark
+        // and keep its P beside the spare (loom-tests/tests/blocked.rs found it). Only the
+        // owner clears the mark, so the re-read sees it set.
+        if !processor.is_blocked_synced() {
+            return;
+        }
+        processor.clear_blocked();
         let retire = self.extra.fetch_update(SeqCst, SeqCst, |extra| extra.checked_sub(1)).is_ok();
         if !retire {
             return;
