@@ -21,7 +21,7 @@
 //! them. Anyone may read `status`; it changes under the scheduler's idle lock or, for the
 //! syscall/blocked states, by CAS between the owner and sysmon.
 
-use crate::loom::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
+use crate::loom::{std_or_loom, AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use crate::runq::{LocalQueue, QueueItem};
 
 /// Rounds between looks at the global queue when polls are short (Go: 61).
@@ -314,12 +314,9 @@ impl<T: QueueItem> Processor<T> {
     }
 }
 
-/// Ps per chunk allocated beyond the first ones.
-#[cfg(not(loom))]
-const CHUNK: usize = 32;
-/// Under loom, small chunks keep the models' loops over all Ps short.
-#[cfg(loom)]
-const CHUNK: usize = 2;
+/// Ps per chunk allocated beyond the first ones (2 under loom: small chunks keep the models'
+/// loops over all Ps short).
+const CHUNK: usize = std_or_loom(32, 2);
 
 /// A chunk of Ps added beyond the first ones, allocated when first needed.
 type Chunk<T> = std::sync::OnceLock<Box<[Processor<T>]>>;

@@ -40,7 +40,7 @@
 
 use std::sync::OnceLock;
 
-use crate::global_queue::{GlobalQueue, GLOBAL_BATCH_LIMIT};
+use crate::global_queue::{self, GlobalQueue};
 use crate::loom::{
     brief_backoff, current_thread, fence, lock, park, park_timeout, spin_for, Arc, AtomicBool, AtomicUsize,
     CachePadded, Mutex, Ordering::*, Thread,
@@ -367,10 +367,11 @@ impl<T: QueueItem> Scheduler<T> {
         processor.metrics.global_queue_takes.add(processor.queue.len().saturating_sub(before) as u64);
     }
 
-    /// `min(len / maxprocs + 1, 128)`, never more than half the ring's free room.
+    /// The global queue's [`fair_share`](crate::global_queue::fair_share), never more than
+    /// half the ring's free room.
     fn fair_share(&self, processor: &Processor<T>, len: usize) -> usize {
         let free = LOCAL_QUEUE_CAPACITY.saturating_sub(processor.queue.len()) / 2;
-        (len / self.maxprocs + 1).min(GLOBAL_BATCH_LIMIT).min(free)
+        global_queue::fair_share(len, self.maxprocs).min(free)
     }
 
     /// Owner of `processor`, whose queue is empty: a batch from the global queue (see
