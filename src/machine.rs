@@ -186,7 +186,7 @@ pub(crate) fn machine_main(shared: Arc<Shared>, wakeup: Wakeup, seed: u32) {
     context.machine.set_thread_id(crate::sysmon::current_thread_id());
     let _guard = context.enter();
     match wakeup {
-        Wakeup::Processor { index, spinning } => context.shared.sched.resume(&context.machine, index, spinning),
+        Wakeup::Processor { p, spinning } => context.shared.sched.resume(&context.machine, p, spinning),
         Wakeup::Exit | Wakeup::Interrupted => return,
     }
     context.schedule();

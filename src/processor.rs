@@ -18,11 +18,22 @@
 //!
 //! The M holding the P (its owner) is the only writer of `schedtick`, `polls`,
 //! `slicetick` and the ring's tail; they are atomics only so sysmon and `stats()` may read
-//! them. Anyone may read `status`; it changes under the scheduler's idle lock or, for the
+//! them. The atomics are private: each is read and written through a named operation whose
+//! doc says who calls it (owner, sysmon, or anyone for a snapshot), with its ordering fixed
+//! there. Anyone may read `status`; it changes under the scheduler's idle lock or, for the
 //! syscall/blocked states, by CAS between the owner and sysmon.
 
 use crate::loom::{std_or_loom, AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use crate::runq::{LocalQueue, QueueItem};
+
+/// A P's index in the scheduler's `allp` ([`Processors`]): the one name for "which P" in the
+/// scheduler, sysmon and `gmp::syscall` (variables holding one are called `p`; a `processor`
+/// is a `&Processor`).
+///
+/// ```ignore
+/// let processor: &Processor<_> = &sched.processors[p]; // p: ProcessorId
+/// ```
+pub type ProcessorId = usize;
 
 /// Rounds between looks at the global queue when polls are short (Go: 61).
 pub const GLOBAL_QUEUE_INTERVAL: u32 = 61;
@@ -60,7 +71,7 @@ impl ProcessorStatus {
 #[repr(align(128))]
 pub struct Processor<T: QueueItem> {
     /// Position in the scheduler's `allp`.
-    pub index: usize,
+    pub id: ProcessorId,
     /// The local ring and runnext.
     pub queue: LocalQueue<T>,
     status: AtomicU8,
@@ -99,7 +110,7 @@ pub struct Processor<T: QueueItem> {
 impl<T: QueueItem> std::fmt::Debug for Processor<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Processor")
-            .field("index", &self.index)
+            .field("id", &self.id)
             .field("status", &self.status())
             .field("runqsize", &self.queue.len())
             .finish()
@@ -108,9 +119,9 @@ impl<T: QueueItem> std::fmt::Debug for Processor<T> {
 
 impl<T: QueueItem> Processor<T> {
     /// An idle P with an empty queue.
-    pub fn new(index: usize) -> Self {
+    pub fn new(id: ProcessorId) -> Self {
         Self {
-            index,
+            id,
             queue: LocalQueue::new(),
             status: AtomicU8::new(ProcessorStatus::Idle as u8),
             schedtick: AtomicU32::new(0),
@@ -353,13 +364,13 @@ impl<T: QueueItem> Processors<T> {
 
     /// Every P allocated so far, in index order.
     pub fn iter(&self) -> impl Iterator<Item = &Processor<T>> + '_ {
-        (0..self.len()).map(move |index| &self[index])
+        (0..self.len()).map(move |p| &self[p])
     }
 
     /// Allocates the next chunk of Ps and returns their indices, or `None` at the limit.
     /// Callers serialise (the scheduler's idle lock).
     #[cold]
-    pub fn grow(&self) -> Option<std::ops::Range<usize>> {
+    pub fn grow(&self) -> Option<std::ops::Range<ProcessorId>> {
         let start = self.len.load(Relaxed);
         let chunk = (start - self.first.len()) / CHUNK;
         let cell = self.chunks.get(chunk)?;
@@ -370,23 +381,23 @@ impl<T: QueueItem> Processors<T> {
 
     #[cold]
     #[inline(never)]
-    fn added(&self, index: usize) -> &Processor<T> {
-        let offset = index - self.first.len();
+    fn added(&self, p: ProcessorId) -> &Processor<T> {
+        let offset = p - self.first.len();
         match self.chunks.get(offset / CHUNK).and_then(|chunk| chunk.get()) {
             Some(chunk) => &chunk[offset % CHUNK],
-            None => panic!("gmp: P {index} does not exist ({} allocated)", self.len()),
+            None => panic!("gmp: P {p} does not exist ({} allocated)", self.len()),
         }
     }
 }
 
-impl<T: QueueItem> std::ops::Index<usize> for Processors<T> {
+impl<T: QueueItem> std::ops::Index<ProcessorId> for Processors<T> {
     type Output = Processor<T>;
 
     #[inline]
-    fn index(&self, index: usize) -> &Processor<T> {
-        match self.first.get(index) {
+    fn index(&self, p: ProcessorId) -> &Processor<T> {
+        match self.first.get(p) {
             Some(processor) => processor,
-            None => self.added(index),
+            None => self.added(p),
         }
     }
 }

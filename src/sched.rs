@@ -45,7 +45,7 @@ use crate::loom::{
     brief_backoff, current_thread, fence, lock, park, park_timeout, spin_for, Arc, AtomicBool, AtomicUsize,
     CachePadded, Mutex, Ordering::*, Thread,
 };
-use crate::processor::{Processor, ProcessorStatus, Processors};
+use crate::processor::{Processor, ProcessorId, ProcessorStatus, Processors};
 use crate::runq::{Overflow, QueueItem, LOCAL_QUEUE_CAPACITY};
 
 mod blocked;
@@ -75,8 +75,8 @@ pub trait Platform: Send + Sync {
     /// Starts a new M that begins with `wakeup`. Returns false if no thread could be started
     /// (limit reached or the OS refused); the scheduler then returns the P to the idle list.
     fn start_machine(&self, wakeup: Wakeup) -> bool;
-    /// Runs due timers of P `processor` (waking their goroutines). Called by its owner.
-    fn run_timers(&self, _processor: usize) {}
+    /// Runs due timers of P `p` (waking their goroutines). Called by its owner.
+    fn run_timers(&self, _p: ProcessorId) {}
     /// Polls the network without blocking if goroutines wait on it and nobody polled
     /// recently; returns true if it made any goroutine runnable.
     fn poll_network_now(&self) -> bool {
@@ -101,8 +101,8 @@ pub trait Platform: Send + Sync {
     fn network_is_polled(&self) -> bool {
         true
     }
-    /// True if timers are pending on P `processor`'s queue.
-    fn has_timers(&self, _processor: usize) -> bool {
+    /// True if timers are pending on P `p`'s queue.
+    fn has_timers(&self, _p: ProcessorId) -> bool {
         false
     }
 }
@@ -221,14 +221,14 @@ impl<T: QueueItem> Scheduler<T> {
 
     // ----- making goroutines runnable -----
 
-    /// Makes `item` runnable on P `processor`, which the calling M holds. A yield goes to the
+    /// Makes `item` runnable on P `p`, which the calling M holds. A yield goes to the
     /// ring's tail; anything else to runnext (the displaced item goes to the tail).
     #[inline(always)]
-    pub fn ready_local(&self, processor: usize, item: T, yielded: bool) {
-        let metrics = &self.processors[processor].metrics;
-        let queue = &self.processors[processor].queue;
+    pub fn ready_local(&self, p: ProcessorId, item: T, yielded: bool) {
+        let metrics = &self.processors[p].metrics;
+        let queue = &self.processors[p].queue;
         if yielded {
-            if self.processors[processor].preempt_requested() {
+            if self.processors[p].preempt_requested() {
                 // Preempted by sysmon after 10 ms (a coop point yielded): to the end of the
                 // global queue, as in Go, behind everything else waiting.
                 metrics.preemptions.add(1);
@@ -241,7 +241,7 @@ impl<T: QueueItem> Scheduler<T> {
                 // A yield is a turn for everyone: goroutines waiting globally (outside spawns)
                 // queue up behind the yielder, so a P kept busy by goroutines that yield to each
                 // other still takes in outside work at the rate they yield.
-                self.take_global_batch(&self.processors[processor]);
+                self.take_global_batch(&self.processors[p]);
             }
             return;
         }
@@ -254,11 +254,11 @@ impl<T: QueueItem> Scheduler<T> {
         }
     }
 
-    /// Makes `item` runnable on P `processor` (held by the calling M) at the ring's tail, in
+    /// Makes `item` runnable on P `p` (held by the calling M) at the ring's tail, in
     /// order with others made runnable in the same batch. Wakes no one: the batch's caller
     /// offers the batch to idle Ps once it is queued.
-    pub fn ready_local_in_order(&self, processor: usize, item: T) {
-        let processor = &self.processors[processor];
+    pub fn ready_local_in_order(&self, p: ProcessorId, item: T) {
+        let processor = &self.processors[p];
         let position = processor.queue.push_back_at(item, &self.global);
         processor.metrics.readied_in_ring(position, &processor.queue);
     }
@@ -313,7 +313,7 @@ impl<T: QueueItem> Scheduler<T> {
 
     /// The fast path: global every 61st tick, then runnext, then the ring.
     #[inline]
-    fn next_local(&self, p: usize) -> Option<T> {
+    fn next_local(&self, p: ProcessorId) -> Option<T> {
         let processor = &self.processors[p];
         if processor.tick() {
             // A P whose queue never empties (goroutines that yield, or wake each other) never
@@ -420,24 +420,24 @@ impl<T: QueueItem> Scheduler<T> {
                 // M0 polls its main future holding a P if one is free (it may have just given
                 // its P up when the interrupt came).
                 if m.processor().is_none() {
-                    if let Some(index) = self.acquire_idle_processor() {
-                        self.bind(m, index);
+                    if let Some(p) = self.acquire_idle_processor() {
+                        self.bind(m, p);
                     }
                 }
                 return None;
             }
             let Some(p) = m.processor() else {
                 match self.park(m) {
-                    Wakeup::Processor { index, spinning } => {
-                        self.resume(m, index, spinning);
+                    Wakeup::Processor { p, spinning } => {
+                        self.resume(m, p, spinning);
                         continue;
                     }
                     Wakeup::Exit => return None,
                     Wakeup::Interrupted => {
                         // M0 polls its main future holding a P if one is free, so that what
                         // the main future spawns stays on this thread's queue.
-                        if let Some(index) = self.acquire_idle_processor() {
-                            self.bind(m, index);
+                        if let Some(p) = self.acquire_idle_processor() {
+                            self.bind(m, p);
                         }
                         return None;
                     }
@@ -460,7 +460,7 @@ impl<T: QueueItem> Scheduler<T> {
     }
 
     /// One pass over every source of work while holding P `p`.
-    fn find_with_processor(&self, m: &Machine, p: usize) -> Option<T> {
+    fn find_with_processor(&self, m: &Machine, p: ProcessorId) -> Option<T> {
         let processor = &self.processors[p];
         if let Some(platform) = self.platform() {
             platform.run_timers(p);
@@ -495,7 +495,7 @@ impl<T: QueueItem> Scheduler<T> {
     /// short requests the next one arrives within that time, and keeping the P saves a
     /// release, a park and a wake of another thread, each a chance for the OS to preempt a
     /// thread that holds a P. An idle runtime pays it once per transition to idle.
-    fn linger(&self, m: &Machine, p: usize) -> Option<T> {
+    fn linger(&self, m: &Machine, p: ProcessorId) -> Option<T> {
         let processor = &self.processors[p];
         let mut found = None;
         spin_for(LINGER, || {
@@ -525,7 +525,7 @@ impl<T: QueueItem> Scheduler<T> {
     }
 
     /// Steals half of a random victim's ring, up to `STEAL_ROUNDS` passes over all Ps.
-    fn steal_work(&self, m: &Machine, p: usize) -> Option<T> {
+    fn steal_work(&self, m: &Machine, p: ProcessorId) -> Option<T> {
         let count = self.processors.len();
         let own = &self.processors[p].queue;
         // Only this M pushes to its own queue, so it holds `before` until a steal succeeds.
@@ -534,18 +534,18 @@ impl<T: QueueItem> Scheduler<T> {
             let last_round = round + 1 == STEAL_ROUNDS;
             let start = m.random() as usize % count;
             for offset in 0..count {
-                let victim_index = (start + offset) % count;
-                if victim_index == p {
+                let victim_p = (start + offset) % count;
+                if victim_p == p {
                     continue;
                 }
-                let victim = &self.processors[victim_index];
+                let victim = &self.processors[victim_p];
                 if victim.status() == ProcessorStatus::Idle {
                     continue;
                 }
                 if let Some(item) = victim.queue.steal_half_into(own) {
                     let stolen = 1 + own.len().saturating_sub(before);
                     if crate::runtime::trace::is_on() {
-                        crate::runtime::trace::stolen(victim_index, p, stolen);
+                        crate::runtime::trace::stolen(victim_p, p, stolen);
                     }
                     self.stole(p, victim, stolen);
                     return Some(item);
@@ -565,7 +565,7 @@ impl<T: QueueItem> Scheduler<T> {
     }
 
     /// Counts a steal of `goroutines` by P `p` (its owner) from `victim`.
-    fn stole(&self, p: usize, victim: &Processor<T>, goroutines: usize) {
+    fn stole(&self, p: ProcessorId, victim: &Processor<T>, goroutines: usize) {
         self.processors[p].metrics.stole(goroutines);
         victim.metrics.stolen_from.add(1);
     }
@@ -585,7 +585,7 @@ impl<T: QueueItem> Scheduler<T> {
 
     /// Puts the M's P on the idle list and re-checks for work that raced with it. Leaves the
     /// M holding a P again if there is work it may run.
-    fn release_processor(&self, m: &Machine, p: usize) {
+    fn release_processor(&self, m: &Machine, p: ProcessorId) {
         {
             let mut idle = lock(&*self.idle);
             if !self.global.is_empty() {
@@ -604,8 +604,8 @@ impl<T: QueueItem> Scheduler<T> {
         // our spinner count drop, or we see its work here.
         fence(SeqCst);
         if self.has_visible_work(was_spinning) {
-            if let Some(index) = self.acquire_idle_processor() {
-                self.bind(m, index);
+            if let Some(p) = self.acquire_idle_processor() {
+                self.bind(m, p);
                 if was_spinning {
                     m.spinning.set(true);
                     self.nmspinning.fetch_add(1, SeqCst);
@@ -623,16 +623,16 @@ impl<T: QueueItem> Scheduler<T> {
                 && self.processors.iter().any(|p| p.queue.has_ring_items() || p.queue.has_runnext_synced()))
     }
 
-    /// Starts M `m` on P `index`, as handed over by `start_machine`.
-    pub fn resume(&self, m: &Machine, index: usize, spinning: bool) {
-        self.bind(m, index);
+    /// Starts M `m` on P `p`, as handed over by `start_machine`.
+    pub fn resume(&self, m: &Machine, p: ProcessorId, spinning: bool) {
+        self.bind(m, p);
         m.spinning.set(spinning);
     }
 
-    /// M `m` now holds P `index` (taken from the idle list or handed over).
-    pub fn bind(&self, m: &Machine, index: usize) {
-        m.processor.set(Some(index));
-        self.processors[index].set_owner_thread(m.thread_id.get());
+    /// M `m` now holds P `p` (taken from the idle list or handed over).
+    pub fn bind(&self, m: &Machine, p: ProcessorId) {
+        m.processor.set(Some(p));
+        self.processors[p].set_owner_thread(m.thread_id.get());
     }
 
     /// M `m` stops serving the scheduler (a worker exiting, or M0 leaving `block_on`): it

@@ -13,6 +13,11 @@
 //! budget is spent, so it yields at its next cooperative point (any gmp await) and goes to
 //! the global queue, and the M then parks. (Go parks the goroutine at once; a stackless
 //! goroutine can only stop at an await, so gmp lets the poll run to its next await.)
+//!
+//! The P's side of entry, return and sysmon's retake is the scheduler's
+//! (`Scheduler::enter_syscall` / `exit_syscall` / `retake_syscall`, `sched/syscall.rs`, which
+//! the loom models call); this file adds the goroutine's state, the coop budget, the paused
+//! clock and the execution trace around them.
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
@@ -46,7 +51,7 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
 
 fn syscall_on<R>(context: &Context, f: impl FnOnce() -> R) -> R {
     let sched = &context.shared.sched;
-    let Some(index) = context.machine.processor() else {
+    let Some(p) = context.machine.processor() else {
         return f(); // no P to hand off (a blocking-pool thread, or already released)
     };
     // A paused clock must not skip ahead while the call runs (its P may be retaken).
@@ -58,9 +63,9 @@ fn syscall_on<R>(context: &Context, f: impl FnOnce() -> R) -> R {
         }
     });
     coop::set_preempt_flag(None);
-    sched.enter_syscall(&context.machine, index);
+    sched.enter_syscall(&context.machine, p);
     let result = catch_unwind(AssertUnwindSafe(|| coop::unconstrained(f)));
-    let retaken = !sched.exit_syscall(&context.machine, index);
+    let retaken = !sched.exit_syscall(&context.machine, p);
     if retaken && context.machine.processor().is_none() {
         // No idle P either: the goroutine yields at its next cooperative point (to the global
         // queue, and the M parks), as Go's `exitsyscall` parks it.
@@ -71,7 +76,7 @@ fn syscall_on<R>(context: &Context, f: impl FnOnce() -> R) -> R {
     }
     resume_poll(context);
     if let Some(started) = traced {
-        crate::runtime::trace::syscall_finished(context, started, index, retaken);
+        crate::runtime::trace::syscall_finished(context, started, p, retaken);
     }
     match result {
         Ok(value) => value,

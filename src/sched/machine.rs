@@ -16,11 +16,12 @@ use std::cell::Cell;
 
 use super::Parker;
 use crate::loom::{Arc, AtomicBool, Ordering::Acquire};
+use crate::processor::ProcessorId;
 
 /// M: the scheduling state of one worker thread. Owned by that thread.
 #[derive(Debug)]
 pub struct Machine {
-    pub(super) processor: Cell<Option<usize>>,
+    pub(super) processor: Cell<Option<ProcessorId>>,
     pub(super) spinning: Cell<bool>,
     rng: Cell<u32>,
     pub(super) parker: Arc<Parker>,
@@ -52,13 +53,13 @@ impl Machine {
 
     /// The P this M holds, if any.
     #[inline]
-    pub fn processor(&self) -> Option<usize> {
+    pub fn processor(&self) -> Option<ProcessorId> {
         self.processor.get()
     }
 
     /// Records that this M now holds (or no longer holds) a P.
-    pub fn set_processor(&self, processor: Option<usize>) {
-        self.processor.set(processor);
+    pub fn set_processor(&self, p: Option<ProcessorId>) {
+        self.processor.set(p);
     }
 
     /// The flag that interrupts this M (M0's "main future woken"), if it has one.

@@ -24,7 +24,7 @@ use super::*;
 impl<T: QueueItem> Scheduler<T> {
     /// M `m`, holding P `p` inside a poll, enters a blocking call: the P leaves the poll and
     /// becomes retakable by sysmon. `m` holds no P afterwards.
-    pub fn enter_syscall(&self, m: &Machine, p: usize) {
+    pub fn enter_syscall(&self, m: &Machine, p: ProcessorId) {
         let processor = &self.processors[p];
         processor.metrics.syscalls.add(1);
         processor.metrics.forget_poll();
@@ -40,7 +40,7 @@ impl<T: QueueItem> Scheduler<T> {
     /// sysmon did not retake it (one CAS), else any idle P, else none. Returns true if it got
     /// `p` back; `m.processor()` says which P it holds otherwise.
     #[inline]
-    pub fn exit_syscall(&self, m: &Machine, p: usize) -> bool {
+    pub fn exit_syscall(&self, m: &Machine, p: ProcessorId) -> bool {
         if self.processors[p].transition(ProcessorStatus::Syscall, ProcessorStatus::Running) {
             self.bind(m, p);
             return true;
@@ -52,8 +52,8 @@ impl<T: QueueItem> Scheduler<T> {
     /// sysmon took our P: take any idle one.
     #[cold]
     fn exit_syscall_retaken(&self, m: &Machine) {
-        if let Some(other) = self.acquire_idle_processor() {
-            self.bind(m, other);
+        if let Some(other_p) = self.acquire_idle_processor() {
+            self.bind(m, other_p);
         }
     }
 
@@ -61,7 +61,7 @@ impl<T: QueueItem> Scheduler<T> {
     /// and hands it (with its queued goroutines) to another M or the idle list. Returns false
     /// if the M won the P back first. Whether a retake is wanted is sysmon's rule
     /// (`retake_is_wanted` in `sysmon.rs`).
-    pub fn retake_syscall(&self, p: usize) -> bool {
+    pub fn retake_syscall(&self, p: ProcessorId) -> bool {
         let processor = &self.processors[p];
         if !processor.transition(ProcessorStatus::Syscall, ProcessorStatus::Running) {
             return false; // the M came back first
