@@ -37,6 +37,15 @@
 //! length of the P list for lock-free readers. `nmspinning` is changed by Ms entering or leaving
 //! the spinning state and by `wakep` (which counts the M it wakes as spinning). A `Machine`
 //! belongs to its thread; its `Parker` is shared with whoever wakes it.
+//!
+//! # Files
+//!
+//! This file: finding work and giving a P up. `sched/machine.rs`: the M. `sched/idle.rs`: the
+//! idle lists, `wakep`, starting Ms, handing Ps over, shutdown. `sched/poll.rs`: the poll
+//! boundary. `sched/syscall.rs`: both halves of `gmp::syscall`'s protocol (enter / exit /
+//! sysmon's retake). `sched/blocked.rs`: both halves of blocked marking (sysmon's mark, the
+//! M's return path) and sysmon's sleep. Every protocol between Ms and sysmon is a `Scheduler`
+//! method here, so the loom models (`loom-tests/tests/`) run the code that runs.
 
 use std::sync::OnceLock;
 

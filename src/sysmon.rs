@@ -275,7 +275,7 @@ fn retake(shared: &Shared, notes: &mut [ProcessorNotes], now: Instant) -> bool {
         let note = &mut notes[p];
         match processor.status() {
             ProcessorStatus::Idle => {}
-            ProcessorStatus::Syscall => acted |= retake_syscall(shared, p, note, now),
+            ProcessorStatus::Syscall => acted |= watch_syscall(shared, p, note, now),
             ProcessorStatus::Running => {
                 acted |= watch_poll(shared, p, note, now);
                 // Ending a time slice is housekeeping, as Go's preemptions are: it does not
@@ -288,7 +288,7 @@ fn retake(shared: &Shared, notes: &mut [ProcessorNotes], now: Instant) -> bool {
     acted
 }
 
-fn retake_syscall(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: Instant) -> bool {
+fn watch_syscall(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: Instant) -> bool {
     let tick = shared.sched.processors[p].syscall_tick();
     if tick != note.syscalltick {
         // First sighting of this call: only note it ("at least one sysmon tick").
