@@ -179,9 +179,9 @@ fn block_on_completes_under_load_and_leaves_its_work_to_a_worker() {
                 // As block_on: a P if one is idle (the other thread's spawn may already have
                 // woken the worker onto it), and the main future spawns a goroutine.
                 match sched.acquire_idle_processor() {
-                    Some(index) => {
-                        sched.bind(&m, index);
-                        sched.ready_local(index, Item(0), false);
+                    Some(p) => {
+                        sched.bind(&m, p);
+                        sched.ready_local(p, Item(0), false);
                     }
                     None => sched.ready_global(Item(0)),
                 }
