@@ -28,11 +28,7 @@ use crate::runq::{LocalQueue, QueueItem};
 
 /// A P's index in the scheduler's `allp` ([`Processors`]): the one name for "which P" in the
 /// scheduler, sysmon and `gmp::syscall` (variables holding one are called `p`; a `processor`
-/// is a `&Processor`).
-///
-/// ```ignore
-/// let processor: &Processor<_> = &sched.processors[p]; // p: ProcessorId
-/// ```
+/// is a `&Processor`, as in `let processor = &sched.processors[p]`).
 pub type ProcessorId = usize;
 
 /// Rounds between looks at the global queue when polls are short (Go: 61).

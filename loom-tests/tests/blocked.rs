@@ -7,6 +7,13 @@
 //! Both sides are the scheduler's own: `Scheduler::mark_blocked` (sysmon, `sched/blocked.rs`)
 //! and `Scheduler::finish_poll` (the end of every poll, `sched/poll.rs`, which takes the return
 //! path `leave_blocked` when it sees the mark).
+//!
+//! Calling the real poll boundary (a relaxed load of the mark) instead of a copy (which loaded
+//! it with `Acquire`), this model found that the M could see the mark but not the spare
+//! counted before it, clear the mark and keep its P beside the spare ("the M kept a P
+//! although a spare stood in for it"); `leave_blocked` now re-reads the mark with `Acquire`.
+//! Taking that re-read out again makes loom fail the same way (and marking before counting
+//! the spare in `mark_blocked` fails `handoff.rs`'s spare-P model so).
 #![cfg(loom)]
 
 use gmp::loom_exports::{Machine, Scheduler};

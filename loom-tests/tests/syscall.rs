@@ -6,6 +6,9 @@
 //! Both sides are the scheduler's own: `Scheduler::enter_syscall` / `exit_syscall` (what
 //! `gmp::syscall` calls around the blocking call) and `Scheduler::retake_syscall` (what sysmon
 //! calls once its retake rule says so), in `src/sched/syscall.rs`.
+//!
+//! Teeth: with `exit_syscall`'s CAS replaced by a plain store of `Running`, loom finds the
+//! interleaving where both sides win ("exactly one side must win the P") at once.
 #![cfg(loom)]
 
 use gmp::loom_exports::{Machine, ProcessorStatus, Scheduler};
