@@ -132,13 +132,9 @@ impl Context {
     /// a fresh coop budget, and if sysmon marked the P blocked while it ran, the P is dealt
     /// with afterwards.
     pub(crate) fn polling<R>(&self, goroutine: u64, poll: impl FnOnce() -> R) -> R {
-        let sched = &self.shared.sched;
-        let processor = self.machine.processor().map(|p| &sched.processors[p]);
-        if let Some(p) = processor {
-            p.poll_started_by(goroutine);
-        }
+        let processor = self.shared.sched.start_poll(&self.machine, Some(goroutine));
         let _finish = PollFinished(self);
-        let _budget = coop::start_poll(processor.map(|p| &p.preempt));
+        let _budget = coop::start_poll(processor.map(|p| p.preempt_flag()));
         poll()
     }
 }
@@ -148,17 +144,7 @@ struct PollFinished<'a>(&'a Context);
 
 impl Drop for PollFinished<'_> {
     fn drop(&mut self) {
-        let context = self.0;
-        let sched = &context.shared.sched;
-        // `gmp::syscall` may have moved this M to another P during the poll.
-        if let Some(p) = context.machine.processor() {
-            let processor = &sched.processors[p];
-            processor.poll_finished();
-            processor.metrics.poll_finished();
-            if processor.blocked.load(std::sync::atomic::Ordering::Relaxed) {
-                sched.leave_blocked(&context.machine, p);
-            }
-        }
+        self.0.shared.sched.finish_poll(&self.0.machine);
     }
 }
 
@@ -232,7 +218,7 @@ pub(crate) fn machine_main(shared: Arc<Shared>, wakeup: Wakeup, seed: u32) {
     context.machine.set_thread_id(crate::os::current_thread_id());
     let _guard = context.enter();
     match wakeup {
-        Wakeup::Processor { index, spinning } => context.shared.sched.resume(&context.machine, index, spinning),
+        Wakeup::Processor { p, spinning } => context.shared.sched.resume(&context.machine, p, spinning),
         Wakeup::Exit | Wakeup::Interrupted => return,
     }
     context.schedule();

@@ -11,6 +11,14 @@ use concurrent_queue::ConcurrentQueue;
 /// Most goroutines one P takes from the global queue at once (Go: 128; 2 under loom).
 pub const GLOBAL_BATCH_LIMIT: usize = crate::loom::real_or_model(128, 2);
 
+/// Go's fair share of the global queue for one P, when `len` goroutines are queued and
+/// `maxprocs` Ps run: `min(len / maxprocs + 1, GLOBAL_BATCH_LIMIT)`. Every batch taken from
+/// the global queue is sized by this (callers may cap it further by the room in their ring).
+#[inline]
+pub fn fair_share(len: usize, maxprocs: usize) -> usize {
+    (len / maxprocs.max(1) + 1).min(GLOBAL_BATCH_LIMIT)
+}
+
 /// The runtime-wide queue of runnable goroutines.
 pub struct GlobalQueue<T> {
     queue: ConcurrentQueue<T>,
@@ -51,11 +59,11 @@ impl<T> GlobalQueue<T> {
 }
 
 impl<T: QueueItem> GlobalQueue<T> {
-    /// Takes a batch for a P whose local queue is empty: `min(len / maxprocs + 1, 128)` items,
-    /// never more than half a ring. Returns the first to run now and puts the rest in `local`.
+    /// Takes a batch for a P whose local queue is empty: its [`fair_share`], never more than
+    /// half a ring. Returns the first to run now and puts the rest in `local`.
     /// `local` must be owned by the caller.
     pub fn pop_batch_into(&self, local: &LocalQueue<T>, maxprocs: usize) -> Option<T> {
-        self.take_into(local, true, |len| (len / maxprocs.max(1) + 1).min(LOCAL_QUEUE_CAPACITY / 2))
+        self.take_into(local, true, |len| fair_share(len, maxprocs).min(LOCAL_QUEUE_CAPACITY / 2))
     }
 }
 

@@ -22,7 +22,7 @@ pub(crate) fn check(shared: &Shared, index: usize, polls: u64, age: Duration, wa
         return;
     }
     *warned = polls;
-    let goroutine = shared.sched.processors[index].running.load(std::sync::atomic::Ordering::Relaxed);
+    let goroutine = shared.sched.processors[index].running();
     // The registry says where it was spawned; a poll that just ended may have taken the
     // goroutine with it (then there is nothing left to warn about).
     let Some(record) = shared.registry.find(goroutine) else { return };

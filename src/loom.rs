@@ -177,3 +177,15 @@ pub(crate) fn spin_for(limit: std::time::Duration, mut done: impl FnMut() -> boo
         let _ = done();
     }
 }
+
+// ----- added by issue 10's scheduler half (protocol): sizes that shrink under loom -----
+
+/// `std_size` in a normal build, `loom_size` under `--cfg loom`: for counts that shrink so a
+/// model's state space stays small (e.g. the chunk in which Ps are added, `processor.rs`).
+pub(crate) const fn std_or_loom(std_size: usize, loom_size: usize) -> usize {
+    if cfg!(loom) {
+        loom_size
+    } else {
+        std_size
+    }
+}

@@ -27,7 +27,7 @@ use crate::runtime::shared::Shared;
 /// sysmon: the poll now running on `processor` (its `polls` is `polls`, odd) was first seen
 /// at coarse time `now_ms`.
 pub(crate) fn note_first_sighting<T: crate::runq::QueueItem>(processor: &Processor<T>, polls: u64, now_ms: u32) {
-    processor.poll_seen.store(((polls as u32 as u64) << 32) | now_ms as u64, std::sync::atomic::Ordering::Relaxed);
+    processor.set_poll_seen(((polls as u32 as u64) << 32) | now_ms as u64);
 }
 
 /// One poll in progress.
@@ -41,18 +41,17 @@ pub(crate) struct RunningPoll {
 
 /// The polls running on the Ps now.
 pub(crate) fn running_polls(shared: &Shared) -> Vec<RunningPoll> {
-    use std::sync::atomic::Ordering::Relaxed;
     let mut polls = Vec::new();
     for (index, processor) in shared.sched.processors.iter().enumerate() {
-        let count = processor.polls.load(Relaxed);
+        let count = processor.polls();
         if count % 2 == 0 {
             continue;
         }
-        let goroutine = processor.running.load(Relaxed);
+        let goroutine = processor.running();
         if goroutine == 0 {
             continue;
         }
-        let seen = processor.poll_seen.load(Relaxed);
+        let seen = processor.poll_seen();
         let since_ms = (seen >> 32 == count & u32::MAX as u64).then_some(seen as u32);
         polls.push(RunningPoll { processor: index, goroutine, since_ms });
     }

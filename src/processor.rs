@@ -18,11 +18,18 @@
 //!
 //! The M holding the P (its owner) is the only writer of `schedtick`, `polls`,
 //! `slicetick` and the ring's tail; they are atomics only so sysmon and `stats()` may read
-//! them. Anyone may read `status`; it changes under the scheduler's idle lock or, for the
+//! them. The atomics are private: each is read and written through a named operation whose
+//! doc says who calls it (owner, sysmon, or anyone for a snapshot), with its ordering fixed
+//! there. Anyone may read `status`; it changes under the scheduler's idle lock or, for the
 //! syscall/blocked states, by CAS between the owner and sysmon.
 
-use crate::loom::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
+use crate::loom::{std_or_loom, AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use crate::runq::{LocalQueue, QueueItem};
+
+/// A P's index in the scheduler's `allp` ([`Processors`]): the one name for "which P" in the
+/// scheduler, sysmon and `gmp::syscall` (variables holding one are called `p`; a `processor`
+/// is a `&Processor`, as in `let processor = &sched.processors[p]`).
+pub type ProcessorId = usize;
 
 /// Rounds between looks at the global queue when polls are short (Go: 61).
 pub const GLOBAL_QUEUE_INTERVAL: u32 = 61;
@@ -60,38 +67,38 @@ impl ProcessorStatus {
 #[repr(align(128))]
 pub struct Processor<T: QueueItem> {
     /// Position in the scheduler's `allp`.
-    pub index: usize,
+    pub id: ProcessorId,
     /// The local ring and runnext.
     pub queue: LocalQueue<T>,
     status: AtomicU8,
     /// Scheduling rounds run on this P (owner writes).
-    pub schedtick: AtomicU32,
+    schedtick: AtomicU32,
     /// Rounds left before the next look at the global queue (owner only).
-    pub global_check_in: AtomicU32,
+    global_check_in: AtomicU32,
     /// Rounds between looks at the global queue; set by sysmon from the P's poll rate.
-    pub global_interval: AtomicU32,
+    global_interval: AtomicU32,
     /// Bumped before and after each poll: odd while a poll is running (owner writes).
-    pub polls: AtomicU64,
+    polls: AtomicU64,
     /// Bumped when a goroutine starts a new time slice: one taken from anywhere but runnext
     /// (owner writes). A goroutine taken from runnext inherits the slice (Go's `inheritTime`).
-    pub slicetick: AtomicU32,
+    slicetick: AtomicU32,
     /// Set by sysmon when `slicetick` has not moved for 10 ms: goroutines handing off through
     /// runnext have used up their slice, and the next one waits its turn at the ring's tail.
-    pub slice_expired: AtomicBool,
+    slice_expired: AtomicBool,
     /// Set by sysmon when a poll ran too long: cooperative points then yield.
-    pub preempt: AtomicBool,
+    preempt: AtomicBool,
     /// Set by sysmon when the poll running here is stuck; thieves then take runnext at once.
-    pub blocked: AtomicBool,
+    blocked: AtomicBool,
     /// Bumped by each syscall entry and retake, so sysmon can tell calls apart.
-    pub syscalltick: AtomicU32,
+    syscalltick: AtomicU32,
     /// OS thread id of the M holding this P (0 = unknown); sysmon reads its state.
-    pub owner_thread: AtomicU32,
+    owner_thread: AtomicU32,
     /// The goroutine the current (or last) poll on this P runs (owner writes at poll start;
     /// 0 = none yet). Read by `dump()` and the long-poll warning (`poll_watch.rs`).
-    pub running: AtomicU64,
+    running: AtomicU64,
     /// sysmon's first sighting of the current poll: `(polls as u32) << 32 | coarse ms`
     /// (sysmon writes; see `poll_watch.rs`).
-    pub poll_seen: AtomicU64,
+    poll_seen: AtomicU64,
     /// Event counters and histograms for `stats()` (see `metrics.rs`).
     pub(crate) metrics: crate::metrics::ProcessorMetrics,
 }
@@ -99,7 +106,7 @@ pub struct Processor<T: QueueItem> {
 impl<T: QueueItem> std::fmt::Debug for Processor<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Processor")
-            .field("index", &self.index)
+            .field("id", &self.id)
             .field("status", &self.status())
             .field("runqsize", &self.queue.len())
             .finish()
@@ -108,9 +115,9 @@ impl<T: QueueItem> std::fmt::Debug for Processor<T> {
 
 impl<T: QueueItem> Processor<T> {
     /// An idle P with an empty queue.
-    pub fn new(index: usize) -> Self {
+    pub fn new(id: ProcessorId) -> Self {
         Self {
-            index,
+            id,
             queue: LocalQueue::new(),
             status: AtomicU8::new(ProcessorStatus::Idle as u8),
             schedtick: AtomicU32::new(0),
@@ -143,6 +150,132 @@ impl<T: QueueItem> Processor<T> {
     /// retake race, where exactly one side must win.
     pub fn transition(&self, from: ProcessorStatus, to: ProcessorStatus) -> bool {
         self.status.compare_exchange(from as u8, to as u8, AcqRel, Acquire).is_ok()
+    }
+
+    /// Scheduling rounds run so far (a snapshot, for sysmon and the scheduler trace).
+    #[inline]
+    pub fn schedtick(&self) -> u32 {
+        self.schedtick.load(Relaxed)
+    }
+
+    /// sysmon: look at the global queue every `interval` rounds from now on.
+    pub fn set_global_interval(&self, interval: u32) {
+        self.global_interval.store(interval, Relaxed);
+    }
+
+    /// The poll counter (a snapshot): odd while a poll runs.
+    #[inline]
+    pub fn polls(&self) -> u64 {
+        self.polls.load(Relaxed)
+    }
+
+    /// As [`polls`](Self::polls), a `SeqCst` load: ordered with the reader's other `SeqCst`
+    /// operations (the paused clock's auto-advance).
+    pub fn polls_synced(&self) -> u64 {
+        self.polls.load(SeqCst)
+    }
+
+    /// The time-slice counter (a snapshot, for sysmon).
+    pub fn slicetick(&self) -> u32 {
+        self.slicetick.load(Relaxed)
+    }
+
+    /// True if sysmon ended the current time slice (owner).
+    #[inline(always)]
+    pub fn slice_expired(&self) -> bool {
+        self.slice_expired.load(Relaxed)
+    }
+
+    /// Owner: the expired slice was dealt with.
+    #[inline]
+    pub fn clear_slice_expired(&self) {
+        self.slice_expired.store(false, Relaxed);
+    }
+
+    /// sysmon: the slice has lasted 10 ms; the next goroutine in runnext waits its turn.
+    pub fn expire_slice(&self) {
+        self.slice_expired.store(true, Relaxed);
+    }
+
+    /// True if sysmon asked the running poll to yield.
+    #[inline]
+    pub fn preempt_requested(&self) -> bool {
+        self.preempt.load(Relaxed)
+    }
+
+    /// sysmon: asks the running poll to yield at its next cooperative point.
+    pub fn request_preempt(&self) {
+        self.preempt.store(true, Relaxed);
+    }
+
+    /// The flag a poll's cooperative points read (`coop.rs`).
+    #[inline]
+    pub fn preempt_flag(&self) -> &AtomicBool {
+        &self.preempt
+    }
+
+    /// True if sysmon marked the poll here stuck (a relaxed snapshot: thieves' hint, and the
+    /// owner's check at its poll boundary).
+    #[inline(always)]
+    pub fn is_blocked(&self) -> bool {
+        self.blocked.load(Relaxed)
+    }
+
+    /// As [`is_blocked`](Self::is_blocked), an `Acquire` load: ordered after the owner's
+    /// [`clear_blocked`](Self::clear_blocked).
+    pub fn is_blocked_synced(&self) -> bool {
+        self.blocked.load(Acquire)
+    }
+
+    /// sysmon: marks the poll here stuck (`Scheduler::mark_blocked`).
+    pub fn set_blocked(&self) {
+        self.blocked.store(true, SeqCst);
+    }
+
+    /// Owner: back from the poll that was marked stuck (`Scheduler::leave_blocked`).
+    pub fn clear_blocked(&self) {
+        self.blocked.store(false, Release);
+    }
+
+    /// Syscall entries and retakes so far (a snapshot): sysmon tells calls apart by it.
+    pub fn syscall_tick(&self) -> u32 {
+        self.syscalltick.load(Relaxed)
+    }
+
+    /// Owner: enters a syscall (`Scheduler::enter_syscall`).
+    pub fn syscall_started(&self) {
+        self.syscalltick.fetch_add(1, Relaxed);
+    }
+
+    /// sysmon: retook the P from a syscall (`Scheduler::retake_syscall`).
+    pub fn syscall_retaken(&self) {
+        self.syscalltick.fetch_add(1, Relaxed);
+    }
+
+    /// The OS thread id of the M holding this P (0 = unknown).
+    pub fn owner_thread(&self) -> u32 {
+        self.owner_thread.load(Relaxed)
+    }
+
+    /// An M with OS thread id `thread_id` now holds this P.
+    #[inline]
+    pub fn set_owner_thread(&self, thread_id: u32) {
+        self.owner_thread.store(thread_id, Relaxed);
+    }
+
+    /// The goroutine the current (or last) poll runs (0 = none yet).
+    pub fn running(&self) -> u64 {
+        self.running.load(Relaxed)
+    }
+
+    /// sysmon's first sighting of the current poll (see `poll_watch.rs`).
+    pub fn poll_seen(&self) -> u64 {
+        self.poll_seen.load(Relaxed)
+    }
+
+    /// sysmon: records its first sighting of the current poll (see `poll_watch.rs`).
+    pub fn set_poll_seen(&self, seen: u64) {
+        self.poll_seen.store(seen, Relaxed);
     }
 
     /// Owner: notes a poll of goroutine `goroutine` starting (makes `polls` odd).
@@ -188,12 +321,9 @@ impl<T: QueueItem> Processor<T> {
     }
 }
 
-/// Ps per chunk allocated beyond the first ones.
-#[cfg(not(loom))]
-const CHUNK: usize = 32;
-/// Under loom, small chunks keep the models' loops over all Ps short.
-#[cfg(loom)]
-const CHUNK: usize = 2;
+/// Ps per chunk allocated beyond the first ones (2 under loom: small chunks keep the models'
+/// loops over all Ps short).
+const CHUNK: usize = std_or_loom(32, 2);
 
 /// A chunk of Ps added beyond the first ones, allocated when first needed.
 type Chunk<T> = std::sync::OnceLock<Box<[Processor<T>]>>;
@@ -230,13 +360,13 @@ impl<T: QueueItem> Processors<T> {
 
     /// Every P allocated so far, in index order.
     pub fn iter(&self) -> impl Iterator<Item = &Processor<T>> + '_ {
-        (0..self.len()).map(move |index| &self[index])
+        (0..self.len()).map(move |p| &self[p])
     }
 
     /// Allocates the next chunk of Ps and returns their indices, or `None` at the limit.
     /// Callers serialise (the scheduler's idle lock).
     #[cold]
-    pub fn grow(&self) -> Option<std::ops::Range<usize>> {
+    pub fn grow(&self) -> Option<std::ops::Range<ProcessorId>> {
         let start = self.len.load(Relaxed);
         let chunk = (start - self.first.len()) / CHUNK;
         let cell = self.chunks.get(chunk)?;
@@ -247,23 +377,23 @@ impl<T: QueueItem> Processors<T> {
 
     #[cold]
     #[inline(never)]
-    fn added(&self, index: usize) -> &Processor<T> {
-        let offset = index - self.first.len();
+    fn added(&self, p: ProcessorId) -> &Processor<T> {
+        let offset = p - self.first.len();
         match self.chunks.get(offset / CHUNK).and_then(|chunk| chunk.get()) {
             Some(chunk) => &chunk[offset % CHUNK],
-            None => panic!("gmp: P {index} does not exist ({} allocated)", self.len()),
+            None => panic!("gmp: P {p} does not exist ({} allocated)", self.len()),
         }
     }
 }
 
-impl<T: QueueItem> std::ops::Index<usize> for Processors<T> {
+impl<T: QueueItem> std::ops::Index<ProcessorId> for Processors<T> {
     type Output = Processor<T>;
 
     #[inline]
-    fn index(&self, index: usize) -> &Processor<T> {
-        match self.first.get(index) {
+    fn index(&self, p: ProcessorId) -> &Processor<T> {
+        match self.first.get(p) {
             Some(processor) => processor,
-            None => self.added(index),
+            None => self.added(p),
         }
     }
 }

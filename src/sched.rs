@@ -37,23 +37,35 @@
 //! length of the P list for lock-free readers. `nmspinning` is changed by Ms entering or leaving
 //! the spinning state and by `wakep` (which counts the M it wakes as spinning). A `Machine`
 //! belongs to its thread; its `Parker` is shared with whoever wakes it.
+//!
+//! # Files
+//!
+//! This file: finding work and giving a P up. `sched/machine.rs`: the M. `sched/idle.rs`: the
+//! idle lists, `wakep`, starting Ms, handing Ps over, shutdown. `sched/poll.rs`: the poll
+//! boundary. `sched/syscall.rs`: both halves of `gmp::syscall`'s protocol (enter / exit /
+//! sysmon's retake). `sched/blocked.rs`: both halves of blocked marking (sysmon's mark, the
+//! M's return path) and sysmon's sleep. Every protocol between Ms and sysmon is a `Scheduler`
+//! method here, so the loom models (`loom-tests/tests/`) run the code that runs.
 
-use std::cell::Cell;
 use std::sync::OnceLock;
 
-use crate::global_queue::{GlobalQueue, GLOBAL_BATCH_LIMIT};
+use crate::global_queue::{self, GlobalQueue};
 use crate::loom::{
     brief_backoff, current_thread, fence, lock, park, park_timeout, spin_for, Arc, AtomicBool, AtomicUsize,
     CachePadded, Mutex, Ordering::*, Thread,
 };
-use crate::processor::{Processor, ProcessorStatus, Processors};
+use crate::processor::{Processor, ProcessorId, ProcessorStatus, Processors};
 use crate::runq::{Overflow, QueueItem, LOCAL_QUEUE_CAPACITY};
 
 mod blocked;
 mod idle;
+mod machine;
+mod poll;
+mod syscall;
 
 use idle::IdleLists;
 pub use idle::{Parker, Wakeup};
+pub use machine::Machine;
 
 /// Steal rounds over all Ps before giving up (Go: 4).
 const STEAL_ROUNDS: usize = 4;
@@ -66,78 +78,14 @@ pub const MACHINE_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_se
 const HANDOFF_NONE: usize = usize::MAX;
 const HANDOFF_EXIT: usize = usize::MAX - 1;
 
-/// M: the scheduling state of one worker thread. Owned by that thread.
-#[derive(Debug)]
-pub struct Machine {
-    processor: Cell<Option<usize>>,
-    spinning: Cell<bool>,
-    rng: Cell<u32>,
-    parker: Arc<Parker>,
-    // std's `Arc`, not the shim's: M0's waker (runtime.rs, plain std code) owns the flag too,
-    // and a `--cfg loom` build must still compile it. The flag itself is the shim's atomic.
-    interrupt: Option<std::sync::Arc<AtomicBool>>,
-    thread_id: Cell<u32>,
-}
-
-impl Machine {
-    /// A new M for the current thread. `interrupt`, when set, makes `find_runnable` return
-    /// `None` (M0 uses it for "the main future was woken").
-    pub fn new(seed: u32, interrupt: Option<std::sync::Arc<AtomicBool>>) -> Self {
-        Self {
-            processor: Cell::new(None),
-            spinning: Cell::new(false),
-            rng: Cell::new(seed | 1),
-            parker: Arc::new(Parker::for_current_thread()),
-            interrupt,
-            thread_id: Cell::new(0),
-        }
-    }
-
-    /// Records the OS thread id of this M, which sysmon uses to tell a poll blocked in the
-    /// kernel from one computing (0 = unknown).
-    pub fn set_thread_id(&self, thread_id: u32) {
-        self.thread_id.set(thread_id);
-    }
-
-    /// The P this M holds, if any.
-    #[inline]
-    pub fn processor(&self) -> Option<usize> {
-        self.processor.get()
-    }
-
-    /// Records that this M now holds (or no longer holds) a P.
-    pub fn set_processor(&self, processor: Option<usize>) {
-        self.processor.set(processor);
-    }
-
-    /// The flag that interrupts this M (M0's "main future woken"), if it has one.
-    pub fn interrupt_flag(&self) -> Option<&std::sync::Arc<AtomicBool>> {
-        self.interrupt.as_ref()
-    }
-
-    fn interrupted(&self) -> bool {
-        self.interrupt.as_ref().is_some_and(|flag| flag.load(Acquire))
-    }
-
-    fn random(&self) -> u32 {
-        // xorshift32: cheap, owner-only, good enough to pick steal victims.
-        let mut x = self.rng.get();
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.rng.set(x);
-        x
-    }
-}
-
 /// Hooks the runtime plugs into the generic scheduler: starting threads, the netpoller and
 /// timers. Loom models use a mock.
 pub trait Platform: Send + Sync {
     /// Starts a new M that begins with `wakeup`. Returns false if no thread could be started
     /// (limit reached or the OS refused); the scheduler then returns the P to the idle list.
     fn start_machine(&self, wakeup: Wakeup) -> bool;
-    /// Runs due timers of P `processor` (waking their goroutines). Called by its owner.
-    fn run_timers(&self, _processor: usize) {}
+    /// Runs due timers of P `p` (waking their goroutines). Called by its owner.
+    fn run_timers(&self, _p: ProcessorId) {}
     /// Polls the network without blocking if goroutines wait on it and nobody polled
     /// recently; returns true if it made any goroutine runnable.
     fn poll_network_now(&self) -> bool {
@@ -162,8 +110,8 @@ pub trait Platform: Send + Sync {
     fn network_is_polled(&self) -> bool {
         true
     }
-    /// True if timers are pending on P `processor`'s queue.
-    fn has_timers(&self, _processor: usize) -> bool {
+    /// True if timers are pending on P `p`'s queue.
+    fn has_timers(&self, _p: ProcessorId) -> bool {
         false
     }
 }
@@ -282,14 +230,14 @@ impl<T: QueueItem> Scheduler<T> {
 
     // ----- making goroutines runnable -----
 
-    /// Makes `item` runnable on P `processor`, which the calling M holds. A yield goes to the
+    /// Makes `item` runnable on P `p`, which the calling M holds. A yield goes to the
     /// ring's tail; anything else to runnext (the displaced item goes to the tail).
     #[inline(always)]
-    pub fn ready_local(&self, processor: usize, item: T, yielded: bool) {
-        let metrics = &self.processors[processor].metrics;
-        let queue = &self.processors[processor].queue;
+    pub fn ready_local(&self, p: ProcessorId, item: T, yielded: bool) {
+        let metrics = &self.processors[p].metrics;
+        let queue = &self.processors[p].queue;
         if yielded {
-            if self.processors[processor].preempt.load(Relaxed) {
+            if self.processors[p].preempt_requested() {
                 // Preempted by sysmon after 10 ms (a coop point yielded): to the end of the
                 // global queue, as in Go, behind everything else waiting.
                 metrics.preemptions.add(1);
@@ -302,7 +250,7 @@ impl<T: QueueItem> Scheduler<T> {
                 // A yield is a turn for everyone: goroutines waiting globally (outside spawns)
                 // queue up behind the yielder, so a P kept busy by goroutines that yield to each
                 // other still takes in outside work at the rate they yield.
-                self.take_global_batch(&self.processors[processor]);
+                self.take_global_batch(&self.processors[p]);
             }
             return;
         }
@@ -315,11 +263,11 @@ impl<T: QueueItem> Scheduler<T> {
         }
     }
 
-    /// Makes `item` runnable on P `processor` (held by the calling M) at the ring's tail, in
+    /// Makes `item` runnable on P `p` (held by the calling M) at the ring's tail, in
     /// order with others made runnable in the same batch. Wakes no one: the batch's caller
     /// offers the batch to idle Ps once it is queued.
-    pub fn ready_local_in_order(&self, processor: usize, item: T) {
-        let processor = &self.processors[processor];
+    pub fn ready_local_in_order(&self, p: ProcessorId, item: T) {
+        let processor = &self.processors[p];
         let position = processor.queue.push_back_at(item, &self.global);
         processor.metrics.readied_in_ring(position, &processor.queue);
     }
@@ -374,7 +322,7 @@ impl<T: QueueItem> Scheduler<T> {
 
     /// The fast path: global every 61st tick, then runnext, then the ring.
     #[inline]
-    fn next_local(&self, p: usize) -> Option<T> {
+    fn next_local(&self, p: ProcessorId) -> Option<T> {
         let processor = &self.processors[p];
         if processor.tick() {
             // A P whose queue never empties (goroutines that yield, or wake each other) never
@@ -428,10 +376,11 @@ impl<T: QueueItem> Scheduler<T> {
         processor.metrics.global_queue_takes.add(processor.queue.len().saturating_sub(before) as u64);
     }
 
-    /// `min(len / maxprocs + 1, 128)`, never more than half the ring's free room.
+    /// The global queue's [`fair_share`](crate::global_queue::fair_share), never more than
+    /// half the ring's free room.
     fn fair_share(&self, processor: &Processor<T>, len: usize) -> usize {
         let free = LOCAL_QUEUE_CAPACITY.saturating_sub(processor.queue.len()) / 2;
-        (len / self.maxprocs + 1).min(GLOBAL_BATCH_LIMIT).min(free)
+        global_queue::fair_share(len, self.maxprocs).min(free)
     }
 
     /// Owner of `processor`, whose queue is empty: a batch from the global queue (see
@@ -453,13 +402,13 @@ impl<T: QueueItem> Scheduler<T> {
     /// the ring's tail.
     #[inline(always)]
     fn local_get(&self, processor: &Processor<T>) -> Option<T> {
-        if !processor.slice_expired.load(Relaxed) {
+        if !processor.slice_expired() {
             if let Some((item, key)) = processor.queue.take_runnext_keyed() {
                 processor.metrics.took_from_runnext(key);
                 return Some(item);
             }
         } else {
-            processor.slice_expired.store(false, Relaxed);
+            processor.clear_slice_expired();
             if let Some((item, key)) = processor.queue.take_runnext_keyed() {
                 processor.metrics.displaced_from_runnext(key, processor.queue.push_back_at(item, &self.global));
             }
@@ -480,24 +429,24 @@ impl<T: QueueItem> Scheduler<T> {
                 // M0 polls its main future holding a P if one is free (it may have just given
                 // its P up when the interrupt came).
                 if m.processor().is_none() {
-                    if let Some(index) = self.acquire_idle_processor() {
-                        self.bind(m, index);
+                    if let Some(p) = self.acquire_idle_processor() {
+                        self.bind(m, p);
                     }
                 }
                 return None;
             }
             let Some(p) = m.processor() else {
                 match self.park(m) {
-                    Wakeup::Processor { index, spinning } => {
-                        self.resume(m, index, spinning);
+                    Wakeup::Processor { p, spinning } => {
+                        self.resume(m, p, spinning);
                         continue;
                     }
                     Wakeup::Exit => return None,
                     Wakeup::Interrupted => {
                         // M0 polls its main future holding a P if one is free, so that what
                         // the main future spawns stays on this thread's queue.
-                        if let Some(index) = self.acquire_idle_processor() {
-                            self.bind(m, index);
+                        if let Some(p) = self.acquire_idle_processor() {
+                            self.bind(m, p);
                         }
                         return None;
                     }
@@ -520,7 +469,7 @@ impl<T: QueueItem> Scheduler<T> {
     }
 
     /// One pass over every source of work while holding P `p`.
-    fn find_with_processor(&self, m: &Machine, p: usize) -> Option<T> {
+    fn find_with_processor(&self, m: &Machine, p: ProcessorId) -> Option<T> {
         let processor = &self.processors[p];
         if let Some(platform) = self.platform() {
             platform.run_timers(p);
@@ -555,7 +504,7 @@ impl<T: QueueItem> Scheduler<T> {
     /// short requests the next one arrives within that time, and keeping the P saves a
     /// release, a park and a wake of another thread, each a chance for the OS to preempt a
     /// thread that holds a P. An idle runtime pays it once per transition to idle.
-    fn linger(&self, m: &Machine, p: usize) -> Option<T> {
+    fn linger(&self, m: &Machine, p: ProcessorId) -> Option<T> {
         let processor = &self.processors[p];
         let mut found = None;
         spin_for(LINGER, || {
@@ -585,7 +534,7 @@ impl<T: QueueItem> Scheduler<T> {
     }
 
     /// Steals half of a random victim's ring, up to `STEAL_ROUNDS` passes over all Ps.
-    fn steal_work(&self, m: &Machine, p: usize) -> Option<T> {
+    fn steal_work(&self, m: &Machine, p: ProcessorId) -> Option<T> {
         let count = self.processors.len();
         let own = &self.processors[p].queue;
         // Only this M pushes to its own queue, so it holds `before` until a steal succeeds.
@@ -594,23 +543,23 @@ impl<T: QueueItem> Scheduler<T> {
             let last_round = round + 1 == STEAL_ROUNDS;
             let start = m.random() as usize % count;
             for offset in 0..count {
-                let victim_index = (start + offset) % count;
-                if victim_index == p {
+                let victim_p = (start + offset) % count;
+                if victim_p == p {
                     continue;
                 }
-                let victim = &self.processors[victim_index];
+                let victim = &self.processors[victim_p];
                 if victim.status() == ProcessorStatus::Idle {
                     continue;
                 }
                 if let Some(item) = victim.queue.steal_half_into(own) {
                     let stolen = 1 + own.len().saturating_sub(before);
                     if crate::runtime::trace::is_on() {
-                        crate::runtime::trace::stolen(victim_index, p, stolen);
+                        crate::runtime::trace::stolen(victim_p, p, stolen);
                     }
                     self.stole(p, victim, stolen);
                     return Some(item);
                 }
-                if last_round || victim.blocked.load(Relaxed) {
+                if last_round || victim.is_blocked() {
                     if let Some(item) = self.steal_runnext(victim) {
                         self.stole(p, victim, 1);
                         return Some(item);
@@ -625,7 +574,7 @@ impl<T: QueueItem> Scheduler<T> {
     }
 
     /// Counts a steal of `goroutines` by P `p` (its owner) from `victim`.
-    fn stole(&self, p: usize, victim: &Processor<T>, goroutines: usize) {
+    fn stole(&self, p: ProcessorId, victim: &Processor<T>, goroutines: usize) {
         self.processors[p].metrics.stole(goroutines);
         victim.metrics.stolen_from.add(1);
     }
@@ -637,7 +586,7 @@ impl<T: QueueItem> Scheduler<T> {
         if !victim.queue.has_runnext() {
             return None;
         }
-        if !victim.blocked.load(Relaxed) && victim.status() == ProcessorStatus::Running {
+        if !victim.is_blocked() && victim.status() == ProcessorStatus::Running {
             brief_backoff(|| !victim.queue.has_runnext());
         }
         victim.queue.take_runnext()
@@ -645,7 +594,7 @@ impl<T: QueueItem> Scheduler<T> {
 
     /// Puts the M's P on the idle list and re-checks for work that raced with it. Leaves the
     /// M holding a P again if there is work it may run.
-    fn release_processor(&self, m: &Machine, p: usize) {
+    fn release_processor(&self, m: &Machine, p: ProcessorId) {
         {
             let mut idle = lock(&*self.idle);
             if !self.global.is_empty() {
@@ -664,8 +613,8 @@ impl<T: QueueItem> Scheduler<T> {
         // our spinner count drop, or we see its work here.
         fence(SeqCst);
         if self.has_visible_work(was_spinning) {
-            if let Some(index) = self.acquire_idle_processor() {
-                self.bind(m, index);
+            if let Some(p) = self.acquire_idle_processor() {
+                self.bind(m, p);
                 if was_spinning {
                     m.spinning.set(true);
                     self.nmspinning.fetch_add(1, SeqCst);
@@ -683,16 +632,16 @@ impl<T: QueueItem> Scheduler<T> {
                 && self.processors.iter().any(|p| p.queue.has_ring_items() || p.queue.has_runnext_synced()))
     }
 
-    /// Starts M `m` on P `index`, as handed over by `start_machine`.
-    pub fn resume(&self, m: &Machine, index: usize, spinning: bool) {
-        self.bind(m, index);
+    /// Starts M `m` on P `p`, as handed over by `start_machine`.
+    pub fn resume(&self, m: &Machine, p: ProcessorId, spinning: bool) {
+        self.bind(m, p);
         m.spinning.set(spinning);
     }
 
-    /// M `m` now holds P `index` (taken from the idle list or handed over).
-    pub fn bind(&self, m: &Machine, index: usize) {
-        m.processor.set(Some(index));
-        self.processors[index].owner_thread.store(m.thread_id.get(), Relaxed);
+    /// M `m` now holds P `p` (taken from the idle list or handed over).
+    pub fn bind(&self, m: &Machine, p: ProcessorId) {
+        m.processor.set(Some(p));
+        self.processors[p].set_owner_thread(m.thread_id.get());
     }
 
     /// M `m` stops serving the scheduler (a worker exiting, or M0 leaving `block_on`): it

@@ -13,13 +13,17 @@
 //! budget is spent, so it yields at its next cooperative point (any gmp await) and goes to
 //! the global queue, and the M then parks. (Go parks the goroutine at once; a stackless
 //! goroutine can only stop at an await, so gmp lets the poll run to its next await.)
+//!
+//! The P's side of entry, return and sysmon's retake is the scheduler's
+//! (`Scheduler::enter_syscall` / `exit_syscall` / `retake_syscall`, `sched/syscall.rs`, which
+//! the loom models call); this file adds the goroutine's state, the coop budget, the paused
+//! clock and the execution trace around them.
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use crate::context::{self, Context};
 use crate::coop;
 use crate::goroutine::{self, GoroutineState};
-use crate::processor::ProcessorStatus;
 
 /// Runs `f`, a blocking call, on the current thread, letting the runtime move this P's other
 /// goroutines to another thread if `f` takes long (Go's syscall handling). Cheaper than
@@ -47,27 +51,32 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
 
 fn syscall_on<R>(context: &Context, f: impl FnOnce() -> R) -> R {
     let sched = &context.shared.sched;
-    let Some(index) = context.machine.processor() else {
+    let Some(p) = context.machine.processor() else {
         return f(); // no P to hand off (a blocking-pool thread, or already released)
     };
-    let processor = &sched.processors[index];
     // A paused clock must not skip ahead while the call runs (its P may be retaken).
     let counted = context.shared.timers.clock.syscall_started();
     let traced = crate::runtime::trace::syscall_started();
-    enter(context, index);
+    goroutine::with_current(|g| {
+        if let Some(g) = g {
+            g.set_state_since(GoroutineState::Syscall, context.shared.coarse_now());
+        }
+    });
+    coop::set_preempt_flag(None);
+    sched.enter_syscall(&context.machine, p);
     let result = catch_unwind(AssertUnwindSafe(|| coop::unconstrained(f)));
-    let retaken = !processor.transition(ProcessorStatus::Syscall, ProcessorStatus::Running);
-    if retaken {
-        exit_slow(context);
-    } else {
-        sched.bind(&context.machine, index);
+    let retaken = !sched.exit_syscall(&context.machine, p);
+    if retaken && context.machine.processor().is_none() {
+        // No idle P either: the goroutine yields at its next cooperative point (to the global
+        // queue, and the M parks), as Go's `exitsyscall` parks it.
+        coop::spend_all();
     }
     if counted {
         context.shared.timers.clock.syscall_finished();
     }
     resume_poll(context);
     if let Some(started) = traced {
-        crate::runtime::trace::syscall_finished(context, started, index, retaken);
+        crate::runtime::trace::syscall_finished(context, started, p, retaken);
     }
     match result {
         Ok(value) => value,
@@ -75,46 +84,11 @@ fn syscall_on<R>(context: &Context, f: impl FnOnce() -> R) -> R {
     }
 }
 
-fn enter(context: &Context, index: usize) {
-    let sched = &context.shared.sched;
-    let processor = &sched.processors[index];
-    goroutine::with_current(|g| {
-        if let Some(g) = g {
-            g.set_state_since(GoroutineState::Syscall, context.shared.coarse_now());
-        }
-    });
-    processor.metrics.syscalls.add(1);
-    processor.metrics.forget_poll();
-    // The P leaves the poll (sysmon must see a syscall, not a stuck poll).
-    processor.poll_finished();
-    processor.syscalltick.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    context.machine.set_processor(None);
-    coop::set_preempt_flag(None);
-    processor.set_status(ProcessorStatus::Syscall);
-    sched.wake_sysmon();
-}
-
-/// sysmon took our P: take any idle one; with none, the goroutine yields at its next
-/// cooperative point (to the global queue, and the M parks), as Go's `exitsyscall` parks it.
-#[cold]
-fn exit_slow(context: &Context) {
-    let sched = &context.shared.sched;
-    if let Some(index) = sched.acquire_idle_processor() {
-        sched.bind(&context.machine, index);
-    } else {
-        coop::spend_all();
-    }
-}
-
 /// Back in the poll, on whatever P the M now holds.
 fn resume_poll(context: &Context) {
-    if let Some(index) = context.machine.processor() {
-        let processor = &context.shared.sched.processors[index];
-        match goroutine::with_current(|g| g.map(|g| g.id())) {
-            Some(id) => processor.poll_started_by(id),
-            None => processor.poll_started(),
-        }
-        coop::set_preempt_flag(Some(&processor.preempt));
+    let goroutine = goroutine::with_current(|g| g.map(|g| g.id()));
+    if let Some(processor) = context.shared.sched.start_poll(&context.machine, goroutine) {
+        coop::set_preempt_flag(Some(processor.preempt_flag()));
     }
     goroutine::with_current(|g| {
         if let Some(g) = g {

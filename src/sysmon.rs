@@ -15,7 +15,8 @@
 //! - **A P in `gmp::syscall`** (status `Syscall`): the first round that sees a new syscall
 //!   only notes the time. After that, if the rule says so, sysmon retakes the P — a CAS from
 //!   `Syscall` that the returning M races — and hands it to another M (Go's `handoffp`, in
-//!   `hand_off_processor`).
+//!   `hand_off_processor`). The retake itself is `Scheduler::retake_syscall`
+//!   (`sched/syscall.rs`); sysmon keeps the sightings and the rule.
 //! - **A P running a poll** (`polls` odd): sysmon notes when it first saw the current value of
 //!   `polls`. A poll running past 10 ms gets its P's `preempt` flag set, so gmp's cooperative
 //!   points make the goroutine yield (to the end of the global queue). A poll that is *stuck* —
@@ -35,14 +36,15 @@
 //! # Who may touch what
 //!
 //! sysmon only reads Ps' counters, sets `preempt`, and changes a P's state through the
-//! scheduler's CAS and lock-protected paths. Its per-P notes are its own.
+//! scheduler's CAS and lock-protected paths (`retake_syscall`, `mark_blocked`), through
+//! `Processor`'s named operations. Its per-P notes are its own.
 
 use std::io;
 use std::sync::{Arc, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::processor::{ProcessorStatus, GLOBAL_QUEUE_INTERVAL};
+use crate::processor::{ProcessorId, ProcessorStatus, GLOBAL_QUEUE_INTERVAL};
 use crate::runtime::shared::Shared;
 use crate::runtime::trace::SysmonAction;
 
@@ -269,49 +271,44 @@ fn deep_sleep(shared: Arc<Shared>) -> bool {
 /// One pass over the Ps. Returns true if sysmon acted (retook, preempted or handed off).
 fn retake(shared: &Shared, notes: &mut [ProcessorNotes], now: Instant) -> bool {
     let mut acted = false;
-    for (index, processor) in shared.sched.processors.iter().enumerate() {
-        let note = &mut notes[index];
+    for (p, processor) in shared.sched.processors.iter().enumerate() {
+        let note = &mut notes[p];
         match processor.status() {
             ProcessorStatus::Idle => {}
-            ProcessorStatus::Syscall => acted |= retake_syscall(shared, index, note, now),
+            ProcessorStatus::Syscall => acted |= watch_syscall(shared, p, note, now),
             ProcessorStatus::Running => {
-                acted |= watch_poll(shared, index, note, now);
+                acted |= watch_poll(shared, p, note, now);
                 // Ending a time slice is housekeeping, as Go's preemptions are: it does not
                 // keep sysmon at its fastest tick.
-                watch_slice(shared, index, note, now);
-                tune_global_interval(shared, index, note, now);
+                watch_slice(shared, p, note, now);
+                tune_global_interval(shared, p, note, now);
             }
         }
     }
     acted
 }
 
-fn retake_syscall(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Instant) -> bool {
-    let sched = &shared.sched;
-    let processor = &sched.processors[index];
-    let tick = processor.syscalltick.load(std::sync::atomic::Ordering::Relaxed);
+fn watch_syscall(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: Instant) -> bool {
+    let tick = shared.sched.processors[p].syscall_tick();
     if tick != note.syscalltick {
         // First sighting of this call: only note it ("at least one sysmon tick").
         note.syscalltick = tick;
         note.syscall_seen_at = now;
         return false;
     }
-    if !retake_is_wanted(shared, index, now.duration_since(note.syscall_seen_at)) {
+    if !retake_is_wanted(shared, p, now.duration_since(note.syscall_seen_at)) {
         return false;
     }
-    if !processor.transition(ProcessorStatus::Syscall, ProcessorStatus::Running) {
+    if !shared.sched.retake_syscall(p) {
         return false; // the M came back first
     }
-    processor.syscalltick.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    processor.metrics.handoffs.add(1);
-    sched.hand_off_processor(index);
-    traced(shared, SysmonAction::HandOff, index);
+    traced(shared, SysmonAction::HandOff, p);
     true
 }
 
-fn watch_poll(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Instant) -> bool {
-    let processor = &shared.sched.processors[index];
-    let polls = processor.polls.load(std::sync::atomic::Ordering::Relaxed);
+fn watch_poll(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: Instant) -> bool {
+    let processor = &shared.sched.processors[p];
+    let polls = processor.polls();
     if polls != note.polls {
         note.polls = polls;
         note.polls_seen_at = now;
@@ -327,26 +324,26 @@ fn watch_poll(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Ins
         return false; // between polls: looking for work or parked
     }
     let age = now.duration_since(note.polls_seen_at);
-    crate::long_poll::check(shared, index, polls, age, &mut note.long_poll_warned);
+    crate::long_poll::check(shared, p, polls, age, &mut note.long_poll_warned);
     let mut acted = false;
     if age >= PREEMPT_AFTER && !note.preempted {
         note.preempted = true;
-        processor.preempt.store(true, std::sync::atomic::Ordering::Relaxed);
+        processor.request_preempt();
         acted = true;
-        traced(shared, SysmonAction::Preempt, index);
+        traced(shared, SysmonAction::Preempt, p);
     }
-    if !note.handed_off && retake_is_wanted(shared, index, age) {
+    if !note.handed_off && retake_is_wanted(shared, p, age) {
         let stuck = age >= STUCK_COMPUTING_AFTER
             || (age >= note.next_state_check && {
                 note.next_state_check = (age * 2).max(MIN_DELAY);
-                crate::os::thread_is_blocked(processor.owner_thread.load(std::sync::atomic::Ordering::Relaxed))
+                crate::os::thread_is_blocked(processor.owner_thread())
             });
         if stuck {
             note.handed_off = true;
-            if shared.sched.mark_blocked(index) {
+            if shared.sched.mark_blocked(p) {
                 processor.metrics.blocked_polls.add(1);
                 acted = true;
-                traced(shared, SysmonAction::StuckPollRetake, index);
+                traced(shared, SysmonAction::StuckPollRetake, p);
             }
         }
     }
@@ -355,9 +352,9 @@ fn watch_poll(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Ins
 
 /// Records what sysmon did in the execution trace, if it is on.
 #[inline]
-fn traced(shared: &Shared, what: SysmonAction, index: usize) {
+fn traced(shared: &Shared, what: SysmonAction, p: ProcessorId) {
     if crate::runtime::trace::is_on() {
-        crate::runtime::trace::sysmon_acted(shared, what, index);
+        crate::runtime::trace::sysmon_acted(shared, what, p);
     }
 }
 
@@ -365,9 +362,9 @@ fn traced(shared: &Shared, what: SysmonAction, index: usize) {
 /// (Go's `inheritTime`), so a pair handing off through runnext would keep its P forever.
 /// When a P's `slicetick` has not moved for 10 ms, end the slice: the next goroutine in runnext
 /// waits its turn at the ring's tail.
-fn watch_slice(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Instant) {
-    let processor = &shared.sched.processors[index];
-    let slicetick = processor.slicetick.load(std::sync::atomic::Ordering::Relaxed);
+fn watch_slice(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: Instant) {
+    let processor = &shared.sched.processors[p];
+    let slicetick = processor.slicetick();
     if slicetick != note.slicetick {
         note.slicetick = slicetick;
         note.slice_seen_at = now;
@@ -378,37 +375,37 @@ fn watch_slice(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: In
         return;
     }
     note.slice_ended = true;
-    processor.slice_expired.store(true, std::sync::atomic::Ordering::Relaxed);
+    processor.expire_slice();
 }
 
 /// Go's `retake` rule, for a P whose M is stuck in a poll or a syscall that has lasted a
 /// sysmon round: hand it off if goroutines are queued on it, or timers are pending on it, or
 /// no M spins and no P is idle (nobody would pick up what becomes runnable next: a timer
 /// sysmon fires, a netpoll wake, a wake from a plain thread), or the block has lasted 10 ms.
-fn retake_is_wanted(shared: &Shared, index: usize, age: Duration) -> bool {
+fn retake_is_wanted(shared: &Shared, p: ProcessorId, age: Duration) -> bool {
     let sched = &shared.sched;
-    !sched.processors[index].queue.is_empty()
+    !sched.processors[p].queue.is_empty()
         || !sched.global.is_empty()
         || sched.spinning_machines() + sched.idle_processors() == 0
         || age >= SYSCALL_RETAKE_AFTER
-        || shared.timers.has_pending(index)
+        || shared.timers.has_pending(p)
 }
 
-/// Sets how often P `index` looks at the global queue from its recent poll rate: every
+/// Sets how often P `p` looks at the global queue from its recent poll rate: every
 /// `GLOBAL_CHECK_PERIOD` of polling, between 8 and 61 rounds (61 when polls are short, as in
 /// Go). With long polls a fixed 61 rounds would leave outside spawns waiting for milliseconds.
-fn tune_global_interval(shared: &Shared, index: usize, note: &mut ProcessorNotes, now: Instant) {
+fn tune_global_interval(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: Instant) {
     let elapsed = now.duration_since(note.window_start);
     if elapsed < GLOBAL_TUNING_WINDOW {
         return;
     }
-    let processor = &shared.sched.processors[index];
-    let ticks = processor.schedtick.load(std::sync::atomic::Ordering::Relaxed);
+    let processor = &shared.sched.processors[p];
+    let ticks = processor.schedtick();
     let rounds = ticks.wrapping_sub(note.window_ticks).max(1);
     note.window_ticks = ticks;
     note.window_start = now;
     let per_round = elapsed / rounds;
     let interval = (GLOBAL_CHECK_PERIOD.as_nanos() / per_round.as_nanos().max(1)) as u32;
     let interval = interval.clamp(8, GLOBAL_QUEUE_INTERVAL);
-    processor.global_interval.store(interval, std::sync::atomic::Ordering::Relaxed);
+    processor.set_global_interval(interval);
 }

@@ -77,10 +77,7 @@ pub(crate) fn stats(shared: &Shared) -> Stats {
         idle_threads: sched.idle_machines(),
         global_queue_length: sched.global.len(),
         local_queue_lengths: shown.iter().map(|&p| sched.processors[p].queue.len()).collect(),
-        schedticks: shown
-            .iter()
-            .map(|&p| sched.processors[p].schedtick.load(std::sync::atomic::Ordering::Relaxed))
-            .collect(),
+        schedticks: shown.iter().map(|&p| sched.processors[p].schedtick()).collect(),
         pending_timers: shared.timers.len(),
         counters: metrics.counters,
         processors: metrics.processors,
@@ -123,10 +120,10 @@ pub(crate) fn detail_lines(shared: &Shared) -> String {
             out,
             "  P{p}: status={:?} schedtick={} syscalltick={} runqsize={} blocked={}",
             processor.status(),
-            processor.schedtick.load(std::sync::atomic::Ordering::Relaxed),
-            processor.syscalltick.load(std::sync::atomic::Ordering::Relaxed),
+            processor.schedtick(),
+            processor.syscall_tick(),
             processor.queue.len(),
-            processor.blocked.load(std::sync::atomic::Ordering::Relaxed),
+            processor.is_blocked(),
         );
     }
     for record in crate::poll_watch::goroutines(shared) {
@@ -205,7 +202,7 @@ fn collect(shared: &Shared, shown: &[usize]) -> Collected {
     };
     for (index, processor) in processors.iter().enumerate() {
         let metrics = &processor.metrics;
-        let counters = metrics.counters(processor.polls.load(std::sync::atomic::Ordering::Relaxed));
+        let counters = metrics.counters(processor.polls());
         let poll_time = metrics.poll_time_histogram();
         let latency = metrics.scheduling_latency_histogram();
         collected.counters += counters;

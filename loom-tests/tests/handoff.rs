@@ -4,26 +4,19 @@
 //! keep-alive while a producer wants it (`Scheduler::park`). In each, work made runnable while
 //! threads are blocked must reach an M: a parked M never sleeps with work it should run (loom
 //! reports a deadlock), and the books balance afterwards.
+//!
+//! The models call the scheduler's own protocol: `Scheduler::enter_syscall` and
+//! `retake_syscall` (`sched/syscall.rs`), `mark_blocked` and the poll boundary
+//! `start_poll` / `finish_poll` (`sched/blocked.rs`, `sched/poll.rs`).
 #![cfg(loom)]
 
 use std::time::Duration;
 
-use gmp::loom_exports::{Machine, ProcessorStatus, Scheduler};
-use loom::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
+use gmp::loom_exports::{Machine, Scheduler};
+use loom::sync::atomic::Ordering::SeqCst;
 use loom::sync::Arc;
 use loom::thread;
 use loom_tests::{Item, NoThreads};
-
-/// sysmon's retake of a P in a syscall (`retake_syscall` in `sysmon.rs`).
-fn sysmon_retake(sched: &Scheduler<Item>, index: usize) -> bool {
-    let processor = &sched.processors[index];
-    if !processor.transition(ProcessorStatus::Syscall, ProcessorStatus::Running) {
-        return false;
-    }
-    processor.syscalltick.fetch_add(1, Relaxed);
-    sched.hand_off_processor(index);
-    true
-}
 
 /// A worker M that starts without a P (so it parks at once) and runs until it has seen one
 /// item; returns it.
@@ -48,13 +41,13 @@ fn work_from_outside_reaches_a_parked_m_while_the_only_p_is_retaken_from_a_sysca
         assert_eq!(sched.acquire_idle_processor(), Some(0));
         let blocked = Machine::new(1, None);
         sched.resume(&blocked, 0, false);
-        blocked.set_processor(None);
-        sched.processors[0].set_status(ProcessorStatus::Syscall);
+        assert!(sched.start_poll(&blocked, Some(1)).is_some());
+        sched.enter_syscall(&blocked, 0);
 
         let worker = spawn_parked_worker(&sched);
         let sysmon = {
             let sched = sched.clone();
-            thread::spawn(move || assert!(sysmon_retake(&sched, 0), "the blocked M never returns"))
+            thread::spawn(move || assert!(sched.retake_syscall(0), "the blocked M never returns"))
         };
         let producer = {
             let sched = sched.clone();
@@ -70,15 +63,6 @@ fn work_from_outside_reaches_a_parked_m_while_the_only_p_is_retaken_from_a_sysca
     });
 }
 
-/// What the M does at the end of a poll (`PollFinished` in `machine.rs`).
-fn poll_boundary(sched: &Scheduler<Item>, m: &Machine) {
-    if let Some(index) = m.processor() {
-        if sched.processors[index].blocked.load(Acquire) {
-            sched.leave_blocked(m, index);
-        }
-    }
-}
-
 #[test]
 fn a_spare_p_added_for_a_stuck_poll_is_retired_when_the_poll_ends() {
     // No spare P at the start: marking P0 blocked must add one (a chunk of Ps) and stand it in;
@@ -91,6 +75,7 @@ fn a_spare_p_added_for_a_stuck_poll_is_retired_when_the_poll_ends() {
         let m = Machine::new(1, None);
         sched.resume(&m, 0, false);
         sched.ready_local(0, Item(7), false);
+        assert!(sched.start_poll(&m, Some(1)).is_some());
 
         let sysmon = {
             let sched = sched.clone();
@@ -99,16 +84,18 @@ fn a_spare_p_added_for_a_stuck_poll_is_retired_when_the_poll_ends() {
         let worker = {
             let sched = sched.clone();
             thread::spawn(move || {
-                poll_boundary(&sched, &m);
+                sched.finish_poll(&m);
                 m
             })
         };
         let m = worker.join().unwrap();
         assert!(sysmon.join().unwrap());
-        poll_boundary(&sched, &m);
+        if sched.start_poll(&m, Some(2)).is_some() {
+            sched.finish_poll(&m);
+        }
 
         assert!(sched.processors.len() > 1, "no spare P was added");
-        assert!(!sched.processors[0].blocked.load(Acquire), "P0 is still marked blocked");
+        assert!(!sched.processors[0].is_blocked_synced(), "P0 is still marked blocked");
         assert_eq!(m.processor(), None, "the M kept a P although a spare stood in for it");
         assert!(sched.all_processors_idle(), "more Ps are usable than maxprocs");
         assert_eq!(sched.idle_processors(), 1, "exactly maxprocs Ps must be usable again");

@@ -22,8 +22,8 @@ use loom_tests::{assert_exactly_once, assert_increasing, Item, NoThreads};
 fn scheduler(maxprocs: usize) -> Arc<Scheduler<Item>> {
     let sched = Arc::new(Scheduler::new(maxprocs, 0));
     sched.set_platform(Box::new(NoThreads::default()));
-    for index in 0..maxprocs {
-        assert_eq!(sched.acquire_idle_processor(), Some(index));
+    for p in 0..maxprocs {
+        assert_eq!(sched.acquire_idle_processor(), Some(p));
     }
     sched
 }
@@ -60,9 +60,9 @@ fn spawn_worker_until_shutdown(
 ) -> thread::JoinHandle<Vec<u32>> {
     let (sched, ran, all_ran) = (sched.clone(), ran.clone(), all_ran.clone());
     thread::spawn(move || {
-        let m = Machine::new(processor.map_or(7, |index| index as u32 + 1), None);
-        if let Some(index) = processor {
-            sched.resume(&m, index, false);
+        let m = Machine::new(processor.map_or(7, |p| p as u32 + 1), None);
+        if let Some(p) = processor {
+            sched.resume(&m, p, false);
         }
         let mut seen = Vec::new();
         while let Some(item) = sched.next(&m) {
@@ -81,7 +81,7 @@ fn spawn_worker_until_shutdown(
 fn assert_quiescent(sched: &Scheduler<Item>) {
     assert!(sched.global.is_empty(), "work left in the global queue");
     for processor in sched.processors.iter() {
-        assert!(processor.queue.is_empty(), "work left on P{}", processor.index);
+        assert!(processor.queue.is_empty(), "work left on P{}", processor.id);
     }
     assert_eq!(sched.idle_processors(), sched.maxprocs, "a P was lost from the idle list");
     assert_eq!(sched.spinning_machines(), 0, "nmspinning leaked");

@@ -11,7 +11,7 @@
 //! two-spawner model 5.6 s of it).
 #![cfg(loom)]
 
-use gmp::loom_exports::{Machine, ProcessorStatus, Scheduler};
+use gmp::loom_exports::{Machine, Scheduler};
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use loom::sync::Arc;
 use loom::thread;
@@ -130,24 +130,18 @@ fn work_made_runnable_during_a_syscall_runs_once_whoever_wins_the_p() {
         // This thread's M enters the syscall: it forgets P0 and marks it.
         let m = Machine::new(1, None);
         sched.resume(&m, 0, false);
-        m.set_processor(None);
-        sched.processors[0].set_status(ProcessorStatus::Syscall);
+        assert!(sched.start_poll(&m, Some(1)).is_some());
+        sched.enter_syscall(&m, 0);
         let sysmon = {
             let sched = sched.clone();
             thread::spawn(move || {
-                if sched.processors[0].transition(ProcessorStatus::Syscall, ProcessorStatus::Running) {
-                    sched.hand_off_processor(0);
-                }
+                sched.retake_syscall(0);
             })
         };
         // A wake during the syscall goes to the global queue (the M holds no P).
         sched.ready_global(Item(0));
         // The syscall returns: its own P if sysmon left it, else any idle P.
-        if sched.processors[0].transition(ProcessorStatus::Syscall, ProcessorStatus::Running) {
-            sched.bind(&m, 0);
-        } else if let Some(index) = sched.acquire_idle_processor() {
-            sched.bind(&m, index);
-        }
+        sched.exit_syscall(&m, 0);
         let mut seen = Vec::new();
         while let Some(item) = sched.next(&m) {
             seen.push(item.0);
@@ -185,9 +179,9 @@ fn block_on_completes_under_load_and_leaves_its_work_to_a_worker() {
                 // As block_on: a P if one is idle (the other thread's spawn may already have
                 // woken the worker onto it), and the main future spawns a goroutine.
                 match sched.acquire_idle_processor() {
-                    Some(index) => {
-                        sched.bind(&m, index);
-                        sched.ready_local(index, Item(0), false);
+                    Some(p) => {
+                        sched.bind(&m, p);
+                        sched.ready_local(p, Item(0), false);
                     }
                     None => sched.ready_global(Item(0)),
                 }

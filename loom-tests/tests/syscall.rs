@@ -3,39 +3,18 @@
 //! `Syscall` to retake it. Exactly one side wins, and afterwards exactly one party owns the P:
 //! the returning M, or (through sysmon's `hand_off_processor`) the idle list.
 //!
-//! The two sides below are the bodies of `syscall_on`'s return path and `retake_syscall`,
-//! written against the scheduler's public pieces (those functions need a whole runtime).
+//! Both sides are the scheduler's own: `Scheduler::enter_syscall` / `exit_syscall` (what
+//! `gmp::syscall` calls around the blocking call) and `Scheduler::retake_syscall` (what sysmon
+//! calls once its retake rule says so), in `src/sched/syscall.rs`.
+//!
+//! Teeth: with `exit_syscall`'s CAS replaced by a plain store of `Running`, loom finds the
+//! interleaving where both sides win ("exactly one side must win the P") at once.
 #![cfg(loom)]
 
 use gmp::loom_exports::{Machine, ProcessorStatus, Scheduler};
 use loom::sync::Arc;
 use loom::thread;
 use loom_tests::{Item, NoThreads};
-
-/// sysmon's retake (`retake_syscall`): take the P if its M is still in the call, and hand it
-/// (with its queued work) to another M or the idle list.
-fn sysmon_retake(sched: &Scheduler<Item>, index: usize) -> bool {
-    let processor = &sched.processors[index];
-    if !processor.transition(ProcessorStatus::Syscall, ProcessorStatus::Running) {
-        return false; // the M came back first
-    }
-    processor.syscalltick.fetch_add(1, loom::sync::atomic::Ordering::Relaxed);
-    sched.hand_off_processor(index);
-    true
-}
-
-/// The returning M (`syscall_on` then `exit_slow`): its own P if sysmon left it, else any
-/// idle P, else none. Returns true if it won its own P back.
-fn exit_syscall(sched: &Scheduler<Item>, m: &Machine, index: usize) -> bool {
-    if sched.processors[index].transition(ProcessorStatus::Syscall, ProcessorStatus::Running) {
-        sched.bind(m, index);
-        return true;
-    }
-    if let Some(other) = sched.acquire_idle_processor() {
-        sched.bind(m, other);
-    }
-    false
-}
 
 #[test]
 fn syscall_exit_racing_sysmon_retake_leaves_one_owner() {
@@ -48,15 +27,16 @@ fn syscall_exit_racing_sysmon_retake_leaves_one_owner() {
         // A goroutine queued behind the syscall: what sysmon's retake is for.
         sched.ready_local(0, Item(0), true);
 
-        // `enter`: the M forgets its P and marks it in a syscall.
-        m.set_processor(None);
-        sched.processors[0].set_status(ProcessorStatus::Syscall);
+        // Inside a poll, the M enters the syscall: it forgets its P and marks it `Syscall`.
+        assert!(sched.start_poll(&m, Some(1)).is_some());
+        sched.enter_syscall(&m, 0);
+        assert_eq!(m.processor(), None);
         let sysmon = {
             let sched = sched.clone();
-            thread::spawn(move || sysmon_retake(&sched, 0))
+            thread::spawn(move || sched.retake_syscall(0))
         };
 
-        let m_won = exit_syscall(&sched, &m, 0);
+        let m_won = sched.exit_syscall(&m, 0);
         let sysmon_won = sysmon.join().unwrap();
 
         assert!(m_won != sysmon_won, "exactly one side must win the P (M: {m_won}, sysmon: {sysmon_won})");

@@ -25,8 +25,8 @@ use loom_tests::{assert_exactly_once, Item, NoThreads};
 fn scheduler(maxprocs: usize, taken: usize) -> Arc<Scheduler<Item>> {
     let sched = Arc::new(Scheduler::new(maxprocs, 0));
     sched.set_platform(Box::new(NoThreads::default()));
-    for index in 0..taken {
-        assert_eq!(sched.acquire_idle_processor(), Some(index));
+    for p in 0..taken {
+        assert_eq!(sched.acquire_idle_processor(), Some(p));
     }
     sched
 }

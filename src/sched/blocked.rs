@@ -1,5 +1,9 @@
 //! What sysmon needs of the scheduler: marking a stuck P blocked and standing a spare P in
 //! for it, and sysmon's own sleep and wake-up (see `sysmon.rs`).
+//!
+//! Both halves of blocked marking live here: sysmon's `mark_blocked` and the return path
+//! `leave_blocked`, which the end of every poll (`finish_poll`, `poll.rs`) takes when it sees
+//! the mark. The loom models `blocked.rs` and `handoff.rs` call these same methods.
 
 use super::*;
 
@@ -23,7 +27,7 @@ impl<T: QueueItem> Scheduler<T> {
         !self.sysmon_backed_off.load(Relaxed)
     }
 
-    /// sysmon: the poll running on P `index` is stuck. Marks the P blocked (thieves then take
+    /// sysmon: the poll running on P `p` is stuck. Marks the P blocked (thieves then take
     /// its runnext at once) and puts a spare P to work so `maxprocs` Ps keep running
     /// goroutines. Returns false if the P was already marked.
     ///
@@ -31,9 +35,9 @@ impl<T: QueueItem> Scheduler<T> {
     /// an M that sees the mark at its poll boundary then always finds the spare counted and
     /// retires a P. (Marking first let an M clear the mark in between and keep its P while the
     /// spare ran too: `maxprocs + 1` Ps for good. loom-tests/tests/blocked.rs.)
-    pub fn mark_blocked(&self, index: usize) -> bool {
-        let processor = &self.processors[index];
-        if processor.blocked.load(Acquire) {
+    pub fn mark_blocked(&self, p: ProcessorId) -> bool {
+        let processor = &self.processors[p];
+        if processor.is_blocked_synced() {
             return false;
         }
         let spare = {
@@ -50,25 +54,33 @@ impl<T: QueueItem> Scheduler<T> {
         if let Some(spare) = spare {
             self.extra.fetch_add(1, SeqCst);
             self.processors[spare].set_status(ProcessorStatus::Running);
-            processor.blocked.store(true, SeqCst);
+            processor.set_blocked();
             self.nmspinning.fetch_add(1, SeqCst);
             self.start_machine(Some(spare), true);
         } else {
             // As many Ps as threads are allowed: an idle P (if any) can still steal the
             // blocked P's work.
-            processor.blocked.store(true, SeqCst);
+            processor.set_blocked();
             self.wake_if_idle();
         }
         true
     }
 
-    /// The M holding P `index` came back from a poll sysmon had marked blocked. If a spare
+    /// The M holding P `p` came back from a poll sysmon had marked blocked. If a spare
     /// stood in for it, this M retires its P (its queued work goes to the global queue) so
     /// the runtime is back to `maxprocs` running Ps; the M then parks in `next`.
     #[cold]
-    pub fn leave_blocked(&self, m: &Machine, index: usize) {
-        let processor = &self.processors[index];
-        processor.blocked.store(false, Release);
+    pub fn leave_blocked(&self, m: &Machine, p: ProcessorId) {
+        let processor = &self.processors[p];
+        // The caller's look at the mark (`finish_poll`, on every poll) is relaxed. This re-read
+        // acquires sysmon's store of it, so the spare sysmon counted in `extra` before marking
+        // is seen below; without it the M could see the mark but not the spare, clear the mark
+        // and keep its P beside the spare (loom-tests/tests/blocked.rs found it). Only the
+        // owner clears the mark, so the re-read sees it set.
+        if !processor.is_blocked_synced() {
+            return;
+        }
+        processor.clear_blocked();
         let retire = self.extra.fetch_update(SeqCst, SeqCst, |extra| extra.checked_sub(1)).is_ok();
         if !retire {
             return;
@@ -81,7 +93,7 @@ impl<T: QueueItem> Scheduler<T> {
         {
             let mut idle = lock(&*self.idle);
             processor.set_status(ProcessorStatus::Idle);
-            idle.spares.push(index);
+            idle.spares.push(p);
         }
         self.wake_if_idle();
     }

@@ -11,7 +11,7 @@ pub enum Wakeup {
     /// Run this P.
     Processor {
         /// The P handed over.
-        index: usize,
+        p: ProcessorId,
         /// The M was counted in `nmspinning` for it.
         spinning: bool,
     },
@@ -44,7 +44,7 @@ impl Parker {
         let wakeup = match self.handoff.load(Acquire) {
             HANDOFF_NONE => return None,
             HANDOFF_EXIT => Wakeup::Exit,
-            index => Wakeup::Processor { index, spinning: self.spinning.load(Relaxed) },
+            p => Wakeup::Processor { p, spinning: self.spinning.load(Relaxed) },
         };
         // A plain store, not a swap, is enough: only this M clears the word, and a waker
         // writes it once per stay on the idle list (it popped the M off the list under the
@@ -58,10 +58,10 @@ impl Parker {
 
 #[derive(Debug, Default)]
 pub(super) struct IdleLists {
-    pub(super) processors: Vec<usize>,
+    pub(super) processors: Vec<ProcessorId>,
     pub(super) machines: Vec<Arc<Parker>>,
     /// Ps beyond `maxprocs`, unused until one stands in for a blocked P.
-    pub(super) spares: Vec<usize>,
+    pub(super) spares: Vec<ProcessorId>,
     /// `Some(spinning)` when the platform could not start an M for new work: the next M to
     /// park takes an idle P instead and looks again, as the M that was not started would have
     /// (as a spinner, if that one was to spin). See `machine_not_started`.
@@ -109,9 +109,9 @@ impl<T: QueueItem> Scheduler<T> {
         self.start_machine(None, true);
     }
 
-    /// Go's `startm`: runs P `processor` (or any idle P) on a parked M, or a new one. If
+    /// Go's `startm`: runs P `p` (or any idle P) on a parked M, or a new one. If
     /// `spinning`, the caller already counted the M in `nmspinning`.
-    pub fn start_machine(&self, processor: Option<usize>, spinning: bool) {
+    pub fn start_machine(&self, p: Option<ProcessorId>, spinning: bool) {
         let mut idle = lock(&*self.idle);
         if self.shutdown.load(Acquire) {
             // Shutting down: no M may start (it would run goroutines the shutdown is
@@ -120,12 +120,12 @@ impl<T: QueueItem> Scheduler<T> {
             if spinning {
                 self.nmspinning.fetch_sub(1, SeqCst);
             }
-            if let Some(p) = processor {
+            if let Some(p) = p {
                 self.put_idle_processor(p);
             }
             return;
         }
-        let processor = match processor.or_else(|| self.take_idle_processor(&mut idle)) {
+        let p = match p.or_else(|| self.take_idle_processor(&mut idle)) {
             Some(p) => p,
             None => {
                 drop(idle);
@@ -138,43 +138,43 @@ impl<T: QueueItem> Scheduler<T> {
         let machine = idle.machines.pop();
         drop(idle);
         match machine {
-            Some(parker) => parker.hand_off(processor, spinning),
+            Some(parker) => parker.hand_off(p, spinning),
             None => {
                 let started =
-                    self.platform().is_some_and(|p| p.start_machine(Wakeup::Processor { index: processor, spinning }));
+                    self.platform().is_some_and(|platform| platform.start_machine(Wakeup::Processor { p, spinning }));
                 if !started {
-                    self.machine_not_started(processor, spinning);
+                    self.machine_not_started(p, spinning);
                 }
             }
         }
     }
 
-    /// The platform could not start an M for P `processor` (thread limit, or the OS refused).
+    /// The platform could not start an M for P `p` (thread limit, or the OS refused).
     /// Go never gets here (`newm` succeeds or throws), and this is where a wakeup could be
     /// lost: the M that should run the new work may be between its last re-check and the
     /// idle-M list, and its re-check could not get the P this call was holding. So under the
     /// idle lock: hand the P to an M that parked meanwhile, or put it back and leave a note
     /// that the next M to park must take a P and look for work once more (see `park`).
     #[cold]
-    pub(super) fn machine_not_started(&self, processor: usize, spinning: bool) {
+    pub(super) fn machine_not_started(&self, p: ProcessorId, spinning: bool) {
         let mut idle = lock(&*self.idle);
         if let Some(parker) = idle.machines.pop() {
             drop(idle);
-            parker.hand_off(processor, spinning);
+            parker.hand_off(p, spinning);
             return;
         }
         // Uncount the spinner that never started; the M that takes the note counts itself.
         if spinning {
             self.nmspinning.fetch_sub(1, SeqCst);
         }
-        self.processors[processor].set_status(ProcessorStatus::Idle);
-        idle.processors.push(processor);
+        self.processors[p].set_status(ProcessorStatus::Idle);
+        idle.processors.push(p);
         self.npidle.fetch_add(1, SeqCst);
         idle.missed_wakeup = Some(spinning || idle.missed_wakeup.unwrap_or(false));
     }
 
     /// Go's `handoffp`: the calling M (or sysmon, having retaken it from a syscall) gives up
-    /// P `processor`. Another M takes it over if it is needed, in Go's order:
+    /// P `p`. Another M takes it over if it is needed, in Go's order:
     ///
     /// - the P or the global queue has goroutines: an M to run them;
     /// - no M spins and no P is idle: a spinning M, so whatever turns up next is found;
@@ -182,26 +182,26 @@ impl<T: QueueItem> Scheduler<T> {
     ///   timers pending: an M, which will block in the netpoller until I/O or the next timer;
     ///
     /// else the P goes on the idle list.
-    pub fn hand_off_processor(&self, processor: usize) {
-        if !self.processors[processor].queue.is_empty() || !self.global.is_empty() {
-            self.start_machine(Some(processor), false);
+    pub fn hand_off_processor(&self, p: ProcessorId) {
+        if !self.processors[p].queue.is_empty() || !self.global.is_empty() {
+            self.start_machine(Some(p), false);
             return;
         }
         if self.nmspinning.load(SeqCst) + self.npidle.load(SeqCst) == 0
             && self.nmspinning.compare_exchange(0, 1, SeqCst, Relaxed).is_ok()
         {
-            self.start_machine(Some(processor), true);
+            self.start_machine(Some(p), true);
             return;
         }
         if let Some(platform) = self.platform() {
             let usable = self.maxprocs + self.extra.load(SeqCst);
             let last_running = self.npidle.load(SeqCst) + 1 >= usable;
-            if (last_running || platform.has_timers(processor)) && !platform.network_is_polled() {
-                self.start_machine(Some(processor), false);
+            if (last_running || platform.has_timers(p)) && !platform.network_is_polled() {
+                self.start_machine(Some(p), false);
                 return;
             }
         }
-        self.put_idle_processor(processor);
+        self.put_idle_processor(p);
         // Work may have arrived between the check and the put.
         fence(SeqCst);
         if !self.global.is_empty() {
@@ -210,41 +210,41 @@ impl<T: QueueItem> Scheduler<T> {
     }
 
     /// An M that stops serving the scheduler (a worker exiting, M0 leaving `block_on`) gives
-    /// up P `processor`: to another M if it has work, else to the idle list. Unlike
+    /// up P `p`: to another M if it has work, else to the idle list. Unlike
     /// `hand_off_processor`, nothing is blocked here, so no M is started "just in case".
-    pub(super) fn give_up_processor(&self, processor: usize) {
-        if !self.processors[processor].queue.is_empty() || !self.global.is_empty() {
-            self.start_machine(Some(processor), false);
+    pub(super) fn give_up_processor(&self, p: ProcessorId) {
+        if !self.processors[p].queue.is_empty() || !self.global.is_empty() {
+            self.start_machine(Some(p), false);
             return;
         }
-        self.put_idle_processor(processor);
+        self.put_idle_processor(p);
         fence(SeqCst);
         if !self.global.is_empty() {
             self.wake_if_idle();
         }
     }
 
-    pub(super) fn take_idle_processor(&self, idle: &mut IdleLists) -> Option<usize> {
-        let index = idle.processors.pop()?;
+    pub(super) fn take_idle_processor(&self, idle: &mut IdleLists) -> Option<ProcessorId> {
+        let p = idle.processors.pop()?;
         self.npidle.fetch_sub(1, SeqCst);
-        self.processors[index].set_status(ProcessorStatus::Running);
+        self.processors[p].set_status(ProcessorStatus::Running);
         self.wake_sysmon();
-        Some(index)
+        Some(p)
     }
 
     /// Takes an idle P for the calling M, if any.
-    pub fn acquire_idle_processor(&self) -> Option<usize> {
+    pub fn acquire_idle_processor(&self) -> Option<ProcessorId> {
         if self.npidle.load(Relaxed) == 0 {
             return None;
         }
         self.take_idle_processor(&mut lock(&*self.idle))
     }
 
-    /// Puts P `index` on the idle list.
-    pub fn put_idle_processor(&self, index: usize) {
+    /// Puts P `p` on the idle list.
+    pub fn put_idle_processor(&self, p: ProcessorId) {
         let mut idle = lock(&*self.idle);
-        self.processors[index].set_status(ProcessorStatus::Idle);
-        idle.processors.push(index);
+        self.processors[p].set_status(ProcessorStatus::Idle);
+        idle.processors.push(p);
         self.npidle.fetch_add(1, SeqCst);
     }
 
@@ -261,11 +261,11 @@ impl<T: QueueItem> Scheduler<T> {
             // started. It must spin if that one was to: as a non-spinner it could be kept from
             // stealing by a spinner count that a concurrent `wakep` holds only for a moment.
             if let Some(spinning) = idle.missed_wakeup.take() {
-                if let Some(index) = self.take_idle_processor(&mut idle) {
+                if let Some(p) = self.take_idle_processor(&mut idle) {
                     if spinning {
                         self.nmspinning.fetch_add(1, SeqCst);
                     }
-                    return Wakeup::Processor { index, spinning };
+                    return Wakeup::Processor { p, spinning };
                 }
             }
             idle.machines.push(m.parker.clone());
@@ -313,8 +313,8 @@ impl<T: QueueItem> Scheduler<T> {
         let platform = self.platform()?;
         let has_work = || !self.global.is_empty() || self.shutdown.load(Acquire) || m.interrupted();
         let take_processor = || {
-            if let Some(index) = self.acquire_idle_processor() {
-                self.bind(m, index);
+            if let Some(p) = self.acquire_idle_processor() {
+                self.bind(m, p);
             }
         };
         if !platform.block_in_network(&has_work, &take_processor) {
@@ -322,8 +322,8 @@ impl<T: QueueItem> Scheduler<T> {
         }
         // Back from the network, holding a P if one was idle: the goroutines the wait readied
         // are on its queue. Without one they went to the global queue.
-        let index = m.processor().or_else(|| self.acquire_idle_processor())?;
-        Some(Wakeup::Processor { index, spinning: false })
+        let p = m.processor().or_else(|| self.acquire_idle_processor())?;
+        Some(Wakeup::Processor { p, spinning: false })
     }
 
     /// Removes `m` from the idle list. False if a waker already took it (a handoff is

@@ -126,7 +126,7 @@ fn idle_poll_count(shared: &Shared) -> Option<u64> {
     if !sched.all_processors_idle() {
         return None;
     }
-    Some(sched.processors.iter().fold(0u64, |sum, p| sum.wrapping_add(p.polls.load(crate::loom::Ordering::SeqCst))))
+    Some(sched.processors.iter().fold(0u64, |sum, p| sum.wrapping_add(p.polls_synced())))
 }
 
 #[cfg(test)]
