@@ -19,13 +19,16 @@
 //! through its `Parker`.
 
 use std::cell::Cell;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::ptr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::coop;
+use crate::goroutine::Goroutine;
 use crate::runtime::metadata::Runnable;
 use crate::runtime::shared::Shared;
+use crate::runtime::trace::recorder::{self, nanos_since, processor_number, Event, Role, M_SAMPLE_PERIOD_NS};
 use crate::sched::{Machine, Wakeup};
 
 /// How many goroutine ids an M reserves at a time (Go's `goidcache`).
@@ -111,8 +114,8 @@ impl Context {
     /// Polls one goroutine on this M's P.
     #[inline]
     pub(crate) fn run(&self, runnable: Runnable) {
-        if crate::runtime::trace::is_on() {
-            return crate::runtime::trace::run_traced(self, runnable);
+        if recorder::is_on() {
+            return self.run_traced(runnable);
         }
         self.poll_goroutine(runnable);
     }
@@ -136,6 +139,60 @@ impl Context {
         let _finish = PollFinished(self);
         let _budget = coop::start_poll(processor.map(|p| p.preempt_flag()));
         poll()
+    }
+
+    /// Runs `runnable` as [`poll_goroutine`](Self::poll_goroutine) does, recording the poll
+    /// in the execution trace.
+    #[cold]
+    #[inline(never)]
+    fn run_traced(&self, runnable: Runnable) {
+        let goroutine = runnable.metadata();
+        let (id, spawned_at) = (goroutine.id(), goroutine.spawned_at());
+        let p = self.machine.processor();
+        let started = Instant::now();
+        self.poll_goroutine(runnable);
+        self.record_poll(id, spawned_at, p, started);
+    }
+
+    /// Runs `poll`, a poll of `goroutine` (the main future of `block_on`), recording it in the
+    /// execution trace if the trace is on.
+    #[inline]
+    pub(crate) fn observe_poll<R>(&self, goroutine: &Goroutine, poll: impl FnOnce() -> R) -> R {
+        if !recorder::is_on() {
+            return poll();
+        }
+        let p = self.machine.processor();
+        let started = Instant::now();
+        let result = poll();
+        self.record_poll(goroutine.id(), goroutine.spawned_at(), p, started);
+        result
+    }
+
+    /// Records a poll of goroutine `id` on P `p` that started at `started` and, at most every
+    /// 100 µs of this M's polls, the queue lengths.
+    fn record_poll(&self, id: u64, spawned_at: &'static Location<'static>, p: Option<usize>, started: Instant) {
+        let ended = Instant::now();
+        let shared = &*self.shared;
+        let main = self.machine.interrupt_flag().is_some();
+        shared.exec_trace.record(Role::Machine { main }, |local, events| {
+            let start = nanos_since(local.epoch, started);
+            let end = nanos_since(local.epoch, ended);
+            events.push(Event::Poll {
+                start,
+                duration: end - start,
+                goroutine: id,
+                spawned_at,
+                p: processor_number(p),
+            });
+            if local.last_sample.is_none_or(|last| end >= last + M_SAMPLE_PERIOD_NS) {
+                local.last_sample = Some(end);
+                events.push(Event::GlobalQueue { at: end, length: shared.sched.global.len() as u32 });
+                if let Some(p) = self.machine.processor() {
+                    let length = shared.sched.processors[p].queue.len() as u32;
+                    events.push(Event::LocalQueue { at: end, p: p as u32, length });
+                }
+            }
+        });
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Weak};
 
 use crate::context::as_batch_wake;
 use crate::runtime::shared::Shared;
-use crate::sched::{Platform, Wakeup};
+use crate::sched::{Machine, Platform, Wakeup};
 
 /// The scheduler's view of one runtime.
 ///
@@ -85,5 +85,9 @@ impl Platform for RuntimePlatform {
 
     fn has_timers(&self, processor: usize) -> bool {
         self.shared().timers.has_pending(processor)
+    }
+
+    fn stolen(&self, m: &Machine, from: usize, to: usize, goroutines: usize) {
+        crate::runtime::trace::stolen(self.shared(), m, from, to, goroutines);
     }
 }

@@ -114,6 +114,9 @@ pub trait Platform: Send + Sync {
     fn has_timers(&self, _p: ProcessorId) -> bool {
         false
     }
+    /// The execution trace's steal event: M `m`, on P `to`, stole `goroutines` goroutines
+    /// from P `from`. Called only while some runtime in the process is tracing.
+    fn stolen(&self, _m: &Machine, _from: ProcessorId, _to: ProcessorId, _goroutines: usize) {}
 }
 
 /// The scheduler state shared by all Ms: the Ps, the global queue, the idle lists.
@@ -553,8 +556,10 @@ impl<T: QueueItem> Scheduler<T> {
                 }
                 if let Some(item) = victim.queue.steal_half_into(own) {
                     let stolen = 1 + own.len().saturating_sub(before);
-                    if crate::runtime::trace::is_on() {
-                        crate::runtime::trace::stolen(victim_p, p, stolen);
+                    if crate::runtime::trace::recorder::is_on() {
+                        if let Some(platform) = self.platform() {
+                            platform.stolen(m, victim_p, p, stolen);
+                        }
                     }
                     self.stole(p, victim, stolen);
                     return Some(item);

@@ -102,7 +102,7 @@ pub(super) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     loop {
         if signal.woken.swap(false, Ordering::AcqRel) {
             let poll = || context.polling(id, || future.as_mut().poll(&mut task_context));
-            if let Poll::Ready(output) = super::trace::observe_poll(&context, &main, poll) {
+            if let Poll::Ready(output) = context.observe_poll(&main, poll) {
                 match output.into_result() {
                     Some(Ok(output)) => return output,
                     Some(Err(panic)) => std::panic::resume_unwind(panic),
