@@ -1,10 +1,11 @@
-//! [`spawn_blocking`]: run a blocking closure on a pool of threads made for it.
+//! The pool of threads that runs [`spawn_blocking`](crate::spawn_blocking)'s calls.
 //!
 //! # Design
 //!
 //! A blocking call is a goroutine like any other: an async-task task whose metadata is a
-//! [`Goroutine`] and whose future is `async move { f() }` inside a [`GoroutineFuture`] (so a
-//! panic in `f` reaches the [`JoinHandle`] as [`JoinError::Panic`](crate::JoinError), the call
+//! [`Goroutine`](crate::goroutine::Goroutine) and whose future is `async move { f() }` inside a
+//! [`GoroutineFuture`](crate::goroutine::GoroutineFuture) (so a panic in `f` reaches the
+//! [`JoinHandle`](crate::JoinHandle) as [`JoinError::Panic`](crate::JoinError), the call
 //! shows in `num_goroutine` and `dump`, and shutdown cancels it like any goroutine). It
 //! differs in one thing: its schedule function queues it on this pool instead of a P. Its
 //! future finishes in its first poll, so it is queued exactly once (at spawn) unless
@@ -21,9 +22,13 @@
 //!   spawner reserves the slot under the lock (`threads`, `starting`), starts the thread, then
 //!   files its `JoinHandle` under the lock again.
 //!
-//! While running calls a thread has a gmp [`Context`] installed whose M holds no P, so
-//! `gmp::spawn` and `Handle::current` work inside `f` (their goroutines go to the global
-//! queue) and `gmp::syscall` just calls its closure.
+//! This file is the pool alone: its queue, its threads, their parking and keep-alive. It is
+//! generic over the call it queues (`Runnable` in the runtime) and knows nothing of the
+//! runtime: the kernel (`runtime/shared.rs`) spawns the calls, and is the [`CallRunner`] that
+//! runs them. While running calls a thread has a gmp `Context` installed (by
+//! `CallRunner::run_calls`) whose M holds no P, so `gmp::spawn` and `Handle::current` work
+//! inside `f` (their goroutines go to the global queue) and `gmp::syscall` just calls its
+//! closure.
 //!
 //! # Counting idle threads and notifications
 //!
@@ -38,7 +43,7 @@
 //! # Lifetimes
 //!
 //! The pool lives inside the runtime's `Shared`; its threads hold its state (`PoolInner`) by
-//! `Arc` and the runtime only by `Weak`, upgraded while they run calls, so an idle pool never
+//! `Arc` and the runtime (the [`CallRunner`]) only by `Weak`, upgraded while they run calls, so an idle pool never
 //! keeps a runtime alive. Shutdown (runtime drop, before the Ms are joined) closes the pool,
 //! cancels the queued calls by dropping their `Runnable`s (never under the lock: dropping one
 //! runs the closure's destructors, which may call back into gmp), wakes the idle threads so
@@ -49,31 +54,33 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::context::{self, Context};
-use crate::goroutine::GoroutineState;
 use crate::loom::lock;
 use crate::runtime::config::Config;
-use crate::runtime::metadata::Runnable;
-use crate::runtime::shared::Shared;
-use crate::sched::Machine;
-use crate::task::JoinHandle;
 
-/// The `spawn_blocking` pool of one runtime.
-pub(crate) struct BlockingPool {
-    inner: Arc<PoolInner>,
+/// What a pool thread needs from the runtime that owns the pool: to run calls as one of the
+/// runtime's threads. `Shared` is the one implementation (`runtime/shared.rs`).
+pub(crate) trait CallRunner<T>: Send + Sync {
+    /// Runs every call `next` hands out, in order, until it hands out none, on the calling
+    /// pool thread serving this runtime. A call must not unwind out of this.
+    fn run_calls(self: Arc<Self>, seed: u32, next: &mut dyn FnMut() -> Option<T>);
+}
+
+/// The `spawn_blocking` pool of one runtime, queueing calls of type `T`.
+pub(crate) struct BlockingPool<T> {
+    inner: Arc<PoolInner<T>>,
     /// The runtime this pool belongs to, for the threads it starts. Set by the first
     /// `spawn_blocking` (the pool is built inside `Shared`, before any `Arc` to it exists).
-    pub(crate) runtime: OnceLock<Weak<Shared>>,
+    pub(crate) runtime: OnceLock<Weak<dyn CallRunner<T>>>,
 }
 
 /// What the pool's threads share with it.
-struct PoolInner {
-    state: Mutex<PoolState>,
+struct PoolInner<T> {
+    state: Mutex<PoolState<T>>,
     /// Idle threads wait here for work.
     work: Condvar,
     /// Shutdown waits here for threads to exit (and for thread starts to finish).
@@ -84,8 +91,8 @@ struct PoolInner {
     stack_size: Option<usize>,
 }
 
-struct PoolState {
-    queue: VecDeque<Runnable>,
+struct PoolState<T> {
+    queue: VecDeque<T>,
     /// Threads started (or being started) and not yet exited.
     threads: usize,
     /// Threads being started whose `JoinHandle` is not in `handles` yet.
@@ -101,7 +108,7 @@ struct PoolState {
     next_seed: u32,
 }
 
-impl fmt::Debug for BlockingPool {
+impl<T> fmt::Debug for BlockingPool<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = lock(&self.inner.state);
         f.debug_struct("BlockingPool")
@@ -113,7 +120,7 @@ impl fmt::Debug for BlockingPool {
     }
 }
 
-impl BlockingPool {
+impl<T: Send + 'static> BlockingPool<T> {
     pub(crate) fn new(config: &Config) -> Self {
         Self {
             inner: Arc::new(PoolInner {
@@ -153,7 +160,7 @@ impl BlockingPool {
 
     /// Queues a call: notifies an idle thread, or starts one if the cap allows; otherwise the
     /// call waits its turn. After shutdown the call is cancelled instead.
-    pub(crate) fn push(&self, runnable: Runnable) {
+    pub(crate) fn push(&self, runnable: T) {
         let mut state = lock(&self.inner.state);
         if state.shutdown {
             drop(state);
@@ -179,12 +186,12 @@ impl BlockingPool {
     /// Starts a pool thread whose slot `push` has reserved.
     fn start_thread(&self, seed: u32) {
         let inner = self.inner.clone();
-        let runtime = self.runtime.get().cloned().unwrap_or_default();
+        let runtime = self.runtime.get().cloned();
         let mut builder = thread::Builder::new().name(inner.thread_name.clone());
         if let Some(size) = inner.stack_size {
             builder = builder.stack_size(size);
         }
-        let started = builder.spawn(move || thread_main(&inner, &runtime, seed));
+        let started = builder.spawn(move || thread_main(&inner, runtime.as_ref(), seed));
         let mut state = lock(&self.inner.state);
         state.starting -= 1;
         let error = match started {
@@ -254,12 +261,12 @@ impl BlockingPool {
 
 /// Cancels a call: dropping its `Runnable` drops `f` and makes its `JoinHandle` report
 /// cancellation. A panicking destructor in `f`'s captures must not unwind into gmp.
-fn cancel(runnable: Runnable) {
+fn cancel<T>(runnable: T) {
     let _ = catch_unwind(AssertUnwindSafe(|| drop(runnable)));
 }
 
 /// The life of a pool thread: run queued calls; wait up to the keep-alive for more; exit.
-fn thread_main(inner: &PoolInner, runtime: &Weak<Shared>, seed: u32) {
+fn thread_main<T>(inner: &PoolInner<T>, runtime: Option<&Weak<dyn CallRunner<T>>>, seed: u32) {
     let mut state = lock(&inner.state);
     loop {
         if !state.queue.is_empty() {
@@ -289,25 +296,20 @@ fn thread_main(inner: &PoolInner, runtime: &Weak<Shared>, seed: u32) {
 /// Runs queued calls until the queue is empty, with the runtime's context installed. Returns
 /// false if the runtime is gone (cannot happen while calls are queued: shutdown empties the
 /// queue before the runtime can be freed).
-fn run_queued(inner: &PoolInner, runtime: &Weak<Shared>, seed: u32) -> bool {
-    let Some(shared) = runtime.upgrade() else {
+fn run_queued<T>(inner: &PoolInner<T>, runtime: Option<&Weak<dyn CallRunner<T>>>, seed: u32) -> bool {
+    let Some(runtime) = runtime.and_then(Weak::upgrade) else {
         return false;
     };
-    let context = Context::new(shared, Machine::new(seed, None));
-    let _entered = context.enter();
-    loop {
-        let Some(runnable) = lock(&inner.state).queue.pop_front() else {
-            return true;
-        };
-        // A panic in `f` is caught inside its `GoroutineFuture`; this catches one from
-        // dropping its output, so no call can unwind the thread.
-        let _ = catch_unwind(AssertUnwindSafe(|| runnable.run()));
-    }
+    runtime.run_calls(seed, &mut || lock(&inner.state).queue.pop_front());
+    true
 }
 
 /// Waits for a notification. Returns false if the keep-alive ran out or the pool shut down
 /// first (the thread then exits).
-fn wait_for_work<'a>(inner: &'a PoolInner, mut state: MutexGuard<'a, PoolState>) -> (MutexGuard<'a, PoolState>, bool) {
+fn wait_for_work<'a, T>(
+    inner: &'a PoolInner<T>,
+    mut state: MutexGuard<'a, PoolState<T>>,
+) -> (MutexGuard<'a, PoolState<T>>, bool) {
     state.idle += 1;
     // A keep-alive too long to add to `now` means "forever".
     let deadline = Instant::now().checked_add(inner.keep_alive);
@@ -331,83 +333,17 @@ fn wait_for_work<'a>(inner: &'a PoolInner, mut state: MutexGuard<'a, PoolState>)
     }
 }
 
-fn wait<'a>(condvar: &Condvar, guard: MutexGuard<'a, PoolState>) -> MutexGuard<'a, PoolState> {
+fn wait<'a, T>(condvar: &Condvar, guard: MutexGuard<'a, PoolState<T>>) -> MutexGuard<'a, PoolState<T>> {
     condvar.wait(guard).unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn wait_timeout<'a>(
+fn wait_timeout<'a, T>(
     condvar: &Condvar,
-    guard: MutexGuard<'a, PoolState>,
+    guard: MutexGuard<'a, PoolState<T>>,
     timeout: Duration,
-) -> MutexGuard<'a, PoolState> {
+) -> MutexGuard<'a, PoolState<T>> {
     match condvar.wait_timeout(guard, timeout) {
         Ok((guard, _)) => guard,
         Err(poisoned) => poisoned.into_inner().0,
     }
-}
-
-/// The schedule function of every blocking call (zero-sized: the pool comes from the
-/// goroutine's metadata). Calls are queued directly at spawn; this runs only if a call is
-/// woken, which the shutdown sweep does (the pool is closed by then, so it is cancelled).
-pub(crate) fn schedule(runnable: Runnable) {
-    runnable.metadata().set_state(GoroutineState::Runnable);
-    crate::runtime::metadata::with_runtime(runnable, |shared, runnable| shared.blocking.push(runnable));
-}
-
-/// Runs a blocking call's closure with its goroutine in the `syscall` state (Go's name for a
-/// goroutine blocked on its own thread), so `dump()` shows it and how long it has run.
-pub(crate) fn run_call<R>(f: impl FnOnce() -> R) -> R {
-    crate::goroutine::with_current(|g| {
-        if let Some(g) = g {
-            // Pool threads serve the runtime with a context installed (`run_queued`).
-            let now = context::with_current(|context| context.map_or(0, |c| c.shared.coarse_now()));
-            g.set_state_since(GoroutineState::Syscall, now);
-        }
-    });
-    f()
-}
-
-/// Runs `f`, a blocking closure, on the current runtime's blocking pool and returns a handle
-/// to await its result, so the goroutine that calls it (and its P) is not blocked.
-///
-/// Threads are started on demand, up to [`Builder::max_blocking_threads`] (512 by default);
-/// beyond that, calls wait in FIFO order and are never refused. A thread left idle for
-/// [`Builder::blocking_keep_alive`] (10 s by default) exits. A panic in `f` reaches the handle
-/// as a panic [`JoinError`](crate::JoinError::is_panic) and does not kill the pool thread. Inside
-/// `f`, [`gmp::spawn`](crate::spawn) and [`Handle::current`](crate::Handle::current) work.
-///
-/// Prefer [`gmp::syscall`](crate::syscall) for calls that are usually short: it runs `f` on
-/// the current thread and hands the P off only if `f` is slow. Use `spawn_blocking` for calls
-/// that are long or many, or when the caller should not wait.
-///
-/// Shutting the runtime down cancels calls still queued (their handles report
-/// a cancelled [`JoinError`](crate::JoinError::is_cancelled)) and waits for running ones.
-///
-/// [`Builder::max_blocking_threads`]: crate::Builder::max_blocking_threads
-/// [`Builder::blocking_keep_alive`]: crate::Builder::blocking_keep_alive
-///
-/// # Panics
-///
-/// Outside a gmp runtime; from other threads use [`Handle::spawn_blocking`](crate::Handle::spawn_blocking).
-///
-/// # Examples
-///
-/// ```
-/// gmp::Runtime::new().unwrap().block_on(async {
-///     let contents = gmp::spawn_blocking(|| std::fs::read_to_string("Cargo.toml"));
-///     assert!(contents.await.unwrap().unwrap().contains("[package]"));
-/// });
-/// ```
-#[track_caller]
-pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
-where
-    F: FnOnce() -> R + Send + 'static,
-    R: Send + 'static,
-{
-    let location = Location::caller();
-    context::with_runtime(
-        "gmp::spawn_blocking",
-        ", or call Handle::spawn_blocking (Runtime::handle) from other threads",
-        |shared| shared.spawn_blocking(f, location),
-    )
 }

@@ -24,7 +24,7 @@
 //! - `Waiting`: the last poll returned `Pending`. Set by [`GoroutineFuture`] after the poll,
 //!   with the wait reason that a gmp leaf future (sleep, I/O, join, ...) recorded.
 //! - `Syscall`: inside `gmp::syscall` (set and cleared by `syscall.rs`), or a `spawn_blocking`
-//!   call whose closure runs (set by `blocking.rs`).
+//!   call whose closure runs (set by `runtime/shared.rs`, which runs the call).
 //!
 //! Which P polls a `Running` goroutine, and since when, is kept on the P (`poll_watch.rs`),
 //! not here: this header is per goroutine and must stay small.

@@ -101,11 +101,10 @@ mod task;
 pub mod time;
 mod trace;
 
-pub use blocking::spawn_blocking;
 pub use coop::consume_budget;
 pub use gmp_macros::{main, test};
 pub use runtime::builder::Builder;
-pub use runtime::{spawn, EnterGuard, Handle, NoRuntime, Runtime};
+pub use runtime::{spawn, spawn_blocking, EnterGuard, Handle, NoRuntime, Runtime};
 pub use syscall::syscall;
 pub use task::{yield_now, Cancel, JoinError, JoinHandle, YieldNow};
 

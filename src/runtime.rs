@@ -284,6 +284,51 @@ where
     )
 }
 
+/// Runs `f`, a blocking closure, on the current runtime's blocking pool and returns a handle
+/// to await its result, so the goroutine that calls it (and its P) is not blocked.
+///
+/// Threads are started on demand, up to [`Builder::max_blocking_threads`] (512 by default);
+/// beyond that, calls wait in FIFO order and are never refused. A thread left idle for
+/// [`Builder::blocking_keep_alive`] (10 s by default) exits. A panic in `f` reaches the handle
+/// as a panic [`JoinError`](crate::JoinError::is_panic) and does not kill the pool thread. Inside
+/// `f`, [`gmp::spawn`](crate::spawn) and [`Handle::current`](crate::Handle::current) work.
+///
+/// Prefer [`gmp::syscall`](crate::syscall) for calls that are usually short: it runs `f` on
+/// the current thread and hands the P off only if `f` is slow. Use `spawn_blocking` for calls
+/// that are long or many, or when the caller should not wait.
+///
+/// Shutting the runtime down cancels calls still queued (their handles report
+/// a cancelled [`JoinError`](crate::JoinError::is_cancelled)) and waits for running ones.
+///
+/// [`Builder::max_blocking_threads`]: crate::Builder::max_blocking_threads
+/// [`Builder::blocking_keep_alive`]: crate::Builder::blocking_keep_alive
+///
+/// # Panics
+///
+/// Outside a gmp runtime; from other threads use [`Handle::spawn_blocking`](crate::Handle::spawn_blocking).
+///
+/// # Examples
+///
+/// ```
+/// gmp::Runtime::new().unwrap().block_on(async {
+///     let contents = gmp::spawn_blocking(|| std::fs::read_to_string("Cargo.toml"));
+///     assert!(contents.await.unwrap().unwrap().contains("[package]"));
+/// });
+/// ```
+#[track_caller]
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let location = Location::caller();
+    context::with_runtime(
+        "gmp::spawn_blocking",
+        ", or call Handle::spawn_blocking (Runtime::handle) from other threads",
+        |shared| shared.spawn_blocking(f, location),
+    )
+}
+
 fn with_shared<R>(call: &str, f: impl FnOnce(&Shared) -> R) -> R {
     context::with_runtime(format_args!("gmp::runtime::{call}"), "", |shared| f(shared))
 }

@@ -6,7 +6,7 @@
 //! `goroutine.rs` knows only G data; pairing a goroutine with its runtime is the kernel's
 //! business, so the metadata async-task stores in each task is this [`Metadata`]: a
 //! `Goroutine` plus an uncounted pointer to the runtime's [`Shared`]. The schedule functions
-//! (`shared.rs`, `blocking.rs`) find the runtime here, so they capture nothing (a zero-sized
+//! (both in `shared.rs`: a goroutine's and a blocking call's) find the runtime here, so they capture nothing (a zero-sized
 //! schedule function costs no word in the task); `GoroutineFuture` reaches the clock and the
 //! registry through [`TaskMetadata`]; `JoinHandle::abort` reaches the registry. The
 //! metadata is as large as the `Goroutine` that held the pointer before (40 bytes on 64-bit

@@ -28,19 +28,20 @@ use std::future::Future;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use async_task::{ScheduleInfo, WithInfo};
 
+use crate::blocking::{BlockingPool, CallRunner};
 use crate::console;
-use crate::context;
-use crate::goroutine::{self, Goroutine, GoroutineFuture};
+use crate::context::{self, Context};
+use crate::goroutine::{self, Goroutine, GoroutineFuture, GoroutineState};
 use crate::registry::Registry;
 use crate::runtime::config::Config;
 use crate::runtime::metadata::{Metadata, Runnable};
-use crate::sched::{Scheduler, Wakeup};
+use crate::sched::{Machine, Scheduler, Wakeup};
 use crate::task::JoinHandle;
 
 /// What the threads of one runtime share.
@@ -50,7 +51,7 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) netpoll: crate::netpoll::Netpoller,
     pub(crate) timers: crate::time::Timers,
-    pub(crate) blocking: crate::blocking::BlockingPool,
+    pub(crate) blocking: BlockingPool<Runnable>,
     next_goroutine_id: AtomicU64,
     machines: AtomicUsize,
     thread_limit_reported: std::sync::atomic::AtomicBool,
@@ -81,7 +82,7 @@ impl Shared {
             registry: Registry::new(maxprocs * 4),
             netpoll: crate::netpoll::Netpoller::new(context::count_netpoll_wakes)?,
             timers: crate::time::Timers::new(maxprocs),
-            blocking: crate::blocking::BlockingPool::new(&config),
+            blocking: BlockingPool::new(&config),
             config,
             next_goroutine_id: AtomicU64::new(1),
             machines: AtomicUsize::new(0),
@@ -151,10 +152,9 @@ impl Shared {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.blocking.runtime.get_or_init(|| Arc::downgrade(self));
-        let call = async move { crate::blocking::run_call(f) };
-        let (runnable, task, _) =
-            self.new_goroutine(call, console::Kind::Blocking, crate::blocking::schedule, spawned_at);
+        self.blocking.runtime.get_or_init(|| Arc::downgrade(self) as Weak<dyn CallRunner<Runnable>>);
+        let call = async move { run_blocking_call(f) };
+        let (runnable, task, _) = self.new_goroutine(call, console::Kind::Blocking, schedule_blocking_call, spawned_at);
         if !self.registry.insert_blocking_call(runnable.metadata(), runnable.waker()) {
             // The runtime has shut down: cancel at once (the handle reports it).
             drop(runnable);
@@ -412,6 +412,41 @@ fn schedule(runnable: Runnable, info: ScheduleInfo) {
     crate::runtime::metadata::with_runtime(runnable, |shared, runnable| {
         shared.ready(runnable, info.woken_while_running)
     });
+}
+
+/// A blocking-pool thread runs its calls as one of the runtime's threads: with a context
+/// installed whose M holds no P.
+impl CallRunner<Runnable> for Shared {
+    fn run_calls(self: Arc<Self>, seed: u32, next: &mut dyn FnMut() -> Option<Runnable>) {
+        let context = Context::new(self, Machine::new(seed, None));
+        let _entered = context.enter();
+        while let Some(runnable) = next() {
+            // A panic in `f` is caught inside its `GoroutineFuture`; this catches one from
+            // dropping its output, so no call can unwind the thread.
+            let _ = catch_unwind(AssertUnwindSafe(|| runnable.run()));
+        }
+    }
+}
+
+/// The schedule function of every blocking call (zero-sized: the pool comes from the
+/// goroutine's metadata). Calls are queued directly at spawn; this runs only if a call is
+/// woken, which the shutdown sweep does (the pool is closed by then, so it is cancelled).
+fn schedule_blocking_call(runnable: Runnable) {
+    runnable.metadata().set_state(GoroutineState::Runnable);
+    crate::runtime::metadata::with_runtime(runnable, |shared, runnable| shared.blocking.push(runnable));
+}
+
+/// Runs a blocking call's closure with its goroutine in the `syscall` state (Go's name for a
+/// goroutine blocked on its own thread), so `dump()` shows it and how long it has run.
+fn run_blocking_call<R>(f: impl FnOnce() -> R) -> R {
+    goroutine::with_current(|g| {
+        if let Some(g) = g {
+            // Pool threads serve the runtime with a context installed (`run_calls`).
+            let now = context::with_current(|context| context.map_or(0, |c| c.shared.coarse_now()));
+            g.set_state_since(GoroutineState::Syscall, now);
+        }
+    });
+    f()
 }
 
 #[cfg(test)]
