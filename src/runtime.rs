@@ -131,7 +131,7 @@ impl Runtime {
         self.shared.spawn(future, Location::caller())
     }
 
-    /// Runs `f` on the runtime's blocking pool; see [`spawn_blocking`](crate::spawn_blocking).
+    /// Runs `f` on the runtime's blocking pool; see [`spawn_blocking`].
     ///
     /// # Examples
     ///

@@ -74,7 +74,7 @@
 //!
 //! # Where the pieces are
 //!
-//! The recorder — [`Tracer`] (one per runtime, a field of `Shared`), `is_on`, the events, the
+//! The recorder — `Tracer` (one per runtime, a field of `Shared`), `is_on`, the events, the
 //! threads' buffers and the file writer — is `runtime/trace/recorder.rs`, below the scheduler
 //! and the kernel, which both use it. This file holds the public `start` and `stop` and the
 //! hooks that read the runtime (`gmp::syscall`, sysmon, a steal through `Platform::stolen`);
