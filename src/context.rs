@@ -13,6 +13,10 @@
 //! exit), then loops `next goroutine → run it` until the scheduler says to exit. When it finds
 //! no work it gives its P back and parks on the idle-M list, inside `Scheduler::next`.
 //!
+//! A poll is recorded in the execution trace here too (`run_traced`, `observe_poll`), since
+//! only the context knows which goroutine, which P and which runtime: the recorder
+//! (`runtime/trace/recorder.rs`) gets plain numbers.
+//!
 //! # Who may touch what
 //!
 //! Only the owning thread reads or writes its `Context`; other threads reach an M only

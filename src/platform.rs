@@ -1,6 +1,6 @@
-//! The scheduler's hooks into the rest of the runtime: starting threads, timers and the
-//! netpoller. `sched.rs` is generic (loom models run it over mock items); this file is where
-//! the real runtime plugs in.
+//! The scheduler's hooks into the rest of the runtime: starting threads, timers, the
+//! netpoller and the execution trace's steal event. `sched.rs` is generic (loom models run it
+//! over mock items); this file is where the real runtime plugs in.
 
 use std::sync::{Arc, Weak};
 

@@ -78,8 +78,8 @@ pub const MACHINE_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_se
 const HANDOFF_NONE: usize = usize::MAX;
 const HANDOFF_EXIT: usize = usize::MAX - 1;
 
-/// Hooks the runtime plugs into the generic scheduler: starting threads, the netpoller and
-/// timers. Loom models use a mock.
+/// Hooks the runtime plugs into the generic scheduler: starting threads, the netpoller,
+/// timers and the execution trace's steal event. Loom models use a mock.
 pub trait Platform: Send + Sync {
     /// Starts a new M that begins with `wakeup`. Returns false if no thread could be started
     /// (limit reached or the OS refused); the scheduler then returns the P to the idle list.
