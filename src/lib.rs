@@ -109,6 +109,11 @@ pub use runtime::{spawn, EnterGuard, Handle, NoRuntime, Runtime};
 pub use syscall::syscall;
 pub use task::{yield_now, Cancel, JoinError, JoinHandle, YieldNow};
 
+/// Model-checking a whole program under loom: `model`, `model_with` and `ModelBuilder`, built
+/// only under `RUSTFLAGS="--cfg loom"` (see the README's "Model-checking your program").
+#[allow(unused_imports)] // empty without loom
+pub use crate::loom::public::*;
+
 /// What loom models need of gmp's internals; built only under `--cfg loom`.
 #[cfg(loom)]
 #[doc(hidden)]

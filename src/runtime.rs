@@ -29,7 +29,7 @@ use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread;
+use crate::loom::thread;
 use std::time::{Duration, Instant};
 
 use async_task::{ScheduleInfo, WithInfo};
@@ -38,7 +38,6 @@ use crate::builder::{Builder, Config};
 use crate::console;
 use crate::goroutine::{self, Goroutine, GoroutineFuture, Runnable, RuntimePointer};
 use crate::machine;
-use crate::platform::RuntimePlatform;
 use crate::registry::Registry;
 use crate::sched::{Scheduler, Wakeup};
 use crate::task::JoinHandle;
@@ -395,6 +394,7 @@ impl Runtime {
     }
 
     pub(crate) fn with_config(config: Config) -> io::Result<Runtime> {
+        let config = crate::loom::runtime_config(config);
         let maxprocs = config.maxprocs;
         let shared = Arc::new(Shared {
             // Spares beyond the first ones are added as polls get stuck, up to one per thread.
@@ -415,9 +415,8 @@ impl Runtime {
             coarse_millis: crate::loom::CachePadded(AtomicU32::new(0)),
             seed: AtomicU32::new(0x2545_F491),
         });
-        shared.sched.set_platform(Box::new(RuntimePlatform::new(&shared)));
-        let sysmon = crate::sysmon::start(&shared)?;
-        *crate::loom::lock(&shared.sysmon) = Some(sysmon);
+        shared.sched.set_platform(crate::loom::platform(&shared));
+        *crate::loom::lock(&shared.sysmon) = crate::loom::start_sysmon(&shared)?;
         if let Some(path) = &shared.trace.exec_trace {
             shared.exec_trace.start_from_env(path);
         }

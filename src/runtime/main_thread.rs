@@ -17,7 +17,7 @@ use std::pin::pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
-use std::thread::{self, Thread};
+use crate::loom::thread::{self, Thread};
 
 use super::Shared;
 use crate::console;
@@ -25,7 +25,7 @@ use crate::goroutine::{self, Goroutine, GoroutineFuture, RuntimePointer};
 use crate::machine::{self, Context};
 use crate::sched::Machine;
 
-thread_local! {
+crate::loom::thread_local! {
     /// True while this thread is inside `block_on` (M0).
     static IN_BLOCK_ON: Cell<bool> = const { Cell::new(false) };
 }
@@ -137,7 +137,7 @@ struct MainSignal {
     in_network: std::sync::atomic::AtomicBool,
 }
 
-thread_local! {
+crate::loom::thread_local! {
     /// On M0, its main future's signal (for the netpoller to say when M0 waits there).
     static MAIN_SIGNAL: Cell<*const MainSignal> = const { Cell::new(std::ptr::null()) };
 }

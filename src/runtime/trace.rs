@@ -280,7 +280,7 @@ struct Clock {
     last_sample: Option<u64>,
 }
 
-thread_local! {
+crate::loom::thread_local! {
     static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
 }
 

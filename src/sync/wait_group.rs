@@ -21,8 +21,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+use crate::loom::{Arc, AtomicI64, AtomicUsize, Mutex, Ordering::SeqCst};
 use std::task::{Context, Poll, Waker};
 
 use crate::coop;
