@@ -219,7 +219,9 @@ pub(crate) use model::platform;
 /// advanced when every goroutine waits, see `model`).
 #[cfg(not(loom))]
 #[inline(always)]
-pub(crate) fn start_sysmon(shared: &std::sync::Arc<crate::runtime::Shared>) -> std::io::Result<Option<thread::JoinHandle<()>>> {
+pub(crate) fn start_sysmon(
+    shared: &std::sync::Arc<crate::runtime::Shared>,
+) -> std::io::Result<Option<thread::JoinHandle<()>>> {
     crate::sysmon::start(shared).map(Some)
 }
 

@@ -24,12 +24,12 @@
 //! blocking would stall a runtime (`must_not_block`). `Handle::enter` installs a context
 //! without a P, so a plain thread can spawn and find the runtime.
 
+use crate::loom::thread;
 use std::future::Future;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use crate::loom::thread;
 use std::time::{Duration, Instant};
 
 use async_task::{ScheduleInfo, WithInfo};

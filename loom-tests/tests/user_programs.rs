@@ -17,28 +17,23 @@ fn failure_of(model: impl FnOnce()) -> String {
     }
 }
 
-/// Two goroutines add one each to a counter behind a `gmp::sync::Mutex`: every interleaving
-/// ends with 2.
+/// A goroutine and the main future add one each to a counter behind a `gmp::sync::Mutex`,
+/// on two Ps: every interleaving ends with 2.
 #[test]
 fn a_counter_behind_a_mutex_passes() {
     gmp::model(|| {
         let rt = gmp::Builder::new().maxprocs(2).build().unwrap();
         let total = rt.block_on(async {
             let counter = Arc::new(Mutex::new(0u32));
-            let handles: Vec<_> = (0..2)
-                .map(|_| {
-                    let counter = counter.clone();
-                    gmp::spawn(async move {
-                        let mut value = counter.lock().await;
-                        let read = *value;
-                        gmp::yield_now().await; // holding the lock: nobody else gets in
-                        *value = read + 1;
-                    })
-                })
-                .collect();
-            for handle in handles {
-                handle.await.unwrap();
-            }
+            let add = |counter: Arc<Mutex<u32>>| async move {
+                let mut value = counter.lock().await;
+                let read = *value;
+                gmp::yield_now().await; // holding the lock: nobody else gets in
+                *value = read + 1;
+            };
+            let other = gmp::spawn(add(counter.clone()));
+            add(counter.clone()).await;
+            other.await.unwrap();
             let total = *counter.lock().await;
             total
         });
@@ -52,22 +47,17 @@ fn a_counter_behind_a_mutex_passes() {
 fn a_lost_update_is_caught() {
     let message = failure_of(|| {
         gmp::model(|| {
-            let rt = gmp::Builder::new().maxprocs(1).build().unwrap();
+            let rt = gmp::Builder::new().maxprocs(2).build().unwrap();
             let total = rt.block_on(async {
                 let counter = Arc::new(Mutex::new(0u32));
-                let handles: Vec<_> = (0..2)
-                    .map(|_| {
-                        let counter = counter.clone();
-                        gmp::spawn(async move {
-                            let read = *counter.lock().await;
-                            gmp::yield_now().await; // the lock is released: a race
-                            *counter.lock().await = read + 1;
-                        })
-                    })
-                    .collect();
-                for handle in handles {
-                    handle.await.unwrap();
-                }
+                let add = |counter: Arc<Mutex<u32>>| async move {
+                    let read = *counter.lock().await;
+                    gmp::yield_now().await; // the lock is released here: a race
+                    *counter.lock().await = read + 1;
+                };
+                let other = gmp::spawn(add(counter.clone()));
+                add(counter.clone()).await;
+                other.await.unwrap();
                 let total = *counter.lock().await;
                 total
             });

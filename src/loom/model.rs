@@ -242,7 +242,6 @@ impl Platform for ModelPlatform {
 /// The first line of a deadlock report.
 const DEADLOCK: &str = "gmp::model: deadlock: every goroutine is blocked and no timer is pending";
 
-
 /// Runs `f` — a whole gmp program: build a runtime, `block_on` it — under `loom::model`:
 /// loom runs it once for every interleaving of the runtime's threads it can tell apart, within
 /// `LOOM_MAX_PREEMPTIONS`, and panics on the first that fails (a panic, a failed assertion, a

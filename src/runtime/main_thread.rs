@@ -10,6 +10,7 @@
 //! check for "this thread may not wait for a runtime": inside `block_on`, polling a goroutine
 //! while holding a P, or being one of the runtime's own threads.
 
+use crate::loom::thread::{self, Thread};
 use std::cell::Cell;
 use std::future::Future;
 use std::panic::Location;
@@ -17,7 +18,6 @@ use std::pin::pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
-use crate::loom::thread::{self, Thread};
 
 use super::Shared;
 use crate::console;
