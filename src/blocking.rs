@@ -50,8 +50,9 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
-use std::thread;
+use std::sync::{Arc, OnceLock, Weak};
+
+use crate::loom::{thread, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::builder::Config;

@@ -11,7 +11,7 @@ pub(crate) use loom::{
     cell::UnsafeCell,
     sync::{
         atomic::{fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
-        Arc, Mutex, MutexGuard,
+        Arc, Condvar, Mutex, MutexGuard,
     },
 };
 
@@ -30,7 +30,7 @@ pub(crate) fn park_timeout(_limit: std::time::Duration) {
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
     atomic::{fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
-    Arc, Mutex, MutexGuard,
+    Arc, Condvar, Mutex, MutexGuard,
 };
 
 /// `std`'s `UnsafeCell` with loom's closure-based accessors, so the same code compiles under
@@ -238,3 +238,12 @@ pub(crate) fn runtime_config(config: crate::builder::Config) -> crate::builder::
 
 #[cfg(loom)]
 pub(crate) use model::runtime_config;
+
+/// Refuses OS resources (sockets, pipes, signals) inside a model: loom cannot model the OS, so
+/// `call` panics with a message saying so. Without loom it does nothing.
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn not_in_a_model(_call: &str) {}
+
+#[cfg(loom)]
+pub(crate) use model::not_in_a_model;

@@ -588,6 +588,7 @@ impl Registration {
     ///
     /// Outside a gmp runtime, naming `call`.
     pub(crate) fn new(fd: BorrowedFd<'_>, call: &str) -> io::Result<Self> {
+        crate::loom::not_in_a_model(call);
         let core = crate::machine::with_current(|context| context.map(|c| c.shared.netpoll.core.clone()));
         let Some(core) = core else { panic!("{}", outside_runtime(call)) };
         Self::with_core(core, fd)

@@ -27,13 +27,19 @@
 //! [`model`] wraps `loom::model`, and on a failing model appends the last deadlock report to
 //! loom's own message.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc as StdArc;
 
 use crate::builder::Config;
 use crate::platform::RuntimePlatform;
 use crate::runtime::Shared;
 use crate::sched::{Platform, Wakeup};
+
+std::thread_local! {
+    /// Threads the runtimes of the current model run have started (for `ModelBuilder::check`'s
+    /// "loom explored nothing" check: with no thread but the model's own, one run is all there
+    /// is). A `std` thread-local: loom runs a whole model on the OS thread that called `check`.
+    static THREADS_STARTED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
 
 /// Worker threads a model's runtime may start (M0, the model's main thread, not counted).
 const MODEL_MAX_THREADS: usize = 3;
@@ -70,6 +76,7 @@ pub(crate) mod thread {
             F: FnOnce() -> T + Send + 'static,
             T: Send + 'static,
         {
+            super::THREADS_STARTED.with(|started| started.set(started.get() + 1));
             let finished = Arc::new(AtomicBool::new(false));
             let flag = finished.clone();
             let inner = loom::thread::spawn(move || {
@@ -169,6 +176,19 @@ impl ModelPlatform {
 }
 
 impl ModelPlatform {
+    /// sysmon's retake, for loom to race against the call's return: the P of every
+    /// `gmp::syscall` in progress is handed to another M (in a model every call is "long").
+    fn retake_syscalls(&self) {
+        use crate::processor::ProcessorStatus::{Running, Syscall};
+        let sched = &self.shared().sched;
+        for (index, processor) in sched.processors.iter().enumerate() {
+            if processor.status() == Syscall && processor.transition(Syscall, Running) {
+                processor.syscalltick.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                sched.hand_off_processor(index);
+            }
+        }
+    }
+
     /// Called with the runtime idle and no timer pending: while a `block_on` waits on a main
     /// future that has not finished (it is still registered), nothing can ever wake a
     /// goroutine again — a deadlock. (Without a `block_on`, or once the main future is done,
@@ -210,6 +230,7 @@ impl Platform for ModelPlatform {
             if self.kicked.swap(false, SeqCst) || has_work() {
                 break;
             }
+            self.retake_syscalls();
             if self.idle() {
                 let now = shared.timers.now();
                 match shared.timers.next_deadline() {
@@ -237,6 +258,16 @@ impl Platform for ModelPlatform {
     fn network_is_polled(&self) -> bool {
         self.watching.load(crate::loom::Ordering::SeqCst)
     }
+}
+
+/// Panics: `call` needs the OS (a socket, a pipe, a signal), which a model cannot have.
+#[track_caller]
+pub(crate) fn not_in_a_model(call: &str) {
+    panic!(
+        "gmp::model: {call} is not available inside a model: loom cannot model sockets, pipes or \
+         signals. Model the program's logic over gmp::chan or gmp::sync instead, and test the I/O \
+         outside loom"
+    );
 }
 
 /// The first line of a deadlock report.
@@ -346,18 +377,14 @@ impl ModelBuilder {
         }
         let executions = StdArc::new(AtomicUsize::new(0));
         let counter = executions.clone();
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            builder.check(move || {
-                counter.fetch_add(1, Relaxed);
-                f();
-            })
-        }));
-        if let Err(panic) = result {
-            std::panic::resume_unwind(panic);
-        }
+        THREADS_STARTED.with(|started| started.set(0));
+        builder.check(move || {
+            counter.fetch_add(1, Relaxed);
+            f();
+        });
         let executions = executions.load(Relaxed);
         assert!(
-            executions > 1,
+            executions > 1 || THREADS_STARTED.with(|started| started.get()) == 0,
             "gmp::model: loom explored only {executions} interleaving(s), so the model checks nothing \
              (loom#392); give it more than one goroutine or M"
         );

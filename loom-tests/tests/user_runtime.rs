@@ -1,0 +1,89 @@
+//! What else a program can use inside `gmp::model`: timers on the model's virtual clock,
+//! `spawn_blocking` and `gmp::syscall` as loom threads, cancellation, and a clear refusal of
+//! sockets.
+#![cfg(loom)]
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+/// A sleep ends when the runtime has nothing else to do and the virtual clock reaches it; a
+/// timeout shorter than the sleep fires first.
+#[test]
+fn sleep_and_timeout_keep_their_meaning_on_the_virtual_clock() {
+    gmp::model(|| {
+        let rt = gmp::Builder::new().maxprocs(1).build().unwrap();
+        rt.block_on(async {
+            let start = gmp::time::Instant::now();
+            let sleeper = gmp::spawn(async { gmp::time::sleep(Duration::from_secs(60)).await });
+            let timed_out = gmp::time::timeout(Duration::from_secs(1), gmp::time::sleep(Duration::from_secs(60))).await;
+            assert!(timed_out.is_err(), "a 1 s timeout on a 60 s sleep must fire");
+            sleeper.await.unwrap();
+            let waited = start.elapsed();
+            assert!(waited >= Duration::from_secs(60) && waited < Duration::from_secs(61), "{waited:?}");
+        });
+    });
+}
+
+/// `spawn_blocking` runs its closure on a loom thread, raced against the goroutines.
+#[test]
+fn spawn_blocking_runs_on_a_loom_thread() {
+    gmp::model(|| {
+        let rt = gmp::Builder::new().maxprocs(1).build().unwrap();
+        let (tx, rx) = gmp::chan::bounded::<u32>(1);
+        let answer = rt.block_on(async move {
+            let call = gmp::spawn_blocking(move || 6 * 7);
+            let goroutine = gmp::spawn(async move { tx.send(1).await.unwrap() });
+            let answer = call.await.unwrap();
+            goroutine.await.unwrap();
+            answer + rx.recv().await.unwrap()
+        });
+        assert_eq!(answer, 43);
+    });
+}
+
+/// `gmp::syscall` on a P that the model's stand-in for sysmon may retake meanwhile.
+#[test]
+fn a_syscall_returns_whether_or_not_its_processor_was_retaken() {
+    gmp::model(|| {
+        let rt = gmp::Builder::new().maxprocs(2).build().unwrap();
+        let total = rt.block_on(async {
+            let other = gmp::spawn(async { gmp::syscall(|| 2) });
+            let mine = gmp::syscall(|| 1);
+            mine + other.await.unwrap()
+        });
+        assert_eq!(total, 3);
+    });
+}
+
+/// Aborting a goroutine that waits forever cancels it: its handle says so, and the model
+/// does not report a deadlock.
+#[test]
+fn an_aborted_goroutine_is_cancelled() {
+    gmp::model(|| {
+        let rt = gmp::Builder::new().maxprocs(1).build().unwrap();
+        rt.block_on(async {
+            let (tx, rx) = gmp::chan::bounded::<()>(1);
+            let waiter = gmp::spawn(async move { rx.recv().await });
+            gmp::yield_now().await; // let it block on the channel
+            waiter.abort();
+            assert!(waiter.await.unwrap_err().is_cancelled());
+            drop(tx);
+        });
+    });
+}
+
+/// A socket inside a model panics with a message that says why.
+#[test]
+fn a_socket_inside_a_model_panics_clearly() {
+    let panic = catch_unwind(AssertUnwindSafe(|| {
+        gmp::model(|| {
+            let rt = gmp::Builder::new().maxprocs(1).build().unwrap();
+            rt.block_on(async {
+                let _ = gmp::net::TcpListener::bind("127.0.0.1:0").await;
+            });
+        });
+    }))
+    .expect_err("a socket must be refused");
+    let message = panic.downcast::<String>().map(|m| *m).unwrap_or_default();
+    assert!(message.contains("is not available inside a model"), "{message}");
+}
