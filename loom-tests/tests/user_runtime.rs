@@ -87,3 +87,27 @@ fn a_socket_inside_a_model_panics_clearly() {
     let message = panic.downcast::<String>().map(|m| *m).unwrap_or_default();
     assert!(message.contains("is not available inside a model"), "{message}");
 }
+
+/// A goroutine left blocked forever when the main future returns is not a deadlock (Go does
+/// not report it either): the runtime's drop cancels it.
+#[test]
+fn a_goroutine_left_blocked_when_main_returns_is_not_a_deadlock() {
+    gmp::model(|| {
+        let rt = gmp::Builder::new().maxprocs(2).build().unwrap();
+        let (tx, rx) = gmp::chan::bounded::<()>(1);
+        let leaked = rt.block_on(async move {
+            let leaked = gmp::spawn(async move { rx.recv().await });
+            gmp::yield_now().await;
+            leaked
+        });
+        drop(rt);
+        assert!(rt_cancelled(leaked));
+        drop(tx);
+    });
+}
+
+/// True if `handle`, of a goroutine whose runtime is gone, reports it cancelled.
+fn rt_cancelled<T: Send + 'static>(handle: gmp::JoinHandle<T>) -> bool {
+    let rt = gmp::Builder::new().maxprocs(1).build().unwrap();
+    rt.block_on(handle).is_err()
+}

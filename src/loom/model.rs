@@ -193,13 +193,20 @@ impl ModelPlatform {
     /// future that has not finished (it is still registered), nothing can ever wake a
     /// goroutine again — a deadlock. (Without a `block_on`, or once the main future is done,
     /// an idle runtime is just idle.)
-    fn check_deadlock(&self) {
+    ///
+    /// Reported only when seen on two looks in a row with a yield between (`suspected` carries
+    /// the first), as auto-advance does: loom runs a yielded thread again only once the other
+    /// threads have moved or blocked, so an M0 on its way out of `block_on` (its main future
+    /// done, its P given back, its watch not yet removed) is not taken for a deadlock.
+    fn check_deadlock(&self, suspected: &mut bool) {
         let shared = self.shared();
-        if !shared.timers.clock.has_main_future() || shared.sched.is_shut_down() {
-            return;
-        }
         let goroutines = crate::poll_watch::goroutines(shared);
-        if goroutines.is_empty() || goroutines.iter().any(|g| g.state != crate::goroutine::GoroutineState::Waiting) {
+        let stuck = shared.timers.clock.has_main_future()
+            && !shared.sched.is_shut_down()
+            && !goroutines.is_empty()
+            && goroutines.iter().all(|g| g.state == crate::goroutine::GoroutineState::Waiting);
+        if !stuck || !std::mem::replace(suspected, true) {
+            *suspected &= stuck;
             return;
         }
         let dump = crate::trace::dump(shared);
@@ -226,6 +233,8 @@ impl Platform for ModelPlatform {
             return false;
         }
         let shared = self.shared();
+        // A deadlock seen on the previous look (see `check_deadlock`).
+        let mut suspected = false;
         loop {
             if self.kicked.swap(false, SeqCst) || has_work() {
                 break;
@@ -241,8 +250,10 @@ impl Platform for ModelPlatform {
                         crate::machine::as_batch_wake(shared, || shared.timers.run_all_due(shared.timers.now()));
                         return true;
                     }
-                    None => self.check_deadlock(),
+                    None => self.check_deadlock(&mut suspected),
                 }
+            } else {
+                suspected = false;
             }
             loom::thread::yield_now();
         }
