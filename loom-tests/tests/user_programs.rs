@@ -67,14 +67,14 @@ fn a_lost_update_is_caught() {
     assert!(message.contains("an update was lost"), "unexpected failure: {message}");
 }
 
-/// Two goroutines take two Mutexes in opposite orders. In the interleaving where each holds
-/// its first, both wait forever: the model reports a deadlock with gmp's `dump()`, which says
+/// Two goroutines take two Mutexes in opposite orders, on two Ps. In the interleaving where
+/// each holds its first, both wait forever: the model reports a deadlock with gmp's `dump()`, which says
 /// that both goroutines wait on a Mutex.
 #[test]
 fn a_deadlock_between_two_mutexes_is_caught_with_both_wait_reasons() {
     let message = failure_of(|| {
         gmp::model(|| {
-            let rt = gmp::Builder::new().maxprocs(1).build().unwrap();
+            let rt = gmp::Builder::new().maxprocs(2).build().unwrap();
             rt.block_on(async {
                 let a = Arc::new(Mutex::new(()));
                 let b = Arc::new(Mutex::new(()));

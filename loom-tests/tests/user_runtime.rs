@@ -112,3 +112,50 @@ fn rt_cancelled<T: Send + 'static>(handle: gmp::JoinHandle<T>) -> bool {
     let rt = gmp::Builder::new().maxprocs(1).build().unwrap();
     rt.block_on(handle).is_err()
 }
+
+/// `WaitGroup`, `RwLock`, `Semaphore` and `OnceCell` inside one model on two Ps: a goroutine
+/// initialises the cell once, takes a permit and writes under the lock; the main future does
+/// the same; `wait` returns once both are done.
+#[test]
+fn wait_group_rwlock_semaphore_and_once_cell_work_inside_a_model() {
+    use std::sync::Arc;
+
+    use gmp::sync::{OnceCell, RwLock, Semaphore, WaitGroup};
+
+    gmp::model(|| {
+        let rt = gmp::Builder::new().maxprocs(2).build().unwrap();
+        let (sum, inits) = rt.block_on(async {
+            let group = WaitGroup::new();
+            let lock = Arc::new(RwLock::new(0u32));
+            let permits = Arc::new(Semaphore::new(1));
+            let cell = Arc::new(OnceCell::new());
+            let inits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let work = {
+                let (lock, permits, cell, inits) = (lock.clone(), permits.clone(), cell.clone(), inits.clone());
+                move |add: u32| async move {
+                    let base = *cell
+                        .get_or_init(|| async {
+                            inits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            10u32
+                        })
+                        .await;
+                    let _permit = permits.acquire().await.unwrap();
+                    *lock.write().await += base + add;
+                }
+            };
+            group.add(1);
+            let done = group.clone();
+            let other = work.clone();
+            gmp::spawn(async move {
+                other(1).await;
+                done.done();
+            });
+            work(2).await;
+            group.wait().await;
+            let sum = *lock.read().await;
+            (sum, inits.load(std::sync::atomic::Ordering::SeqCst))
+        });
+        assert_eq!(sum, 23);
+        assert_eq!(inits, 1, "the cell was initialised more than once");
+    });
+}
