@@ -239,7 +239,7 @@ pub(crate) fn runtime_config(config: crate::builder::Config) -> crate::builder::
 #[cfg(loom)]
 pub(crate) use model::runtime_config;
 
-/// Refuses OS resources (sockets, pipes, signals) inside a model: loom cannot model the OS, so
+/// Refuses OS resources (sockets, pipes, files, signals) inside a model: loom cannot model the OS, so
 /// `call` panics with a message saying so. Without loom it does nothing.
 #[cfg(not(loom))]
 #[inline(always)]

@@ -72,20 +72,27 @@ fn an_aborted_goroutine_is_cancelled() {
     });
 }
 
-/// A socket inside a model panics with a message that says why.
+/// A socket or a file inside a model panics with a message that says why.
 #[test]
-fn a_socket_inside_a_model_panics_clearly() {
-    let panic = catch_unwind(AssertUnwindSafe(|| {
-        gmp::model(|| {
-            let rt = gmp::Builder::new().maxprocs(1).build().unwrap();
-            rt.block_on(async {
-                let _ = gmp::net::TcpListener::bind("127.0.0.1:0").await;
-            });
+fn a_socket_or_a_file_inside_a_model_panics_clearly() {
+    let refusal = |program: fn()| {
+        let panic = catch_unwind(AssertUnwindSafe(|| gmp::model(program))).expect_err("the OS must be refused");
+        panic.downcast::<String>().map(|m| *m).unwrap_or_default()
+    };
+    let socket = refusal(|| {
+        let rt = gmp::Builder::new().maxprocs(1).build().unwrap();
+        rt.block_on(async {
+            let _ = gmp::net::TcpListener::bind("127.0.0.1:0").await;
         });
-    }))
-    .expect_err("a socket must be refused");
-    let message = panic.downcast::<String>().map(|m| *m).unwrap_or_default();
-    assert!(message.contains("is not available inside a model"), "{message}");
+    });
+    assert!(socket.contains("is not available inside a model"), "{socket}");
+    let file = refusal(|| {
+        let rt = gmp::Builder::new().maxprocs(1).build().unwrap();
+        rt.block_on(async {
+            let _ = gmp::fs::read("Cargo.toml").await;
+        });
+    });
+    assert!(file.contains("gmp::fs") && file.contains("is not available inside a model"), "{file}");
 }
 
 /// A goroutine left blocked forever when the main future returns is not a deadlock (Go does

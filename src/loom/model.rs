@@ -271,12 +271,12 @@ impl Platform for ModelPlatform {
     }
 }
 
-/// Panics: `call` needs the OS (a socket, a pipe, a signal), which a model cannot have.
+/// Panics: `call` needs the OS (a socket, a pipe, a file, a signal), which a model cannot have.
 #[track_caller]
 pub(crate) fn not_in_a_model(call: &str) {
     panic!(
-        "gmp::model: {call} is not available inside a model: loom cannot model sockets, pipes or \
-         signals. Model the program's logic over gmp::chan or gmp::sync instead, and test the I/O \
+        "gmp::model: {call} is not available inside a model: loom cannot model sockets, pipes, files \
+         or signals. Model the program's logic over gmp::chan or gmp::sync instead, and test the I/O \
          outside loom"
     );
 }
