@@ -55,11 +55,10 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
-use std::thread;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use crate::loom::lock;
+use crate::loom::{lock, thread, Condvar, Mutex, MutexGuard};
 use crate::runtime::config::Config;
 
 /// What a pool thread needs from the runtime that owns the pool: to run calls as one of the

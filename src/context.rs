@@ -45,7 +45,7 @@ pub(crate) struct Context {
     id_cache: Cell<(u64, u64)>,
 }
 
-thread_local! {
+crate::loom::thread_local! {
     static CURRENT: Cell<*const Context> = const { Cell::new(ptr::null()) };
     /// Goroutines queued so far by the batch wake in progress, or `usize::MAX` outside one.
     static BATCH_WAKE: Cell<usize> = const { Cell::new(usize::MAX) };

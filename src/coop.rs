@@ -24,7 +24,7 @@ pub const BUDGET_PER_POLL: u32 = 128;
 
 const UNLIMITED: u32 = u32::MAX;
 
-thread_local! {
+crate::loom::thread_local! {
     static BUDGET: Cell<u32> = const { Cell::new(UNLIMITED) };
     static PREEMPT: Cell<*const AtomicBool> = const { Cell::new(ptr::null()) };
 }

@@ -253,7 +253,7 @@ impl Goroutine {
     }
 }
 
-thread_local! {
+crate::loom::thread_local! {
     /// The goroutine being polled on this thread, or null.
     static CURRENT: Cell<*const Goroutine> = const { Cell::new(ptr::null()) };
 }

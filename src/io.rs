@@ -77,6 +77,7 @@ impl<T: AsFd> Async<T> {
 
     /// Registers `io`, which the caller has already made non-blocking.
     pub(crate) fn new_nonblocking(io: T, call: &str) -> io::Result<Self> {
+        crate::loom::not_in_a_model(call);
         let registration = crate::context::with_runtime(call, crate::context::IN_A_GOROUTINE, |shared| {
             Registration::new(&shared.netpoll, io.as_fd())
         })?;

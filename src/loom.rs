@@ -10,8 +10,8 @@
 pub(crate) use loom::{
     cell::UnsafeCell,
     sync::{
-        atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
-        Arc, Mutex, MutexGuard,
+        atomic::{fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
+        Arc, Condvar, Mutex, MutexGuard,
     },
 };
 
@@ -29,8 +29,8 @@ pub(crate) fn park_timeout(_limit: std::time::Duration) {
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
-    atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
-    Arc, Mutex, MutexGuard,
+    atomic::{fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
+    Arc, Condvar, Mutex, MutexGuard,
 };
 
 /// `std`'s `UnsafeCell` with loom's closure-based accessors, so the same code compiles under
@@ -189,3 +189,95 @@ pub(crate) const fn std_or_loom(std_size: usize, loom_size: usize) -> usize {
         std_size
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Whole-runtime models (issue 20): what a `Runtime` needs so that a user's program runs inside
+// `loom::model` (see `gmp::model`). Without `--cfg loom` every item below is `std`'s own, or
+// an `#[inline(always)]` identity, so the normal build pays nothing.
+// ---------------------------------------------------------------------------------------------
+
+/// `thread_local!` whose keys are per *model* thread under loom (loom runs every model thread
+/// on one OS thread, so a `std` thread-local would be shared by all of them).
+#[cfg(not(loom))]
+pub(crate) use std::thread_local;
+
+/// `loom::thread_local!`, also for `const { ... }` initialisers (which its `expr` matcher
+/// refuses in edition 2021).
+#[cfg(loom)]
+macro_rules! model_thread_local {
+    () => {};
+    ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = const { $init:expr }; $($rest:tt)*) => {
+        loom::thread_local!($(#[$attr])* $vis static $name: $t = $init);
+        $crate::loom::thread_local!($($rest)*);
+    };
+    ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = $init:expr; $($rest:tt)*) => {
+        loom::thread_local!($(#[$attr])* $vis static $name: $t = $init);
+        $crate::loom::thread_local!($($rest)*);
+    };
+}
+
+#[cfg(loom)]
+pub(crate) use model_thread_local as thread_local;
+
+/// The runtime's threads (Ms, the blocking pool, M0's park): `std::thread`, or loom threads
+/// with the few extras the runtime uses (`Builder`, `JoinHandle::is_finished`, `sleep`).
+#[cfg(not(loom))]
+pub(crate) mod thread {
+    pub(crate) use std::thread::{current, park, sleep, Builder, JoinHandle, Thread};
+}
+
+#[cfg(loom)]
+pub(crate) use model::thread;
+
+#[cfg(loom)]
+mod model;
+
+/// What the crate root re-exports: [`model`](crate::model) under loom, nothing otherwise.
+pub(crate) mod public {
+    #[cfg(loom)]
+    pub use super::model::{model, model_with, ModelBuilder};
+}
+
+/// The scheduler's platform for a new runtime: the real one, or under loom one whose netpoller
+/// never blocks (a model has no I/O) and which starts Ms as loom threads.
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn platform(shared: &std::sync::Arc<crate::runtime::shared::Shared>) -> Box<dyn crate::sched::Platform> {
+    Box::new(crate::platform::RuntimePlatform::new(shared))
+}
+
+#[cfg(loom)]
+pub(crate) use model::platform;
+
+/// Starts sysmon (never under loom: its checks are wall-clock driven; a model's clock is
+/// advanced when every goroutine waits, see `model`).
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn start_sysmon(
+    shared: &std::sync::Arc<crate::runtime::shared::Shared>,
+) -> std::io::Result<Option<thread::JoinHandle<()>>> {
+    crate::sysmon::start(shared).map(Some)
+}
+
+#[cfg(loom)]
+pub(crate) use model::start_sysmon;
+
+/// The configuration a runtime is built with: as given, or under loom with thread limits
+/// small enough for loom (5 threads in all, the model's main thread included).
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn runtime_config(config: crate::runtime::config::Config) -> crate::runtime::config::Config {
+    config
+}
+
+#[cfg(loom)]
+pub(crate) use model::runtime_config;
+
+/// Refuses OS resources (sockets, pipes, files, signals) inside a model: loom cannot model the OS, so
+/// `call` panics with a message saying so. Without loom it does nothing.
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn not_in_a_model(_call: &str) {}
+
+#[cfg(loom)]
+pub(crate) use model::not_in_a_model;

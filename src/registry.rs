@@ -31,7 +31,7 @@ use crate::loom::{lock, Mutex};
 /// Spawns from one thread without a P that go to the same shard before it moves on.
 const FOREIGN_RUN: u32 = 64;
 
-std::thread_local! {
+crate::loom::thread_local! {
     /// The shard this thread registers P-less spawns in, and how many it has put there.
     static FOREIGN_SHARD: std::cell::Cell<(u32, u32)> = const { std::cell::Cell::new((u32::MAX, 0)) };
 }

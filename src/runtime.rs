@@ -82,9 +82,11 @@ impl Runtime {
     }
 
     pub(crate) fn with_config(config: Config) -> io::Result<Runtime> {
-        let shared = Shared::new(config)?;
-        shared.sched.set_platform(Box::new(crate::platform::RuntimePlatform::new(&shared)));
-        shared.set_sysmon(crate::sysmon::start(&shared)?);
+        let shared = Shared::new(crate::loom::runtime_config(config))?;
+        shared.sched.set_platform(crate::loom::platform(&shared));
+        if let Some(sysmon) = crate::loom::start_sysmon(&shared)? {
+            shared.set_sysmon(sysmon);
+        }
         #[cfg(unix)]
         if shared.config.dump_on_sigquit {
             crate::sigquit::enable(&shared)?;

@@ -265,6 +265,7 @@ pub struct Signal {
 /// ```
 #[track_caller]
 pub fn signal(kind: SignalKind) -> io::Result<Signal> {
+    crate::loom::not_in_a_model("gmp::signal::signal");
     let signum = kind.as_raw_value();
     if signum <= 0 {
         return Err(io::Error::new(

@@ -1,5 +1,6 @@
 //! loom model checks of gmp's lock-free scheduler code: the local ring, `runnext`, the global
-//! queue's batch take, the park/wake protocol and the netpoller's blocker/notify handshake.
+//! queue's batch take, the park/wake protocol and the netpoller's blocker/notify handshake;
+//! and (`user_programs.rs`, `user_runtime.rs`) whole user programs run under `gmp::model`.
 //!
 //! The models live in `tests/` and compile only under `--cfg loom` (without it this crate
 //! and its tests are empty, so `cargo test --workspace` skips them):

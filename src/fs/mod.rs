@@ -71,6 +71,7 @@ pub(crate) fn expect_runtime(call: &str) {
 /// without a P, as Go parks a goroutine at `exitsyscall`.
 pub(crate) fn poll_syscall<R>(cx: &mut Context<'_>, call: &str, op: impl FnOnce() -> R) -> Poll<R> {
     expect_runtime(call);
+    crate::loom::not_in_a_model(call);
     if crate::coop::poll_proceed(cx).is_pending() {
         return Poll::Pending;
     }

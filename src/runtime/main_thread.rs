@@ -10,6 +10,7 @@
 //! check for "this thread may not wait for a runtime": inside `block_on`, polling a goroutine
 //! while holding a P, or being one of the runtime's own threads.
 
+use crate::loom::thread::{self, Thread};
 use std::cell::Cell;
 use std::future::Future;
 use std::panic::Location;
@@ -17,7 +18,6 @@ use std::pin::pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
-use std::thread::{self, Thread};
 
 use crate::console;
 use crate::context::{self, Context};
@@ -26,7 +26,7 @@ use crate::runtime::metadata::Metadata;
 use crate::runtime::shared::Shared;
 use crate::sched::Machine;
 
-thread_local! {
+crate::loom::thread_local! {
     /// True while this thread is inside `block_on` (M0).
     static IN_BLOCK_ON: Cell<bool> = const { Cell::new(false) };
 }
@@ -141,7 +141,7 @@ struct MainSignal {
     in_network: std::sync::atomic::AtomicBool,
 }
 
-thread_local! {
+crate::loom::thread_local! {
     /// On M0, its main future's signal (for the netpoller to say when M0 waits there).
     static MAIN_SIGNAL: Cell<*const MainSignal> = const { Cell::new(std::ptr::null()) };
 }

@@ -29,7 +29,6 @@ use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use async_task::{ScheduleInfo, WithInfo};
@@ -37,6 +36,7 @@ use async_task::{ScheduleInfo, WithInfo};
 use crate::blocking::{BlockingPool, CallRunner};
 use crate::console;
 use crate::context::{self, Context};
+use crate::loom::thread;
 use crate::goroutine::{self, Goroutine, GoroutineFuture, GoroutineState};
 use crate::registry::Registry;
 use crate::runtime::config::Config;

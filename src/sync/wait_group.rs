@@ -18,11 +18,10 @@
 //!   counter has gone up again since (Go's semantics: `Wait` returns once the counter it waited
 //!   on reached zero).
 
+use crate::loom::{Arc, AtomicI64, AtomicUsize, Mutex, Ordering::SeqCst};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use crate::coop;

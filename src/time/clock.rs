@@ -44,7 +44,7 @@ pub(crate) struct Clock {
     state: Mutex<ClockState>,
     /// The "main future woken" flags of the threads inside `block_on` (M0s): while one is set,
     /// a main future is runnable without a P, so the runtime is not idle (`auto_advance.rs`).
-    interrupts: Mutex<Vec<Arc<AtomicBool>>>,
+    interrupts: crate::loom::Mutex<Vec<Arc<AtomicBool>>>,
     /// `gmp::syscall` calls running that began while the clock was altered: sysmon may have
     /// retaken their Ps, so every P can be idle while they run (`auto_advance.rs`).
     syscalls: AtomicUsize,
@@ -65,7 +65,7 @@ impl Clock {
         Self {
             altered: StdAtomicBool::new(false),
             state: Mutex::new(ClockState { paused: false, virtual_mark: now, real_mark: now }),
-            interrupts: Mutex::new(Vec::new()),
+            interrupts: crate::loom::Mutex::new(Vec::new()),
             syscalls: AtomicUsize::new(0),
         }
     }
@@ -102,7 +102,7 @@ impl Clock {
         })
     }
 
-    pub(super) fn pause(&self) -> Result<(), &'static str> {
+    pub(crate) fn pause(&self) -> Result<(), &'static str> {
         let mut state = self.state();
         if state.paused {
             return Err("the clock is already paused");
@@ -145,6 +145,12 @@ impl Clock {
     /// True if the main future of some `block_on` has been woken and not yet polled.
     pub(crate) fn main_future_woken(&self) -> bool {
         crate::loom::lock(&self.interrupts).iter().any(|flag| flag.load(crate::loom::Ordering::SeqCst))
+    }
+
+    /// True while some `block_on` is running its main future on this runtime (loom models).
+    #[allow(dead_code)]
+    pub(crate) fn has_main_future(&self) -> bool {
+        !crate::loom::lock(&self.interrupts).is_empty()
     }
 
     /// `gmp::syscall`, on entry: counts the call if the clock has ever been paused (one relaxed

@@ -153,7 +153,7 @@ pub(crate) struct Clock {
     pub(crate) last_sample: Option<u64>,
 }
 
-thread_local! {
+crate::loom::thread_local! {
     static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
 }
 
