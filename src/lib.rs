@@ -108,10 +108,12 @@ pub use runtime::{spawn, spawn_blocking, EnterGuard, Handle, NoRuntime, Runtime}
 pub use syscall::syscall;
 pub use task::{yield_now, Cancel, JoinError, JoinHandle, YieldNow};
 
-/// Model-checking a whole program under loom: `model`, `model_with` and `ModelBuilder`, built
-/// only under `RUSTFLAGS="--cfg loom"` (see the README's "Model-checking your program").
-#[allow(unused_imports)] // empty without loom
-pub use crate::loom::public::*;
+loom::only_under_loom! {
+    /// Whole programs under loom: `model`, `model_with` and `ModelBuilder`, built only under
+    /// `RUSTFLAGS="--cfg loom"` (see the README's "Model-checking your program").
+    mod model;
+    pub use model::{model, model_with, ModelBuilder};
+}
 
 loom::only_under_loom! {
     /// What loom models need of gmp's internals; built only under `--cfg loom`.

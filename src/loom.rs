@@ -178,22 +178,11 @@ pub(crate) fn spin_for(limit: std::time::Duration, mut done: impl FnMut() -> boo
     }
 }
 
-// ----- added by issue 10's scheduler half (protocol): sizes that shrink under loom -----
-
-/// `std_size` in a normal build, `loom_size` under `--cfg loom`: for counts that shrink so a
-/// model's state space stays small (e.g. the chunk in which Ps are added, `processor.rs`).
-pub(crate) const fn std_or_loom(std_size: usize, loom_size: usize) -> usize {
-    if cfg!(loom) {
-        loom_size
-    } else {
-        std_size
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Whole-runtime models (issue 20): what a `Runtime` needs so that a user's program runs inside
-// `loom::model` (see `gmp::model`). Without `--cfg loom` every item below is `std`'s own, or
-// an `#[inline(always)]` identity, so the normal build pays nothing.
+// `loom::model` (see `gmp::model`, `model.rs`). Without `--cfg loom` every item below is
+// `std`'s own, an `#[inline(always)]` no-op, or a macro that compiles only the real branch, so
+// the normal build pays nothing.
 // ---------------------------------------------------------------------------------------------
 
 /// `thread_local!` whose keys are per *model* thread under loom (loom runs every model thread
@@ -227,57 +216,27 @@ pub(crate) mod thread {
 }
 
 #[cfg(loom)]
-pub(crate) use model::thread;
+pub(crate) use model_thread::{not_in_a_model, thread, THREADS_STARTED};
 
 #[cfg(loom)]
-mod model;
+mod model_thread;
 
-/// What the crate root re-exports: [`model`](crate::model) under loom, nothing otherwise.
-pub(crate) mod public {
-    #[cfg(loom)]
-    pub use super::model::{model, model_with, ModelBuilder};
-}
-
-/// The scheduler's platform for a new runtime: the real one, or under loom one whose netpoller
-/// never blocks (a model has no I/O) and which starts Ms as loom threads.
-#[cfg(not(loom))]
-#[inline(always)]
-pub(crate) fn platform(shared: &std::sync::Arc<crate::runtime::shared::Shared>) -> Box<dyn crate::sched::Platform> {
-    Box::new(crate::platform::RuntimePlatform::new(shared))
-}
-
-#[cfg(loom)]
-pub(crate) use model::platform;
-
-/// Starts sysmon (never under loom: its checks are wall-clock driven; a model's clock is
-/// advanced when every goroutine waits, see `model`).
-#[cfg(not(loom))]
-#[inline(always)]
-pub(crate) fn start_sysmon(
-    shared: &std::sync::Arc<crate::runtime::shared::Shared>,
-) -> std::io::Result<Option<thread::JoinHandle<()>>> {
-    crate::sysmon::start(shared).map(Some)
-}
-
-#[cfg(loom)]
-pub(crate) use model::start_sysmon;
-
-/// The configuration a runtime is built with: as given, or under loom with thread limits
-/// small enough for loom (5 threads in all, the model's main thread included).
-#[cfg(not(loom))]
-#[inline(always)]
-pub(crate) fn runtime_config(config: crate::runtime::config::Config) -> crate::runtime::config::Config {
-    config
-}
-
-#[cfg(loom)]
-pub(crate) use model::runtime_config;
-
-/// Refuses OS resources (sockets, pipes, files, signals) inside a model: loom cannot model the OS, so
-/// `call` panics with a message saying so. Without loom it does nothing.
+/// Refuses OS resources (sockets, pipes, files, signals) inside a model: loom cannot model the
+/// OS, so under loom `call` panics with a message saying so. Without loom it does nothing.
 #[cfg(not(loom))]
 #[inline(always)]
 pub(crate) fn not_in_a_model(_call: &str) {}
 
-#[cfg(loom)]
-pub(crate) use model::not_in_a_model;
+/// `$real` in a normal build, `$model` under `--cfg loom`; the other is not compiled. How a
+/// module above the shim picks a whole-runtime model's stand-in (`crate::model`, which names
+/// the runtime and so cannot live down here) without spelling the cfg itself.
+macro_rules! real_or_model_expr {
+    ($real:expr, $model:expr $(,)?) => {{
+        #[cfg(not(loom))]
+        let chosen = $real;
+        #[cfg(loom)]
+        let chosen = $model;
+        chosen
+    }};
+}
+pub(crate) use real_or_model_expr;

@@ -23,7 +23,7 @@
 //! there. Anyone may read `status`; it changes under the scheduler's idle lock or, for the
 //! syscall/blocked states, by CAS between the owner and sysmon.
 
-use crate::loom::{std_or_loom, AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
+use crate::loom::{real_or_model, AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use crate::runq::{LocalQueue, QueueItem};
 
 /// A P's index in the scheduler's `allp` ([`Processors`]): the one name for "which P" in the
@@ -323,7 +323,7 @@ impl<T: QueueItem> Processor<T> {
 
 /// Ps per chunk allocated beyond the first ones (2 under loom: small chunks keep the models'
 /// loops over all Ps short).
-const CHUNK: usize = std_or_loom(32, 2);
+const CHUNK: usize = real_or_model(32, 2);
 
 /// A chunk of Ps added beyond the first ones, allocated when first needed.
 type Chunk<T> = std::sync::OnceLock<Box<[Processor<T>]>>;

@@ -82,9 +82,16 @@ impl Runtime {
     }
 
     pub(crate) fn with_config(config: Config) -> io::Result<Runtime> {
-        let shared = Shared::new(crate::loom::runtime_config(config))?;
-        shared.sched.set_platform(crate::loom::platform(&shared));
-        if let Some(sysmon) = crate::loom::start_sysmon(&shared)? {
+        use crate::loom::real_or_model_expr;
+        let shared = Shared::new(real_or_model_expr!(config, crate::model::runtime_config(config)))?;
+        let platform: Box<dyn crate::sched::Platform> = real_or_model_expr!(
+            Box::new(crate::platform::RuntimePlatform::new(&shared)),
+            crate::model::platform(&shared)
+        );
+        shared.sched.set_platform(platform);
+        if let Some(sysmon) =
+            real_or_model_expr!(Some(crate::sysmon::start(&shared)?), crate::model::start_sysmon(&shared)?)
+        {
             shared.set_sysmon(sysmon);
         }
         #[cfg(unix)]

@@ -15,7 +15,7 @@
 
 pub(super) use imp::{add_source, EventBuffer, Notifier, SHORT_READ_DRAINS};
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(linux_kernel)]
 mod imp {
     use std::ffi::c_int;
     use std::io::{self, Read, Write};
@@ -168,7 +168,7 @@ mod imp {
     }
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(not(linux_kernel))]
 mod imp {
     use std::io;
     use std::num::NonZeroUsize;

@@ -21,7 +21,7 @@ pub(crate) enum ExitWatch {
 impl ExitWatch {
     /// A pidfd for `child` if the kernel gives one, else a SIGCHLD listener.
     pub(crate) fn new(child: &std::process::Child) -> io::Result<ExitWatch> {
-        #[cfg(target_os = "linux")]
+        #[cfg(linux_kernel)]
         {
             use rustix::process::{pidfd_open, Pid, PidfdFlags};
             match pidfd_open(Pid::from_child(child), PidfdFlags::empty()) {
@@ -32,7 +32,7 @@ impl ExitWatch {
                 Err(error) => return Err(error.into()),
             }
         }
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(not(linux_kernel))]
         let _ = child;
         Self::sigchld()
     }
@@ -95,7 +95,7 @@ mod tests {
         });
     }
 
-    #[cfg(target_os = "linux")]
+    #[cfg(linux_kernel)]
     #[test]
     fn the_pidfd_watch_is_used_on_linux() {
         let rt = crate::Builder::new().maxprocs(1).build().unwrap();

@@ -8,7 +8,8 @@
 //! real goroutines, `JoinHandle`s, channels and `gmp::sync` locks. What loom cannot model is
 //! replaced here:
 //!
-//! - **Threads.** Ms (and M0's park) are loom threads ([`thread`]); every thread-local on a
+//! - **Threads.** Ms (and M0's park) are loom threads (`crate::loom::thread`, in
+//!   `loom/model_thread.rs`); every thread-local on a
 //!   runtime path is a loom thread-local (`crate::loom::thread_local!`), since loom runs all
 //!   model threads on one OS thread.
 //! - **sysmon** does not run ([`start_sysmon`]): its checks are driven by wall time. Its one
@@ -34,85 +35,15 @@ use crate::platform::RuntimePlatform;
 use crate::runtime::shared::Shared;
 use crate::sched::{Platform, Wakeup};
 
-std::thread_local! {
-    /// Threads the runtimes of the current model run have started (for `ModelBuilder::check`'s
-    /// "loom explored nothing" check: with no thread but the model's own, one run is all there
-    /// is). A `std` thread-local: loom runs a whole model on the OS thread that called `check`.
-    static THREADS_STARTED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
 
 /// Worker threads a model's runtime may start (M0, the model's main thread, not counted).
 const MODEL_MAX_THREADS: usize = 3;
 /// Blocking-pool threads a model's runtime may start.
 const MODEL_MAX_BLOCKING_THREADS: usize = 1;
 
-/// The runtime's threads as loom threads.
-pub(crate) mod thread {
-    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-    use std::sync::Arc;
-
-    pub(crate) use loom::thread::{current, park, Thread};
-
-    /// `std::thread::Builder` over loom threads (name and stack size are ignored).
-    #[derive(Debug, Default)]
-    pub(crate) struct Builder;
-
-    impl Builder {
-        pub(crate) fn new() -> Self {
-            Builder
-        }
-
-        pub(crate) fn name(self, _name: String) -> Self {
-            self
-        }
-
-        pub(crate) fn stack_size(self, _size: usize) -> Self {
-            self
-        }
-
-        pub(crate) fn spawn<F, T>(self, f: F) -> std::io::Result<JoinHandle<T>>
-        where
-            F: FnOnce() -> T + Send + 'static,
-            T: Send + 'static,
-        {
-            super::THREADS_STARTED.with(|started| started.set(started.get() + 1));
-            let finished = Arc::new(AtomicBool::new(false));
-            let flag = finished.clone();
-            let inner = loom::thread::spawn(move || {
-                let output = f();
-                flag.store(true, SeqCst);
-                output
-            });
-            Ok(JoinHandle { inner, finished })
-        }
-    }
-
-    /// A loom thread's handle, with `is_finished`.
-    #[derive(Debug)]
-    pub(crate) struct JoinHandle<T> {
-        inner: loom::thread::JoinHandle<T>,
-        finished: Arc<AtomicBool>,
-    }
-
-    impl<T> JoinHandle<T> {
-        pub(crate) fn join(self) -> std::thread::Result<T> {
-            self.inner.join()
-        }
-
-        pub(crate) fn is_finished(&self) -> bool {
-            self.finished.load(SeqCst)
-        }
-    }
-
-    /// A model has no clock to sleep on: let the other threads run instead.
-    pub(crate) fn sleep(_duration: std::time::Duration) {
-        loom::thread::yield_now();
-    }
-}
-
 /// sysmon does not run inside a model (see the module docs); the clock is paused instead, so
 /// that timers run on virtual time, which the netpoller's M moves.
-pub(crate) fn start_sysmon(shared: &StdArc<Shared>) -> std::io::Result<Option<thread::JoinHandle<()>>> {
+pub(crate) fn start_sysmon(shared: &StdArc<Shared>) -> std::io::Result<Option<crate::loom::thread::JoinHandle<()>>> {
     // Kept referenced, so that sysmon's code (which a model never runs) still counts as used.
     let _sysmon: fn(&StdArc<Shared>) -> std::io::Result<std::thread::JoinHandle<()>> = crate::sysmon::start;
     shared.timers.clock.pause().expect("a new runtime's clock runs");
@@ -269,16 +200,6 @@ impl Platform for ModelPlatform {
     }
 }
 
-/// Panics: `call` needs the OS (a socket, a pipe, a file, a signal), which a model cannot have.
-#[track_caller]
-pub(crate) fn not_in_a_model(call: &str) {
-    panic!(
-        "gmp::model: {call} is not available inside a model: loom cannot model sockets, pipes, files \
-         or signals. Model the program's logic over gmp::chan or gmp::sync instead, and test the I/O \
-         outside loom"
-    );
-}
-
 /// The first line of a deadlock report.
 const DEADLOCK: &str = "gmp::model: deadlock: every goroutine is blocked and no timer is pending";
 
@@ -386,14 +307,14 @@ impl ModelBuilder {
         }
         let executions = StdArc::new(AtomicUsize::new(0));
         let counter = executions.clone();
-        THREADS_STARTED.with(|started| started.set(0));
+        crate::loom::THREADS_STARTED.with(|started| started.set(0));
         builder.check(move || {
             counter.fetch_add(1, Relaxed);
             f();
         });
         let executions = executions.load(Relaxed);
         assert!(
-            executions > 1 || THREADS_STARTED.with(|started| started.get()) == 0,
+            executions > 1 || crate::loom::THREADS_STARTED.with(|started| started.get()) == 0,
             "gmp::model: loom explored only {executions} interleaving(s), so the model checks nothing \
              (loom#392); give it more than one goroutine or M"
         );
