@@ -175,6 +175,8 @@ pub struct Goroutine {
     registry_slot: AtomicU64,
     /// `JoinHandle::abort` was called: the next poll drops the future instead.
     aborted: AtomicBool,
+    /// It is a `spawn_blocking` call (set before the goroutine is shared).
+    blocking_call: bool,
 }
 
 impl Goroutine {
@@ -187,7 +189,18 @@ impl Goroutine {
             spawned_at,
             registry_slot: AtomicU64::new(u64::MAX),
             aborted: AtomicBool::new(false),
+            blocking_call: false,
         }
+    }
+
+    /// Marks the goroutine as a `spawn_blocking` call (before it is shared).
+    pub(crate) fn set_blocking_call(&mut self) {
+        self.blocking_call = true;
+    }
+
+    /// True for a `spawn_blocking` call's goroutine.
+    pub(crate) fn is_blocking_call(&self) -> bool {
+        self.blocking_call
     }
 
     /// The goroutine's id, unique within its runtime (Go's `goid`).

@@ -100,7 +100,7 @@ impl TaskMetadata for Metadata {
     }
 
     fn future_dropped(&self) {
-        self.runtime().registry.remove(self.goroutine.id(), self.goroutine.registry_slot());
+        self.runtime().registry.remove(&self.goroutine, self.goroutine.registry_slot());
     }
 }
 
@@ -132,5 +132,55 @@ mod tests {
             assert_eq!(size, 40);
         }
         assert_eq!(size, std::mem::size_of::<Goroutine>() + std::mem::size_of::<usize>());
+    }
+
+    /// Where a parked goroutine's bytes go (run with `--nocapture` to see them): the task
+    /// allocation (async-task's header with the metadata, then the future/output union), its
+    /// registry entry and its `JoinHandle`.
+    #[test]
+    fn the_bytes_of_a_goroutine() {
+        use std::mem::size_of;
+        let rt = crate::Builder::new().maxprocs(1).build().unwrap();
+        let started = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        // The parked future of `benches/scale.rs`: an `Arc` and a pending await.
+        let future = async move {
+            started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            std::future::pending::<()>().await;
+        };
+        let future_size = size_of_val(&future);
+        let goroutine_future = size_of::<crate::goroutine::GoroutineFuture<[u8; 0], Metadata>>();
+        // async-task's header: its state word, the awaiter (`Option<Waker>`), its vtable
+        // pointer, the metadata, and the `propagate_panic` flag (its `std` feature).
+        let header = (2 * size_of::<usize>() + size_of::<Option<std::task::Waker>>() + size_of::<Metadata>() + 1)
+            .next_multiple_of(std::mem::align_of::<Metadata>());
+        let output = size_of::<Result<crate::goroutine::Output<()>, crate::goroutine::Panic>>();
+        let union = (future_size + goroutine_future).max(output);
+        let task = header + union;
+        // glibc malloc: an 8-byte chunk header, rounded up to 16.
+        let chunk = (task + 8).next_multiple_of(16);
+        let entry = size_of::<Option<std::task::Waker>>();
+        let handle = size_of::<crate::JoinHandle<()>>();
+        eprintln!(
+            "Goroutine {} B, Metadata {} B, async-task header {header} B, bench future {future_size} B \
+             + GoroutineFuture {goroutine_future} B, output {output} B, task {task} B (malloc chunk {chunk} B), \
+             registry entry {entry} B, JoinHandle {handle} B: {} B a parked goroutine",
+            size_of::<Goroutine>(),
+            size_of::<Metadata>(),
+            chunk + entry + handle
+        );
+        if cfg!(target_pointer_width = "64") {
+            assert_eq!(entry, 16, "a registry entry is one waker");
+            assert_eq!(handle, 16, "a JoinHandle is its task and its metadata pointer");
+        }
+        // The estimate of the task's size is async-task's own: a spawned goroutine's waker
+        // data pointer is its header, and the metadata lies within it.
+        rt.block_on(async {
+            let handle = crate::spawn(future);
+            crate::yield_now().await;
+            let records = crate::runtime::goroutines();
+            assert!(records.iter().any(|r| r.id == handle.id()), "the parked goroutine is registered");
+            handle.abort();
+            assert!(handle.await.unwrap_err().is_cancelled());
+        });
     }
 }

@@ -155,13 +155,13 @@ impl Shared {
         self.blocking.runtime.get_or_init(|| Arc::downgrade(self) as Weak<dyn CallRunner<Runnable>>);
         let call = async move { run_blocking_call(f) };
         let (runnable, task, _) = self.new_goroutine(call, console::Kind::Blocking, schedule_blocking_call, spawned_at);
-        if !self.registry.insert_blocking_call(runnable.metadata(), runnable.waker()) {
+        if !self.registry.insert_near(runnable.metadata(), runnable.waker(), None) {
             // The runtime has shut down: cancel at once (the handle reports it).
             drop(runnable);
-            return JoinHandle::for_blocking_call(task);
+            return JoinHandle::new(task);
         }
         self.blocking.push(runnable);
-        JoinHandle::for_blocking_call(task)
+        JoinHandle::new(task)
     }
 
     /// The one place a goroutine is made (for `spawn`, `Handle::spawn` and `spawn_blocking`):
@@ -185,7 +185,11 @@ impl Shared {
             }
             _ => (self.reserve_goroutine_ids(1), None),
         });
-        let metadata = Metadata::new(Goroutine::new(id, spawned_at, self.coarse_now()), self);
+        let mut goroutine = Goroutine::new(id, spawned_at, self.coarse_now());
+        if matches!(kind, console::Kind::Blocking) {
+            goroutine.set_blocking_call();
+        }
+        let metadata = Metadata::new(goroutine, self);
         let (runnable, task) = async_task::Builder::new()
             .metadata(metadata)
             .spawn(move |m: &Metadata| GoroutineFuture::new(console::instrument(future, kind, m), m), schedule);
