@@ -18,7 +18,7 @@
 //! P `i` lives in shard `i` (spawns from threads without a P go to one shard in runs of 64,
 //! then the next), and since most goroutines finish
 //! on the P that spawned them, a shard's lock mostly stays in one core's cache. The shard and
-//! slot are stored in the goroutine's metadata.
+//! slot are stored in the goroutine's metadata, in 31 bits (`location`).
 //!
 //! # Shutdown race
 //!
@@ -30,7 +30,7 @@
 
 use std::task::Waker;
 
-use crate::goroutine::{Goroutine, GoroutineState, WaitReason};
+use crate::goroutine::{Goroutine, GoroutineState, WaitReason, REGISTRY_SLOT_LIMIT};
 use crate::loom::{lock, Mutex};
 
 /// Spawns from one thread without a P that go to the same shard before it moves on.
@@ -57,9 +57,23 @@ fn foreign_shard(count: usize) -> usize {
     })
 }
 
-/// The top bit of a slot number in a registry location: the goroutine is in the shard's
-/// `pointed` list (its waker is not a task's, so its metadata cannot be found from it).
-const POINTED: u32 = 1 << 31;
+/// A flag of a registry location: the goroutine is in its shard's `pointed` list (its waker
+/// is not a task's, so its metadata cannot be found from it).
+const POINTED: u32 = REGISTRY_SLOT_LIMIT >> 1;
+
+/// A registry location (kept in 31 bits of the goroutine's header): `POINTED`, and below it
+/// `slot * shards + shard`. A shard that has used all its slot numbers below the limit sends
+/// new goroutines to the next shard.
+fn location(shard: usize, shards: usize, slot: u32, pointed: bool) -> Option<u32> {
+    let index = (slot as u64) * shards as u64 + shard as u64;
+    (index < POINTED as u64).then(|| index as u32 | if pointed { POINTED } else { 0 })
+}
+
+/// The shard, the slot and the list of a location.
+fn decode(location: u32, shards: usize) -> (usize, u32, bool) {
+    let index = (location & !POINTED) as usize;
+    (index % shards, (index / shards) as u32, location & POINTED != 0)
+}
 
 /// The offset from a task's waker data pointer (async-task's task header) to its metadata,
 /// learned from the first task registered, or `usize::MAX` before that. The metadata lies at
@@ -109,10 +123,10 @@ impl Shard {
         compact.chain(self.pointed.iter().flatten().map(|p| (&p.waker, p.goroutine)))
     }
 
-    /// The waker at `slot` if it is `goroutine`'s.
-    fn waker_at(&self, slot: u32, goroutine: *const Goroutine) -> Option<&Waker> {
-        if slot & POINTED != 0 {
-            match self.pointed.get((slot & !POINTED) as usize) {
+    /// The waker at `slot` (of the `pointed` list if `pointed`) if it is `goroutine`'s.
+    fn waker_at(&self, slot: u32, pointed: bool, goroutine: *const Goroutine) -> Option<&Waker> {
+        if pointed {
+            match self.pointed.get(slot as usize) {
                 Some(Some(p)) if std::ptr::eq(p.goroutine, goroutine) => Some(&p.waker),
                 _ => None,
             }
@@ -125,17 +139,20 @@ impl Shard {
     }
 }
 
-fn put<T>(slots: &mut Vec<Option<T>>, free: &mut Vec<u32>, value: T) -> u32 {
-    match free.pop() {
-        Some(slot) => {
-            slots[slot as usize] = Some(value);
-            slot
-        }
-        None => {
-            slots.push(Some(value));
-            (slots.len() - 1) as u32
-        }
+/// Puts `value` in a free slot of `slots` whose location (`shard` of `shards`) fits, if any.
+fn put<T>(
+    slots: &mut Vec<Option<T>>,
+    free: &mut Vec<u32>,
+    value: T,
+    (shard, shards, pointed): (usize, usize, bool),
+) -> Result<u32, T> {
+    if let Some(slot) = free.pop() {
+        slots[slot as usize] = Some(value);
+        return Ok(location(shard, shards, slot, pointed).expect("a freed slot's location fitted"));
     }
+    let Some(at) = location(shard, shards, slots.len() as u32, pointed) else { return Err(value) };
+    slots.push(Some(value));
+    Ok(at)
 }
 
 /// What `dump()` reports about one goroutine.
@@ -183,26 +200,10 @@ impl Registry {
     /// `waker` must keep `goroutine` alive; a task's own waker (`Runnable::waker`) is kept in
     /// 16 bytes, any other with the pointer too.
     pub fn insert_near(&self, goroutine: &Goroutine, waker: Waker, processor: Option<usize>) -> bool {
-        let count = self.shards.len();
-        let shard_index = processor.map_or_else(|| foreign_shard(count), |p| p % count);
-        let goroutine: *const Goroutine = goroutine;
         let offset = offset_of(goroutine, &waker);
         let learned = METADATA_OFFSET.load(std::sync::atomic::Ordering::Relaxed);
         let compact = learned == offset || (learned == usize::MAX && self.learn_offset(offset));
-        let mut shard = lock(&self.shards[shard_index]);
-        if shard.closed {
-            return false;
-        }
-        let shard = &mut *shard;
-        let slot = if compact {
-            put(&mut shard.slots, &mut shard.free, waker)
-        } else {
-            put(&mut shard.pointed, &mut shard.pointed_free, Pointed { waker, goroutine }) | POINTED
-        };
-        shard.len += 1;
-        // SAFETY: the caller's `&Goroutine` is alive for this call.
-        unsafe { &*goroutine }.set_registry_slot(((shard_index as u64) << 32) | slot as u64);
-        true
+        self.insert(goroutine, waker, processor, compact)
     }
 
     /// Takes `offset` as the tasks' metadata offset if none is known yet. Only a task's waker
@@ -220,34 +221,51 @@ impl Registry {
     /// Registers a goroutine whose waker is not its task's (the main goroutine of a
     /// `block_on`): kept with its pointer.
     pub fn insert_pointed(&self, goroutine: &Goroutine, waker: Waker, processor: Option<usize>) -> bool {
+        self.insert(goroutine, waker, processor, false)
+    }
+
+    fn insert(&self, goroutine: &Goroutine, mut waker: Waker, processor: Option<usize>, compact: bool) -> bool {
         let count = self.shards.len();
-        let shard_index = processor.map_or_else(|| foreign_shard(count), |p| p % count);
-        let mut shard = lock(&self.shards[shard_index]);
-        if shard.closed {
-            return false;
+        let first = processor.map_or_else(|| foreign_shard(count), |p| p % count);
+        for shard_index in (first..count).chain(0..first) {
+            let mut shard = lock(&self.shards[shard_index]);
+            if shard.closed {
+                return false;
+            }
+            let shard = &mut *shard;
+            let at = (shard_index, count, !compact);
+            let placed = if compact {
+                put(&mut shard.slots, &mut shard.free, waker, at)
+            } else {
+                let entry = Pointed { waker, goroutine };
+                put(&mut shard.pointed, &mut shard.pointed_free, entry, at).map_err(|p| p.waker)
+            };
+            match placed {
+                Ok(location) => {
+                    shard.len += 1;
+                    goroutine.set_registry_slot(location);
+                    return true;
+                }
+                // This shard has no slot number left: try the next.
+                Err(back) => waker = back,
+            }
         }
-        let shard = &mut *shard;
-        let entry = Pointed { waker, goroutine };
-        let slot = put(&mut shard.pointed, &mut shard.pointed_free, entry) | POINTED;
-        shard.len += 1;
-        goroutine.set_registry_slot(((shard_index as u64) << 32) | slot as u64);
-        true
+        panic!("gmp: too many live goroutines for the registry ({} shards)", count);
     }
 
     /// Unregisters `goroutine` from `location`. A no-op if it is no longer there.
-    pub fn remove(&self, goroutine: &Goroutine, location: u64) {
-        let (shard_index, slot) = ((location >> 32) as usize, location as u32);
-        let Some(shard) = self.shards.get(shard_index) else { return };
+    pub fn remove(&self, goroutine: &Goroutine, location: u32) {
+        let (shard_index, slot, pointed) = decode(location, self.shards.len());
         let removed = {
-            let mut shard = lock(shard);
-            if shard.waker_at(slot, goroutine).is_none() {
+            let mut shard = lock(&self.shards[shard_index]);
+            if shard.waker_at(slot, pointed, goroutine).is_none() {
                 return;
             }
             let shard = &mut *shard;
             shard.len -= 1;
-            if slot & POINTED != 0 {
-                shard.pointed_free.push(slot & !POINTED);
-                shard.pointed[(slot & !POINTED) as usize].take().map(|p| p.waker)
+            if pointed {
+                shard.pointed_free.push(slot);
+                shard.pointed[slot as usize].take().map(|p| p.waker)
             } else {
                 shard.free.push(slot);
                 shard.slots[slot as usize].take()
@@ -259,10 +277,11 @@ impl Registry {
 
     /// Wakes `goroutine`, registered at `location`, if it still is (abort uses this: the
     /// registry holds a waker of every live goroutine).
-    pub fn wake(&self, goroutine: &Goroutine, location: u64) {
-        let (shard_index, slot) = ((location >> 32) as usize, location as u32);
-        let Some(shard) = self.shards.get(shard_index) else { return };
-        let Some(waker) = lock(shard).waker_at(slot, goroutine).cloned() else { return };
+    pub fn wake(&self, goroutine: &Goroutine, location: u32) {
+        let (shard_index, slot, pointed) = decode(location, self.shards.len());
+        let Some(waker) = lock(&self.shards[shard_index]).waker_at(slot, pointed, goroutine).cloned() else {
+            return;
+        };
         // Outside the lock: the wake may queue the goroutine, or drop it at shutdown.
         waker.wake();
     }

@@ -5,17 +5,18 @@
 //!
 //! `goroutine.rs` knows only G data; pairing a goroutine with its runtime is the kernel's
 //! business, so the metadata async-task stores in each task is this [`Metadata`]: a
-//! `Goroutine` plus an uncounted pointer to the runtime's [`Shared`]. The schedule functions
-//! (both in `shared.rs`: a goroutine's and a blocking call's) find the runtime here, so they capture nothing (a zero-sized
-//! schedule function costs no word in the task); `GoroutineFuture` reaches the clock and the
-//! registry through [`TaskMetadata`]; `JoinHandle::abort` reaches the registry. The
-//! metadata is as large as the `Goroutine` that held the pointer before (40 bytes on 64-bit
-//! targets).
+//! `Goroutine` whose spare 16-bit word names the runtime's [`Shared`], as an index into
+//! `RUNTIMES`, a process-wide table of uncounted pointers. The schedule functions (both in
+//! `shared.rs`: a goroutine's and a blocking call's) find the runtime here, so they capture
+//! nothing (a zero-sized schedule function costs no word in the task); `GoroutineFuture`
+//! reaches the clock and the registry through [`TaskMetadata`]; `JoinHandle::abort` reaches
+//! the registry. The metadata is 24 bytes on 64-bit targets (40 when it held a pointer).
 //!
 //! # Lifetime of the runtime pointer
 //!
-//! The pointer is dereferenced only here, in [`Metadata::runtime`] and [`with_runtime`], and
-//! this is why it is valid there: every goroutine is closed before `Shared` is freed. `Shared` lives as long as
+//! The table's pointer is dereferenced only here, in [`Metadata::runtime`] and
+//! [`with_runtime`], and this is why it is valid there: every goroutine is closed before
+//! `Shared` is freed, and `Shared` gives its index back only in its drop, after that. `Shared` lives as long as
 //! the `Runtime`, any `Handle` or any thread serving it, and `Shared`'s own drop sweeps the
 //! registry one last time (wake every registered goroutine, drop every queued one) before any
 //! of its fields is dropped; a goroutine stays registered until its future is dropped, and
@@ -25,6 +26,7 @@
 //! `RUNTIMES_IN_USE`, which `Shared`'s drop takes exclusively after its last sweep.
 
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicPtr, Ordering::Relaxed};
 
 use crate::goroutine::{Goroutine, TaskMetadata};
 use crate::runq::QueueItem;
@@ -39,22 +41,65 @@ pub(crate) static RUNTIMES_IN_USE: std::sync::RwLock<()> = std::sync::RwLock::ne
 /// A goroutine's queue handle: an async-task `Runnable` carrying its [`Metadata`].
 pub(crate) type Runnable = async_task::Runnable<Metadata>;
 
-/// A goroutine's task metadata: its G data and its runtime.
+/// The runtimes that exist, by index: a goroutine names its runtime with a 16-bit index into
+/// this table (kept in its `Goroutine`'s spare bytes) rather than a pointer, which keeps the
+/// metadata at 24 bytes. An index is taken by `Shared::new` and given back by `Shared`'s drop,
+/// after its last sweep, when no goroutine of it is open. 512 KiB of zeroed memory, of which
+/// only the pages of indexes in use are touched.
+static RUNTIMES: [AtomicPtr<Shared>; RUNTIME_LIMIT] = [const { AtomicPtr::new(std::ptr::null_mut()) }; RUNTIME_LIMIT];
+
+/// How many runtimes may exist at once.
+const RUNTIME_LIMIT: usize = 1 << 16;
+
+/// The indexes of `RUNTIMES` given back, and the first never used.
+static FREE_INDEXES: std::sync::Mutex<(Vec<u16>, usize)> = std::sync::Mutex::new((Vec::new(), 0));
+
+/// A runtime's index in `RUNTIMES`, from `Shared::new` until `Shared`'s drop.
+#[derive(Debug)]
+pub(crate) struct RuntimeIndex(u16);
+
+impl RuntimeIndex {
+    /// Takes a free index, or fails if `RUNTIME_LIMIT` runtimes exist.
+    pub(crate) fn take() -> std::io::Result<Self> {
+        let mut free = FREE_INDEXES.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(index) = free.0.pop() {
+            return Ok(Self(index));
+        }
+        if free.1 == RUNTIME_LIMIT {
+            return Err(std::io::Error::other(format!("gmp: {RUNTIME_LIMIT} runtimes exist at once")));
+        }
+        free.1 += 1;
+        Ok(Self((free.1 - 1) as u16))
+    }
+
+    /// Points the index at `shared` (which holds it), before any goroutine of it exists.
+    pub(crate) fn publish(&self, shared: &Shared) {
+        RUNTIMES[self.0 as usize].store(shared as *const Shared as *mut Shared, Relaxed);
+    }
+
+    /// The index, for a goroutine's metadata.
+    pub(crate) fn get(&self) -> u16 {
+        self.0
+    }
+
+    /// Gives the index back: only from `Shared`'s drop, once no goroutine of it is open.
+    pub(crate) fn release(&self) {
+        RUNTIMES[self.0 as usize].store(std::ptr::null_mut(), Relaxed);
+        FREE_INDEXES.lock().unwrap_or_else(|e| e.into_inner()).0.push(self.0);
+    }
+}
+
+/// A goroutine's task metadata: its G data, which names its runtime (24 bytes on 64-bit
+/// targets).
 #[derive(Debug)]
 pub(crate) struct Metadata {
     goroutine: Goroutine,
-    runtime: *const Shared,
 }
 
-// SAFETY: `Goroutine` is `Sync` and `Send`; the pointer is to `Shared`, which is `Sync`, and is
-// only dereferenced while the goroutine is open (module docs).
-unsafe impl Send for Metadata {}
-// SAFETY: as above.
-unsafe impl Sync for Metadata {}
-
 impl Metadata {
-    pub(crate) fn new(goroutine: Goroutine, runtime: &Shared) -> Self {
-        Self { goroutine, runtime }
+    pub(crate) fn new(mut goroutine: Goroutine, runtime: &Shared) -> Self {
+        goroutine.set_owner(runtime.index.get());
+        Self { goroutine }
     }
 
     /// The runtime this goroutine belongs to. Call only while the goroutine is open (from its
@@ -62,17 +107,25 @@ impl Metadata {
     /// `RUNTIMES_IN_USE`).
     #[inline]
     pub(crate) fn runtime(&self) -> &Shared {
-        // SAFETY: `Shared` outlives every open goroutine (module docs), and callers hold an
-        // open one.
-        unsafe { &*self.runtime }
+        // SAFETY: `Shared` outlives every open goroutine and keeps its index until then
+        // (module docs), and callers hold an open one.
+        unsafe { &*runtime_pointer(&self.goroutine) }
     }
+}
+
+/// The runtime of `goroutine`, through the table. Relaxed is enough: the index was published
+/// before the goroutine was made, which happens before any code holding the goroutine runs,
+/// and it changes only once no goroutine of that runtime is open.
+#[inline]
+fn runtime_pointer(goroutine: &Goroutine) -> *const Shared {
+    RUNTIMES[goroutine.owner() as usize].load(Relaxed)
 }
 
 /// Hands `runnable` to `f` along with its runtime, for a schedule function: `f` takes the
 /// runnable by value, so the runtime cannot be borrowed from its metadata.
 #[inline]
 pub(crate) fn with_runtime<R>(runnable: Runnable, f: impl FnOnce(&Shared, Runnable) -> R) -> R {
-    let shared = runnable.metadata().runtime;
+    let shared = runtime_pointer(&runnable.metadata().goroutine);
     // SAFETY: `runnable` is an open goroutine, and `Shared` outlives every open goroutine
     // (module docs); `f` runs while the goroutine it was handed is still open (it may only
     // queue or drop it, and `Shared`'s last sweep waits for the thread doing so).
@@ -122,16 +175,17 @@ unsafe impl QueueItem for Runnable {
 mod tests {
     use super::*;
 
-    /// Pairing a goroutine with its runtime outside `Goroutine` costs no word: the metadata
-    /// is the size `Goroutine` was when it held the pointer itself.
+    /// Pairing a goroutine with its runtime outside `Goroutine` costs no word: the runtime's
+    /// index lives in the goroutine's spare bytes, and the metadata is 24 bytes (it was 40
+    /// with the spawn site as a pointer, a 64-bit registry slot and the runtime as a pointer).
     #[test]
     fn the_metadata_is_no_larger_than_the_goroutine_with_its_pointer_was() {
         let size = std::mem::size_of::<Metadata>();
         eprintln!("size_of::<Goroutine>() = {}, size_of::<Metadata>() = {size}", std::mem::size_of::<Goroutine>());
         if cfg!(target_pointer_width = "64") {
-            assert_eq!(size, 40);
+            assert_eq!(size, 24);
         }
-        assert_eq!(size, std::mem::size_of::<Goroutine>() + std::mem::size_of::<usize>());
+        assert_eq!(size, std::mem::size_of::<Goroutine>());
     }
 
     /// Where a parked goroutine's bytes go (run with `--nocapture` to see them): the task

@@ -62,6 +62,8 @@ pub(crate) struct Shared {
     pub(crate) exec_trace: crate::runtime::trace::Tracer,
     coarse_millis: crate::loom::CachePadded<AtomicU32>,
     seed: AtomicU32,
+    /// This runtime's index, which its goroutines name it by (`metadata.rs`).
+    pub(crate) index: crate::runtime::metadata::RuntimeIndex,
 }
 
 impl std::fmt::Debug for Shared {
@@ -94,7 +96,9 @@ impl Shared {
             exec_trace: crate::runtime::trace::Tracer::default(),
             coarse_millis: crate::loom::CachePadded(AtomicU32::new(0)),
             seed: AtomicU32::new(0x2545_F491),
+            index: crate::runtime::metadata::RuntimeIndex::take()?,
         });
+        shared.index.publish(&shared);
         if let Some(path) = &shared.trace.exec_trace {
             shared.exec_trace.start_from_env(path);
         }
@@ -406,6 +410,8 @@ impl Drop for Shared {
         this.exec_trace.finish();
         // Every goroutine is closed now; wait for whoever looked at one just before.
         drop(crate::runtime::metadata::RUNTIMES_IN_USE.write().unwrap_or_else(|e| e.into_inner()));
+        // No goroutine names this runtime any more.
+        self.index.release();
     }
 }
 
