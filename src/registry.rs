@@ -4,7 +4,7 @@
 //!
 //! Every goroutine is registered from spawn until its future is dropped (on completion or
 //! cancellation). An entry is a waker of the goroutine, which keeps the task allocation (and so
-//! the metadata) alive while the entry exists: 16 bytes a goroutine. Its metadata is found from
+//! the metadata) alive while the entry exists: 8 bytes a goroutine (`compact.rs` packs it). Its metadata is found from
 //! the waker's data pointer (the task header) at an offset that is the same for every task, learned
 //! from the first one and checked against each goroutine's own pointer as it is registered; a
 //! goroutine whose waker is not its task's (a `block_on`'s main goroutine) is kept with its
@@ -29,6 +29,14 @@
 //! a sweep (an M that had not stopped yet parks it once more) is still found by the next.
 
 use std::task::Waker;
+
+mod compact;
+
+use compact::CompactWaker;
+
+/// The bytes of a task's registry entry (for the size test in `runtime/metadata.rs`).
+#[cfg(test)]
+pub(crate) const ENTRY_BYTES: usize = std::mem::size_of::<Option<CompactWaker>>();
 
 use crate::goroutine::{Goroutine, GoroutineState, WaitReason, REGISTRY_SLOT_LIMIT};
 use crate::loom::{lock, Mutex};
@@ -89,7 +97,7 @@ fn offset_of(goroutine: *const Goroutine, waker: &Waker) -> usize {
 }
 
 /// The metadata of the task whose waker is `waker`, registered as a compact entry.
-fn goroutine_of(waker: &Waker) -> *const Goroutine {
+fn goroutine_of(waker: &CompactWaker) -> *const Goroutine {
     let offset = METADATA_OFFSET.load(std::sync::atomic::Ordering::Relaxed);
     waker.data().cast::<u8>().wrapping_add(offset).cast()
 }
@@ -106,8 +114,9 @@ unsafe impl Send for Pointed {}
 #[derive(Default)]
 struct Shard {
     /// One waker per goroutine whose metadata lies at `METADATA_OFFSET` from its data pointer
-    /// (16 bytes a goroutine: the waker keeps the task, and so the metadata, alive).
-    slots: Vec<Option<Waker>>,
+    /// (8 bytes a goroutine, `compact.rs`: the waker keeps the task, and so the metadata,
+    /// alive).
+    slots: Vec<Option<CompactWaker>>,
     free: Vec<u32>,
     /// The rest (rare: main goroutines), with their metadata pointers.
     pointed: Vec<Option<Pointed>>,
@@ -117,24 +126,35 @@ struct Shard {
 }
 
 impl Shard {
-    /// Every registered goroutine, with its waker.
-    fn entries(&self) -> impl Iterator<Item = (&Waker, *const Goroutine)> {
-        let compact = self.slots.iter().flatten().map(|waker| (waker, goroutine_of(waker)));
-        compact.chain(self.pointed.iter().flatten().map(|p| (&p.waker, p.goroutine)))
+    /// Every registered goroutine.
+    fn goroutines(&self) -> impl Iterator<Item = *const Goroutine> + '_ {
+        let compact = self.slots.iter().flatten().map(goroutine_of);
+        compact.chain(self.pointed.iter().flatten().map(|p| p.goroutine))
     }
 
-    /// The waker at `slot` (of the `pointed` list if `pointed`) if it is `goroutine`'s.
-    fn waker_at(&self, slot: u32, pointed: bool, goroutine: *const Goroutine) -> Option<&Waker> {
+    /// A clone of every registered goroutine's waker.
+    fn wakers(&self) -> impl Iterator<Item = Waker> + '_ {
+        let compact = self.slots.iter().flatten().map(CompactWaker::to_waker);
+        compact.chain(self.pointed.iter().flatten().map(|p| p.waker.clone()))
+    }
+
+    /// True if `slot` (of the `pointed` list if `pointed`) holds `goroutine`.
+    fn holds(&self, slot: u32, pointed: bool, goroutine: *const Goroutine) -> bool {
         if pointed {
-            match self.pointed.get(slot as usize) {
-                Some(Some(p)) if std::ptr::eq(p.goroutine, goroutine) => Some(&p.waker),
-                _ => None,
-            }
+            matches!(self.pointed.get(slot as usize), Some(Some(p)) if std::ptr::eq(p.goroutine, goroutine))
         } else {
-            match self.slots.get(slot as usize) {
-                Some(Some(waker)) if std::ptr::eq(goroutine_of(waker), goroutine) => Some(waker),
-                _ => None,
-            }
+            matches!(self.slots.get(slot as usize), Some(Some(w)) if std::ptr::eq(goroutine_of(w), goroutine))
+        }
+    }
+
+    /// A clone of the waker at `slot` if it is `goroutine`'s.
+    fn waker_at(&self, slot: u32, pointed: bool, goroutine: *const Goroutine) -> Option<Waker> {
+        if !self.holds(slot, pointed, goroutine) {
+            None
+        } else if pointed {
+            self.pointed[slot as usize].as_ref().map(|p| p.waker.clone())
+        } else {
+            self.slots[slot as usize].as_ref().map(CompactWaker::to_waker)
         }
     }
 }
@@ -198,7 +218,7 @@ impl Registry {
     /// Registers a goroutine in the shard of P `processor` (if given). Returns false if the
     /// registry is closed (the runtime shut down); the caller must then cancel the goroutine.
     /// `waker` must keep `goroutine` alive; a task's own waker (`Runnable::waker`) is kept in
-    /// 16 bytes, any other with the pointer too.
+    /// 8 bytes, any other whole with the pointer.
     pub fn insert_near(&self, goroutine: &Goroutine, waker: Waker, processor: Option<usize>) -> bool {
         let offset = offset_of(goroutine, &waker);
         let learned = METADATA_OFFSET.load(std::sync::atomic::Ordering::Relaxed);
@@ -224,7 +244,22 @@ impl Registry {
         self.insert(goroutine, waker, processor, false)
     }
 
-    fn insert(&self, goroutine: &Goroutine, mut waker: Waker, processor: Option<usize>, compact: bool) -> bool {
+    fn insert(&self, goroutine: &Goroutine, waker: Waker, processor: Option<usize>, compact: bool) -> bool {
+        /// An entry on its way into a shard.
+        enum Entry {
+            Compact(CompactWaker),
+            Pointed(Pointed),
+        }
+        // Packed outside the lock (it may intern the waker's vtable). A waker that does not
+        // pack is kept whole, with the pointer.
+        let mut entry = if compact {
+            match CompactWaker::new(waker) {
+                Ok(packed) => Entry::Compact(packed),
+                Err(waker) => Entry::Pointed(Pointed { waker, goroutine }),
+            }
+        } else {
+            Entry::Pointed(Pointed { waker, goroutine })
+        };
         let count = self.shards.len();
         let first = processor.map_or_else(|| foreign_shard(count), |p| p % count);
         for shard_index in (first..count).chain(0..first) {
@@ -233,12 +268,14 @@ impl Registry {
                 return false;
             }
             let shard = &mut *shard;
-            let at = (shard_index, count, !compact);
-            let placed = if compact {
-                put(&mut shard.slots, &mut shard.free, waker, at)
-            } else {
-                let entry = Pointed { waker, goroutine };
-                put(&mut shard.pointed, &mut shard.pointed_free, entry, at).map_err(|p| p.waker)
+            let placed = match entry {
+                Entry::Compact(packed) => {
+                    put(&mut shard.slots, &mut shard.free, packed, (shard_index, count, false)).map_err(Entry::Compact)
+                }
+                Entry::Pointed(whole) => {
+                    let at = (shard_index, count, true);
+                    put(&mut shard.pointed, &mut shard.pointed_free, whole, at).map_err(Entry::Pointed)
+                }
             };
             match placed {
                 Ok(location) => {
@@ -247,7 +284,7 @@ impl Registry {
                     return true;
                 }
                 // This shard has no slot number left: try the next.
-                Err(back) => waker = back,
+                Err(back) => entry = back,
             }
         }
         panic!("gmp: too many live goroutines for the registry ({} shards)", count);
@@ -258,17 +295,17 @@ impl Registry {
         let (shard_index, slot, pointed) = decode(location, self.shards.len());
         let removed = {
             let mut shard = lock(&self.shards[shard_index]);
-            if shard.waker_at(slot, pointed, goroutine).is_none() {
+            if !shard.holds(slot, pointed, goroutine) {
                 return;
             }
             let shard = &mut *shard;
             shard.len -= 1;
             if pointed {
                 shard.pointed_free.push(slot);
-                shard.pointed[slot as usize].take().map(|p| p.waker)
+                (shard.pointed[slot as usize].take(), None)
             } else {
                 shard.free.push(slot);
-                shard.slots[slot as usize].take()
+                (None, shard.slots[slot as usize].take())
             }
         };
         // Drop the waker outside the lock.
@@ -279,7 +316,7 @@ impl Registry {
     /// registry holds a waker of every live goroutine).
     pub fn wake(&self, goroutine: &Goroutine, location: u32) {
         let (shard_index, slot, pointed) = decode(location, self.shards.len());
-        let Some(waker) = lock(&self.shards[shard_index]).waker_at(slot, pointed, goroutine).cloned() else {
+        let Some(waker) = lock(&self.shards[shard_index]).waker_at(slot, pointed, goroutine) else {
             return;
         };
         // Outside the lock: the wake may queue the goroutine, or drop it at shutdown.
@@ -304,7 +341,7 @@ impl Registry {
     pub fn wakers(&self) -> Vec<Waker> {
         let mut wakers = Vec::new();
         for shard in self.shards.iter() {
-            wakers.extend(lock(shard).entries().map(|(waker, _)| waker.clone()));
+            wakers.extend(lock(shard).wakers());
         }
         wakers
     }
@@ -314,7 +351,7 @@ impl Registry {
         let mut records = Vec::new();
         for shard in self.shards.iter() {
             let shard = lock(shard);
-            records.extend(shard.entries().map(|(_, g)| record(g)));
+            records.extend(shard.goroutines().map(record));
         }
         records.sort_by_key(|r| r.id);
         records
@@ -325,7 +362,7 @@ impl Registry {
     pub fn find(&self, id: u64) -> Option<GoroutineRecord> {
         self.shards.iter().find_map(|shard| {
             // SAFETY: a registered goroutine's waker keeps its metadata alive.
-            lock(shard).entries().find(|&(_, g)| unsafe { &*g }.id() == id).map(|(_, g)| record(g))
+            lock(shard).goroutines().find(|&g| unsafe { &*g }.id() == id).map(record)
         })
     }
 }
