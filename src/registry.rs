@@ -70,17 +70,17 @@ fn foreign_shard(count: usize) -> usize {
 const POINTED: u32 = REGISTRY_SLOT_LIMIT >> 1;
 
 /// A registry location (kept in 31 bits of the goroutine's header): `POINTED`, and below it
-/// `slot * shards + shard`. A shard that has used all its slot numbers below the limit sends
-/// new goroutines to the next shard.
+/// `slot << log2(shards) | shard` (the shard count is a power of two). A shard that has used
+/// all its slot numbers below the limit sends new goroutines to the next shard.
 fn location(shard: usize, shards: usize, slot: u32, pointed: bool) -> Option<u32> {
-    let index = (slot as u64) * shards as u64 + shard as u64;
-    (index < POINTED as u64).then(|| index as u32 | if pointed { POINTED } else { 0 })
+    let bits = shards.trailing_zeros();
+    (slot < POINTED >> bits).then(|| (slot << bits | shard as u32) | if pointed { POINTED } else { 0 })
 }
 
 /// The shard, the slot and the list of a location.
 fn decode(location: u32, shards: usize) -> (usize, u32, bool) {
-    let index = (location & !POINTED) as usize;
-    (index % shards, (index / shards) as u32, location & POINTED != 0)
+    let index = location & !POINTED;
+    ((index as usize) & (shards - 1), index >> shards.trailing_zeros(), location & POINTED != 0)
 }
 
 /// The offset from a task's waker data pointer (async-task's task header) to its metadata,
@@ -210,9 +210,10 @@ impl std::fmt::Debug for Registry {
 }
 
 impl Registry {
-    /// A registry with `shards` shards.
+    /// A registry with at least `shards` shards (a power of two).
     pub fn new(shards: usize) -> Self {
-        Self { shards: (0..shards.max(1)).map(|_| Mutex::new(Shard::default())).collect() }
+        let shards = shards.max(1).next_power_of_two();
+        Self { shards: (0..shards).map(|_| Mutex::new(Shard::default())).collect() }
     }
 
     /// Registers a goroutine in the shard of P `processor` (if given). Returns false if the
@@ -261,8 +262,9 @@ impl Registry {
             Entry::Pointed(Pointed { waker, goroutine })
         };
         let count = self.shards.len();
-        let first = processor.map_or_else(|| foreign_shard(count), |p| p % count);
-        for shard_index in (first..count).chain(0..first) {
+        let first = processor.map_or_else(|| foreign_shard(count), |p| p & (count - 1));
+        for step in 0..count {
+            let shard_index = (first + step) & (count - 1);
             let mut shard = lock(&self.shards[shard_index]);
             if shard.closed {
                 return false;
@@ -381,5 +383,27 @@ fn record(g: *const Goroutine) -> GoroutineRecord {
         processor: None,
         running_for: None,
         blocking_call: g.is_blocking_call(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A location names its shard, slot and list, and a slot past what 30 bits can name with
+    /// the shard is refused (the insert then tries the next shard).
+    #[test]
+    fn a_location_round_trips_and_refuses_slots_past_the_limit() {
+        for shards in [1usize, 2, 8, 64, 1024] {
+            for (shard, slot, pointed) in [(0, 0, false), (shards - 1, 12_345, true), (shards / 2, 7, false)] {
+                let at = location(shard, shards, slot, pointed).expect("fits");
+                assert!(at < REGISTRY_SLOT_LIMIT);
+                assert_eq!(decode(at, shards), (shard, slot, pointed));
+            }
+            let last = (POINTED >> shards.trailing_zeros()) - 1;
+            assert_eq!(decode(location(shards - 1, shards, last, true).unwrap(), shards), (shards - 1, last, true));
+            assert_eq!(location(0, shards, last + 1, false), None);
+        }
+        assert_eq!(Registry::new(12).shards.len(), 16, "a power of two");
     }
 }
