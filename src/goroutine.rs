@@ -5,14 +5,14 @@
 //! The task allocation holds, in order, async-task's header, the metadata, the (zero-sized)
 //! schedule function and the future. A `Goroutine` is the G data of the metadata: what
 //! `runtime::dump()` shows — the id, the state, the wait reason, when the state last changed
-//! (in the runtime's coarse clock) and where the goroutine was spawned — plus its registry
-//! slot and abort flag. Which runtime it belongs to is the kernel's side of the metadata
+//! (in the runtime's coarse clock) and where the goroutine was spawned (interned, `site.rs`) —
+//! plus its registry slot and abort flag, and a 16-bit word the kernel keeps its runtime in. Which runtime it belongs to is the kernel's side of the metadata
 //! (`runtime/metadata.rs`, which wraps a `Goroutine` with the runtime pointer); this module
 //! reaches it only through [`TaskMetadata`], for the clock and for leaving the registry.
 //!
 //! # Abort
 //!
-//! `JoinHandle::abort` sets the metadata's `aborted` flag and wakes the goroutine through its
+//! `JoinHandle::abort` sets the metadata's abort bit and wakes the goroutine through its
 //! registry entry; the next poll then drops the future instead of polling it and completes the
 //! task with no output, which the handle reports as cancelled. A poll already under way
 //! finishes first (its wake reschedules the goroutine), as with tokio.
@@ -42,8 +42,10 @@ use std::pin::Pin;
 use std::ptr;
 use std::task::{Context, Poll};
 
+mod site;
+
 use crate::loom::{
-    AtomicBool, AtomicU32, AtomicU64, AtomicU8,
+    AtomicU32, AtomicU8,
     Ordering::{Acquire, Relaxed, Release},
 };
 
@@ -162,32 +164,67 @@ impl WaitReason {
     }
 }
 
-/// G: the metadata of one goroutine, stored inside its task allocation.
+/// G: the metadata of one goroutine, stored inside its task allocation (24 bytes on 64-bit
+/// targets: with async-task's header, its future and output, a parked goroutine's task fits
+/// a 96-byte malloc chunk).
 #[derive(Debug)]
 pub struct Goroutine {
     id: u64,
-    state: AtomicU8,
-    wait_reason: AtomicU8,
+    /// The interned spawn site (`site.rs`), with `BLOCKING_CALL` set for a `spawn_blocking`
+    /// call.
+    site: u32,
+    /// Where the registry keeps this goroutine (the registry's encoding, below `ABORTED`),
+    /// with `ABORTED` set once `JoinHandle::abort` was called: the next poll drops the
+    /// future instead.
+    registry_slot: AtomicU32,
     /// Coarse runtime clock (ms) when `state` last changed.
     since: AtomicU32,
-    spawned_at: &'static Location<'static>,
-    /// Where the registry keeps this goroutine: `(shard << 32) | slot`.
-    registry_slot: AtomicU64,
-    /// `JoinHandle::abort` was called: the next poll drops the future instead.
-    aborted: AtomicBool,
+    /// The kernel's word: which runtime the goroutine belongs to (`runtime/metadata.rs`
+    /// gives it meaning; this module only keeps it, in what would be padding).
+    owner: u16,
+    state: AtomicU8,
+    wait_reason: AtomicU8,
 }
+
+/// The top bit of `Goroutine::site`: a `spawn_blocking` call.
+const BLOCKING_CALL: u32 = 1 << 31;
+/// The top bit of `Goroutine::registry_slot`: abort requested.
+const ABORTED: u32 = 1 << 31;
+/// The registry locations a goroutine can keep (below `ABORTED`).
+pub(crate) const REGISTRY_SLOT_LIMIT: u32 = ABORTED;
 
 impl Goroutine {
     pub(crate) fn new(id: u64, spawned_at: &'static Location<'static>, now: u32) -> Self {
         Self {
             id,
+            site: site::intern(spawned_at),
+            registry_slot: AtomicU32::new(ABORTED - 1),
+            since: AtomicU32::new(now),
+            owner: 0,
             state: AtomicU8::new(GoroutineState::Runnable as u8),
             wait_reason: AtomicU8::new(WaitReason::Unknown as u8),
-            since: AtomicU32::new(now),
-            spawned_at,
-            registry_slot: AtomicU64::new(u64::MAX),
-            aborted: AtomicBool::new(false),
         }
+    }
+
+    /// Marks the goroutine as a `spawn_blocking` call (before it is shared).
+    pub(crate) fn set_blocking_call(&mut self) {
+        self.site |= BLOCKING_CALL;
+    }
+
+    /// True for a `spawn_blocking` call's goroutine.
+    pub(crate) fn is_blocking_call(&self) -> bool {
+        self.site & BLOCKING_CALL != 0
+    }
+
+    /// Sets the kernel's word (before the goroutine is shared).
+    pub(crate) fn set_owner(&mut self, owner: u16) {
+        self.owner = owner;
+    }
+
+    /// The kernel's word.
+    #[inline]
+    pub(crate) fn owner(&self) -> u16 {
+        self.owner
     }
 
     /// The goroutine's id, unique within its runtime (Go's `goid`).
@@ -197,7 +234,7 @@ impl Goroutine {
 
     /// Where `spawn` was called.
     pub fn spawned_at(&self) -> &'static Location<'static> {
-        self.spawned_at
+        site::site(self.site & !BLOCKING_CALL)
     }
 
     /// The current state (a snapshot).
@@ -237,18 +274,22 @@ impl Goroutine {
 
     /// Asks the goroutine to stop: its next poll drops its future instead of polling it.
     pub(crate) fn request_abort(&self) {
-        self.aborted.store(true, Release);
+        self.registry_slot.fetch_or(ABORTED, Release);
     }
 
     fn abort_requested(&self) -> bool {
-        self.aborted.load(Acquire)
+        self.registry_slot.load(Acquire) & ABORTED != 0
     }
 
-    pub(crate) fn registry_slot(&self) -> u64 {
-        self.registry_slot.load(Relaxed)
+    /// Where the registry keeps the goroutine (below `REGISTRY_SLOT_LIMIT`).
+    pub(crate) fn registry_slot(&self) -> u32 {
+        self.registry_slot.load(Relaxed) & !ABORTED
     }
 
-    pub(crate) fn set_registry_slot(&self, slot: u64) {
+    /// Records where the registry keeps the goroutine. Called once, as it registers, before
+    /// its `JoinHandle` exists (so no abort can have been requested yet).
+    pub(crate) fn set_registry_slot(&self, slot: u32) {
+        debug_assert!(slot < REGISTRY_SLOT_LIMIT);
         self.registry_slot.store(slot, Relaxed);
     }
 }

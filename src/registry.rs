@@ -3,8 +3,13 @@
 //! # Design
 //!
 //! Every goroutine is registered from spawn until its future is dropped (on completion or
-//! cancellation). An entry holds a waker of the goroutine and a pointer to its metadata; the
-//! waker keeps the task allocation (and so the metadata) alive while the entry exists.
+//! cancellation). An entry is a waker of the goroutine, which keeps the task allocation (and so
+//! the metadata) alive while the entry exists: 8 bytes a goroutine (`compact.rs` packs it). Its metadata is found from
+//! the waker's data pointer (the task header) at an offset that is the same for every task, learned
+//! from the first one and checked against each goroutine's own pointer as it is registered; a
+//! goroutine whose waker is not its task's (a `block_on`'s main goroutine) is kept with its
+//! pointer in a second list. An entry is identified by its metadata pointer, which no other
+//! live goroutine shares.
 //!
 //! The registry exists for three things: shutdown (wake every goroutine so its future is
 //! dropped, however it is parked), `num_goroutine()`, and `dump()`.
@@ -13,7 +18,7 @@
 //! P `i` lives in shard `i` (spawns from threads without a P go to one shard in runs of 64,
 //! then the next), and since most goroutines finish
 //! on the P that spawned them, a shard's lock mostly stays in one core's cache. The shard and
-//! slot are stored in the goroutine's metadata.
+//! slot are stored in the goroutine's metadata, in 31 bits (`location`).
 //!
 //! # Shutdown race
 //!
@@ -25,7 +30,15 @@
 
 use std::task::Waker;
 
-use crate::goroutine::{Goroutine, GoroutineState, WaitReason};
+mod compact;
+
+use compact::CompactWaker;
+
+/// The bytes of a task's registry entry (for the size test in `runtime/metadata.rs`).
+#[cfg(test)]
+pub(crate) const ENTRY_BYTES: usize = std::mem::size_of::<Option<CompactWaker>>();
+
+use crate::goroutine::{Goroutine, GoroutineState, WaitReason, REGISTRY_SLOT_LIMIT};
 use crate::loom::{lock, Mutex};
 
 /// Spawns from one thread without a P that go to the same shard before it moves on.
@@ -52,27 +65,114 @@ fn foreign_shard(count: usize) -> usize {
     })
 }
 
-/// The top bit of `Entry::id`: the goroutine is a `spawn_blocking` call (ids count up from 1
-/// and never reach it). Kept in the registry entry, not the goroutine's allocation.
-const BLOCKING_CALL: u64 = 1 << 63;
+/// A flag of a registry location: the goroutine is in its shard's `pointed` list (its waker
+/// is not a task's, so its metadata cannot be found from it).
+const POINTED: u32 = REGISTRY_SLOT_LIMIT >> 1;
 
-/// One registered goroutine.
-struct Entry {
-    /// The goroutine id, with `BLOCKING_CALL` set for a blocking call.
-    id: u64,
+/// A registry location (kept in 31 bits of the goroutine's header): `POINTED`, and below it
+/// `slot << log2(shards) | shard` (the shard count is a power of two). A shard that has used
+/// all its slot numbers below the limit sends new goroutines to the next shard.
+fn location(shard: usize, shards: usize, slot: u32, pointed: bool) -> Option<u32> {
+    let bits = shards.trailing_zeros();
+    (slot < POINTED >> bits).then(|| (slot << bits | shard as u32) | if pointed { POINTED } else { 0 })
+}
+
+/// The shard, the slot and the list of a location.
+fn decode(location: u32, shards: usize) -> (usize, u32, bool) {
+    let index = location & !POINTED;
+    ((index as usize) & (shards - 1), index >> shards.trailing_zeros(), location & POINTED != 0)
+}
+
+/// The offset from a task's waker data pointer (async-task's task header) to its metadata,
+/// learned from the first task registered, or `usize::MAX` before that. The metadata lies at
+/// one offset in every task header (async-task's `Header<M>` is generic only over the
+/// metadata type), and every insert checks its own pointer against it, so a goroutine whose
+/// waker does not fit (the main goroutine's, or a task laid out otherwise) is kept with its
+/// pointer in the `pointed` list instead.
+static METADATA_OFFSET: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(usize::MAX);
+
+/// The offset of `goroutine` from `waker`'s data pointer.
+fn offset_of(goroutine: *const Goroutine, waker: &Waker) -> usize {
+    (goroutine as usize).wrapping_sub(waker.data() as usize)
+}
+
+/// The metadata of the task whose waker is `waker`, registered as a compact entry.
+fn goroutine_of(waker: &CompactWaker) -> *const Goroutine {
+    let offset = METADATA_OFFSET.load(std::sync::atomic::Ordering::Relaxed);
+    waker.data().cast::<u8>().wrapping_add(offset).cast()
+}
+
+/// A goroutine registered with its pointer (the main goroutine of a `block_on`).
+struct Pointed {
     waker: Waker,
     goroutine: *const Goroutine,
 }
 
 // SAFETY: the metadata pointer targets `Sync` data kept alive by the entry's waker.
-unsafe impl Send for Entry {}
+unsafe impl Send for Pointed {}
 
 #[derive(Default)]
 struct Shard {
-    slots: Vec<Option<Entry>>,
+    /// One waker per goroutine whose metadata lies at `METADATA_OFFSET` from its data pointer
+    /// (8 bytes a goroutine, `compact.rs`: the waker keeps the task, and so the metadata,
+    /// alive).
+    slots: Vec<Option<CompactWaker>>,
     free: Vec<u32>,
+    /// The rest (rare: main goroutines), with their metadata pointers.
+    pointed: Vec<Option<Pointed>>,
+    pointed_free: Vec<u32>,
     len: usize,
     closed: bool,
+}
+
+impl Shard {
+    /// Every registered goroutine.
+    fn goroutines(&self) -> impl Iterator<Item = *const Goroutine> + '_ {
+        let compact = self.slots.iter().flatten().map(goroutine_of);
+        compact.chain(self.pointed.iter().flatten().map(|p| p.goroutine))
+    }
+
+    /// A clone of every registered goroutine's waker.
+    fn wakers(&self) -> impl Iterator<Item = Waker> + '_ {
+        let compact = self.slots.iter().flatten().map(CompactWaker::to_waker);
+        compact.chain(self.pointed.iter().flatten().map(|p| p.waker.clone()))
+    }
+
+    /// True if `slot` (of the `pointed` list if `pointed`) holds `goroutine`.
+    fn holds(&self, slot: u32, pointed: bool, goroutine: *const Goroutine) -> bool {
+        if pointed {
+            matches!(self.pointed.get(slot as usize), Some(Some(p)) if std::ptr::eq(p.goroutine, goroutine))
+        } else {
+            matches!(self.slots.get(slot as usize), Some(Some(w)) if std::ptr::eq(goroutine_of(w), goroutine))
+        }
+    }
+
+    /// A clone of the waker at `slot` if it is `goroutine`'s.
+    fn waker_at(&self, slot: u32, pointed: bool, goroutine: *const Goroutine) -> Option<Waker> {
+        if !self.holds(slot, pointed, goroutine) {
+            None
+        } else if pointed {
+            self.pointed[slot as usize].as_ref().map(|p| p.waker.clone())
+        } else {
+            self.slots[slot as usize].as_ref().map(CompactWaker::to_waker)
+        }
+    }
+}
+
+/// Puts `value` in a free slot of `slots` whose location (`shard` of `shards`) fits, if any.
+fn put<T>(
+    slots: &mut Vec<Option<T>>,
+    free: &mut Vec<u32>,
+    value: T,
+    (shard, shards, pointed): (usize, usize, bool),
+) -> Result<u32, T> {
+    if let Some(slot) = free.pop() {
+        slots[slot as usize] = Some(value);
+        return Ok(location(shard, shards, slot, pointed).expect("a freed slot's location fitted"));
+    }
+    let Some(at) = location(shard, shards, slots.len() as u32, pointed) else { return Err(value) };
+    slots.push(Some(value));
+    Ok(at)
 }
 
 /// What `dump()` reports about one goroutine.
@@ -110,74 +210,116 @@ impl std::fmt::Debug for Registry {
 }
 
 impl Registry {
-    /// A registry with `shards` shards.
+    /// A registry with at least `shards` shards (a power of two).
     pub fn new(shards: usize) -> Self {
-        Self { shards: (0..shards.max(1)).map(|_| Mutex::new(Shard::default())).collect() }
+        let shards = shards.max(1).next_power_of_two();
+        Self { shards: (0..shards).map(|_| Mutex::new(Shard::default())).collect() }
     }
 
     /// Registers a goroutine in the shard of P `processor` (if given). Returns false if the
     /// registry is closed (the runtime shut down); the caller must then cancel the goroutine.
+    /// `waker` must keep `goroutine` alive; a task's own waker (`Runnable::waker`) is kept in
+    /// 8 bytes, any other whole with the pointer.
     pub fn insert_near(&self, goroutine: &Goroutine, waker: Waker, processor: Option<usize>) -> bool {
-        self.insert_entry(Entry { id: goroutine.id(), waker, goroutine }, processor)
+        let offset = offset_of(goroutine, &waker);
+        let learned = METADATA_OFFSET.load(std::sync::atomic::Ordering::Relaxed);
+        let compact = learned == offset || (learned == usize::MAX && self.learn_offset(offset));
+        self.insert(goroutine, waker, processor, compact)
     }
 
-    /// Registers the goroutine of a `spawn_blocking` call.
-    pub fn insert_blocking_call(&self, goroutine: &Goroutine, waker: Waker) -> bool {
-        self.insert_entry(Entry { id: goroutine.id() | BLOCKING_CALL, waker, goroutine }, None)
-    }
-
-    fn insert_entry(&self, entry: Entry, processor: Option<usize>) -> bool {
-        // SAFETY: the caller's `&Goroutine` is alive for this call.
-        let goroutine = unsafe { &*entry.goroutine };
-        let count = self.shards.len();
-        let shard_index = processor.map_or_else(|| foreign_shard(count), |p| p % count);
-        let mut shard = lock(&self.shards[shard_index]);
-        if shard.closed {
-            return false;
+    /// Takes `offset` as the tasks' metadata offset if none is known yet. Only a task's waker
+    /// may teach it: `Shared::spawn` registers tasks through `insert_near`, the main goroutine
+    /// through `insert_pointed`.
+    #[cold]
+    fn learn_offset(&self, offset: usize) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        match METADATA_OFFSET.compare_exchange(usize::MAX, offset, Relaxed, Relaxed) {
+            Ok(_) => true,
+            Err(learned) => learned == offset,
         }
-        let slot = match shard.free.pop() {
-            Some(slot) => {
-                shard.slots[slot as usize] = Some(entry);
-                slot
-            }
-            None => {
-                shard.slots.push(Some(entry));
-                (shard.slots.len() - 1) as u32
-            }
-        };
-        shard.len += 1;
-        goroutine.set_registry_slot(((shard_index as u64) << 32) | slot as u64);
-        true
     }
 
-    /// Unregisters goroutine `id` from `slot`. A no-op if it is no longer there.
-    pub fn remove(&self, id: u64, location: u64) {
-        let (shard_index, slot) = ((location >> 32) as usize, location as u32);
-        let Some(shard) = self.shards.get(shard_index) else { return };
-        let removed = {
-            let mut shard = lock(shard);
-            match shard.slots.get_mut(slot as usize) {
-                Some(entry @ Some(_)) if entry.as_ref().is_some_and(|e| e.id & !BLOCKING_CALL == id) => {
-                    let removed = entry.take();
-                    shard.free.push(slot);
-                    shard.len -= 1;
-                    removed
+    /// Registers a goroutine whose waker is not its task's (the main goroutine of a
+    /// `block_on`): kept with its pointer.
+    pub fn insert_pointed(&self, goroutine: &Goroutine, waker: Waker, processor: Option<usize>) -> bool {
+        self.insert(goroutine, waker, processor, false)
+    }
+
+    fn insert(&self, goroutine: &Goroutine, waker: Waker, processor: Option<usize>, compact: bool) -> bool {
+        /// An entry on its way into a shard.
+        enum Entry {
+            Compact(CompactWaker),
+            Pointed(Pointed),
+        }
+        // Packed outside the lock (it may intern the waker's vtable). A waker that does not
+        // pack is kept whole, with the pointer.
+        let mut entry = if compact {
+            match CompactWaker::new(waker) {
+                Ok(packed) => Entry::Compact(packed),
+                Err(waker) => Entry::Pointed(Pointed { waker, goroutine }),
+            }
+        } else {
+            Entry::Pointed(Pointed { waker, goroutine })
+        };
+        let count = self.shards.len();
+        let first = processor.map_or_else(|| foreign_shard(count), |p| p & (count - 1));
+        for step in 0..count {
+            let shard_index = (first + step) & (count - 1);
+            let mut shard = lock(&self.shards[shard_index]);
+            if shard.closed {
+                return false;
+            }
+            let shard = &mut *shard;
+            let placed = match entry {
+                Entry::Compact(packed) => {
+                    put(&mut shard.slots, &mut shard.free, packed, (shard_index, count, false)).map_err(Entry::Compact)
                 }
-                _ => None,
+                Entry::Pointed(whole) => {
+                    let at = (shard_index, count, true);
+                    put(&mut shard.pointed, &mut shard.pointed_free, whole, at).map_err(Entry::Pointed)
+                }
+            };
+            match placed {
+                Ok(location) => {
+                    shard.len += 1;
+                    goroutine.set_registry_slot(location);
+                    return true;
+                }
+                // This shard has no slot number left: try the next.
+                Err(back) => entry = back,
+            }
+        }
+        panic!("gmp: too many live goroutines for the registry ({} shards)", count);
+    }
+
+    /// Unregisters `goroutine` from `location`. A no-op if it is no longer there.
+    pub fn remove(&self, goroutine: &Goroutine, location: u32) {
+        let (shard_index, slot, pointed) = decode(location, self.shards.len());
+        let removed = {
+            let mut shard = lock(&self.shards[shard_index]);
+            if !shard.holds(slot, pointed, goroutine) {
+                return;
+            }
+            let shard = &mut *shard;
+            shard.len -= 1;
+            if pointed {
+                shard.pointed_free.push(slot);
+                (shard.pointed[slot as usize].take(), None)
+            } else {
+                shard.free.push(slot);
+                (None, shard.slots[slot as usize].take())
             }
         };
         // Drop the waker outside the lock.
         drop(removed);
     }
 
-    /// Wakes goroutine `id` registered at `location`, if it still is (abort uses this: the
+    /// Wakes `goroutine`, registered at `location`, if it still is (abort uses this: the
     /// registry holds a waker of every live goroutine).
-    pub fn wake(&self, id: u64, location: u64) {
-        let (shard_index, slot) = ((location >> 32) as usize, location as u32);
-        let Some(shard) = self.shards.get(shard_index) else { return };
-        let waker = match lock(shard).slots.get(slot as usize) {
-            Some(Some(entry)) if entry.id & !BLOCKING_CALL == id => entry.waker.clone(),
-            _ => return,
+    pub fn wake(&self, goroutine: &Goroutine, location: u32) {
+        let (shard_index, slot, pointed) = decode(location, self.shards.len());
+        let Some(waker) = lock(&self.shards[shard_index]).waker_at(slot, pointed, goroutine) else {
+            return;
         };
         // Outside the lock: the wake may queue the goroutine, or drop it at shutdown.
         waker.wake();
@@ -201,7 +343,7 @@ impl Registry {
     pub fn wakers(&self) -> Vec<Waker> {
         let mut wakers = Vec::new();
         for shard in self.shards.iter() {
-            wakers.extend(lock(shard).slots.iter().flatten().map(|entry| entry.waker.clone()));
+            wakers.extend(lock(shard).wakers());
         }
         wakers
     }
@@ -211,7 +353,7 @@ impl Registry {
         let mut records = Vec::new();
         for shard in self.shards.iter() {
             let shard = lock(shard);
-            records.extend(shard.slots.iter().flatten().map(Entry::record));
+            records.extend(shard.goroutines().map(record));
         }
         records.sort_by_key(|r| r.id);
         records
@@ -221,24 +363,47 @@ impl Registry {
     /// long-poll warning).
     pub fn find(&self, id: u64) -> Option<GoroutineRecord> {
         self.shards.iter().find_map(|shard| {
-            lock(shard).slots.iter().flatten().find(|entry| entry.id & !BLOCKING_CALL == id).map(Entry::record)
+            // SAFETY: a registered goroutine's waker keeps its metadata alive.
+            lock(shard).goroutines().find(|&g| unsafe { &*g }.id() == id).map(record)
         })
     }
 }
 
-impl Entry {
-    fn record(&self) -> GoroutineRecord {
-        // SAFETY: the entry's waker keeps the task, and so the metadata, alive.
-        let g = unsafe { &*self.goroutine };
-        GoroutineRecord {
-            id: g.id(),
-            state: g.state(),
-            wait_reason: g.wait_reason(),
-            since_ms: g.since(),
-            spawned_at: g.spawned_at(),
-            processor: None,
-            running_for: None,
-            blocking_call: self.id & BLOCKING_CALL != 0,
+/// The record of a registered goroutine (read under its shard's lock, whose entry keeps it
+/// alive).
+fn record(g: *const Goroutine) -> GoroutineRecord {
+    // SAFETY: the entry's waker keeps the task, and so the metadata, alive.
+    let g = unsafe { &*g };
+    GoroutineRecord {
+        id: g.id(),
+        state: g.state(),
+        wait_reason: g.wait_reason(),
+        since_ms: g.since(),
+        spawned_at: g.spawned_at(),
+        processor: None,
+        running_for: None,
+        blocking_call: g.is_blocking_call(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A location names its shard, slot and list, and a slot past what 30 bits can name with
+    /// the shard is refused (the insert then tries the next shard).
+    #[test]
+    fn a_location_round_trips_and_refuses_slots_past_the_limit() {
+        for shards in [1usize, 2, 8, 64, 1024] {
+            for (shard, slot, pointed) in [(0, 0, false), (shards - 1, 12_345, true), (shards / 2, 7, false)] {
+                let at = location(shard, shards, slot, pointed).expect("fits");
+                assert!(at < REGISTRY_SLOT_LIMIT);
+                assert_eq!(decode(at, shards), (shard, slot, pointed));
+            }
+            let last = (POINTED >> shards.trailing_zeros()) - 1;
+            assert_eq!(decode(location(shards - 1, shards, last, true).unwrap(), shards), (shards - 1, last, true));
+            assert_eq!(location(0, shards, last + 1, false), None);
         }
+        assert_eq!(Registry::new(12).shards.len(), 16, "a power of two");
     }
 }

@@ -30,26 +30,37 @@ pub struct JoinHandle<T> {
     /// Held until the handle drops, also after the output was taken (so `goroutine` stays
     /// valid for `id()`); `None` only once dropped.
     task: Option<async_task::FallibleTask<Output<T>, Metadata>>,
-    /// The goroutine's metadata, inside the task allocation that `task` keeps alive.
+    /// The goroutine's metadata, inside the task allocation that `task` keeps alive, with
+    /// its lowest address bit (`TAKEN`) set once the output (or error) was handed out:
+    /// polling again then gives a cancelled error. Two words in all, a handle.
     goroutine: MetadataPointer,
-    /// What a goroutine awaiting this handle waits for: `Join`, or `Blocking` for a
-    /// `spawn_blocking` call.
-    wait_reason: WaitReason,
-    /// The output (or error) was handed out; polling again gives a cancelled error.
-    taken: bool,
 }
+
+/// The tag bit of `JoinHandle::goroutine`.
+const TAKEN: usize = 1;
+const _: () = assert!(std::mem::align_of::<Metadata>() > TAKEN, "the tag bit needs an aligned pointer");
 
 impl<T> JoinHandle<T> {
     pub(crate) fn new(task: async_task::Task<Output<T>, Metadata>) -> Self {
         let goroutine = MetadataPointer(task.metadata());
-        Self { task: Some(task.fallible()), goroutine, wait_reason: WaitReason::Join, taken: false }
+        Self { task: Some(task.fallible()), goroutine }
     }
 
-    /// The handle of a `spawn_blocking` call: awaiting it records the "blocking" wait reason.
-    pub(crate) fn for_blocking_call(task: async_task::Task<Output<T>, Metadata>) -> Self {
-        let mut handle = Self::new(task);
-        handle.wait_reason = WaitReason::Blocking;
-        handle
+    /// The goroutine's metadata (valid while the handle holds its task).
+    fn metadata(&self) -> *const Metadata {
+        // Byte offsets rather than `map_addr` keep the provenance.
+        let tag = self.goroutine.0 as usize & TAKEN;
+        self.goroutine.0.cast::<u8>().wrapping_sub(tag).cast()
+    }
+
+    fn taken(&self) -> bool {
+        self.goroutine.0 as usize & TAKEN != 0
+    }
+
+    fn set_taken(&mut self) {
+        if !self.taken() {
+            self.goroutine.0 = self.goroutine.0.cast::<u8>().wrapping_add(TAKEN).cast();
+        }
     }
 
     /// Cancels the goroutine without waiting (tokio's `JoinHandle::abort`): its future is
@@ -77,9 +88,9 @@ impl<T> JoinHandle<T> {
             return; // completed or closed: its runtime may be gone
         }
         // SAFETY: `task` (still held) keeps the task allocation, and so its metadata, alive.
-        let g = unsafe { &*self.goroutine.0 };
+        let g = unsafe { &*self.metadata() };
         g.request_abort();
-        g.runtime().registry.wake(g.id(), g.registry_slot());
+        g.runtime().registry.wake(g, g.registry_slot());
     }
 
     /// Cancels the goroutine, as [`abort`](Self::abort) does, and waits until its future has
@@ -132,7 +143,7 @@ impl<T> JoinHandle<T> {
     pub fn id(&self) -> u64 {
         // SAFETY: the handle holds its task until it drops, which keeps the task allocation,
         // and so the metadata, alive.
-        unsafe { &*self.goroutine.0 }.id()
+        unsafe { &*self.metadata() }.id()
     }
 }
 
@@ -144,17 +155,21 @@ impl<T> Future for JoinHandle<T> {
             return Poll::Pending;
         }
         let id = self.id();
+        // SAFETY: as in `id`.
+        let blocking_call = unsafe { &*self.metadata() }.is_blocking_call();
         let this = &mut *self;
-        let Some(task) = this.task.as_mut().filter(|_| !this.taken) else {
+        let taken = this.taken();
+        let Some(task) = this.task.as_mut().filter(|_| !taken) else {
             return Poll::Ready(Err(JoinError::cancelled(id)));
         };
         match Pin::new(task).poll(cx) {
             Poll::Pending => {
-                record_wait_reason(this.wait_reason);
+                // What a goroutine awaiting this handle waits for.
+                record_wait_reason(if blocking_call { WaitReason::Blocking } else { WaitReason::Join });
                 Poll::Pending
             }
             Poll::Ready(output) => {
-                this.taken = true;
+                this.set_taken();
                 Poll::Ready(match output.and_then(Output::into_result) {
                     Some(Ok(output)) => Ok(output),
                     Some(Err(panic)) => Err(JoinError { id, repr: Repr::Panic(PanicPayload(panic)) }),

@@ -97,7 +97,7 @@ pub(super) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     // the metadata, declared first, outlives.
     let id = context.next_goroutine_id();
     let main = Metadata::new(Goroutine::new(id, Location::caller(), shared.coarse_now()), shared);
-    shared.registry.insert_near(&main, waker.clone(), context.machine.processor());
+    shared.registry.insert_pointed(&main, waker.clone(), context.machine.processor());
     let mut future = pin!(GoroutineFuture::new(console::instrument(future, console::Kind::Main, &main), &main));
     loop {
         if signal.woken.swap(false, Ordering::AcqRel) {

@@ -62,6 +62,8 @@ pub(crate) struct Shared {
     pub(crate) exec_trace: crate::runtime::trace::Tracer,
     coarse_millis: crate::loom::CachePadded<AtomicU32>,
     seed: AtomicU32,
+    /// This runtime's index, which its goroutines name it by (`metadata.rs`).
+    pub(crate) index: crate::runtime::metadata::RuntimeIndex,
 }
 
 impl std::fmt::Debug for Shared {
@@ -94,7 +96,9 @@ impl Shared {
             exec_trace: crate::runtime::trace::Tracer::default(),
             coarse_millis: crate::loom::CachePadded(AtomicU32::new(0)),
             seed: AtomicU32::new(0x2545_F491),
+            index: crate::runtime::metadata::RuntimeIndex::take()?,
         });
+        shared.index.publish(&shared);
         if let Some(path) = &shared.trace.exec_trace {
             shared.exec_trace.start_from_env(path);
         }
@@ -155,13 +159,13 @@ impl Shared {
         self.blocking.runtime.get_or_init(|| Arc::downgrade(self) as Weak<dyn CallRunner<Runnable>>);
         let call = async move { run_blocking_call(f) };
         let (runnable, task, _) = self.new_goroutine(call, console::Kind::Blocking, schedule_blocking_call, spawned_at);
-        if !self.registry.insert_blocking_call(runnable.metadata(), runnable.waker()) {
+        if !self.registry.insert_near(runnable.metadata(), runnable.waker(), None) {
             // The runtime has shut down: cancel at once (the handle reports it).
             drop(runnable);
-            return JoinHandle::for_blocking_call(task);
+            return JoinHandle::new(task);
         }
         self.blocking.push(runnable);
-        JoinHandle::for_blocking_call(task)
+        JoinHandle::new(task)
     }
 
     /// The one place a goroutine is made (for `spawn`, `Handle::spawn` and `spawn_blocking`):
@@ -185,7 +189,11 @@ impl Shared {
             }
             _ => (self.reserve_goroutine_ids(1), None),
         });
-        let metadata = Metadata::new(Goroutine::new(id, spawned_at, self.coarse_now()), self);
+        let mut goroutine = Goroutine::new(id, spawned_at, self.coarse_now());
+        if matches!(kind, console::Kind::Blocking) {
+            goroutine.set_blocking_call();
+        }
+        let metadata = Metadata::new(goroutine, self);
         let (runnable, task) = async_task::Builder::new()
             .metadata(metadata)
             .spawn(move |m: &Metadata| GoroutineFuture::new(console::instrument(future, kind, m), m), schedule);
@@ -402,6 +410,8 @@ impl Drop for Shared {
         this.exec_trace.finish();
         // Every goroutine is closed now; wait for whoever looked at one just before.
         drop(crate::runtime::metadata::RUNTIMES_IN_USE.write().unwrap_or_else(|e| e.into_inner()));
+        // No goroutine names this runtime any more.
+        self.index.release();
     }
 }
 
