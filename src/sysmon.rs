@@ -70,6 +70,58 @@ const BACKSTOP_INTERVAL: Duration = Duration::from_millis(10);
 /// How long sysmon sleeps, every P idle, while the clock is paused and a timer is pending.
 const PAUSED_CLOCK_RECHECK: Duration = Duration::from_millis(1);
 
+/// What sysmon did, counted for `GMP_SYSMON_COUNTS=<ms>`: a debugging aid that prints one
+/// line of rates to stderr every `<ms>` (scripts/cpu_per_request.sh reads it). sysmon alone
+/// writes these, so they are plain integers.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    /// Rounds (wake-ups that looked at the Ps).
+    rounds: u64,
+    /// Rounds at the 20 µs tick.
+    fast_rounds: u64,
+    /// Syscall Ps retaken.
+    retakes: u64,
+    /// Polls asked to yield (10 ms).
+    preempts: u64,
+    /// Polls marked blocked: thread asleep in the kernel / computing 20 ms.
+    blocked_asleep: u64,
+    blocked_computing: u64,
+    /// Reads of a thread's state in /proc, and how many found it runnable.
+    state_reads: u64,
+    state_runnable: u64,
+    /// Nudges honoured.
+    nudges: u64,
+    /// Deep sleeps (every P idle).
+    deep_sleeps: u64,
+}
+
+/// The period of `GMP_SYSMON_COUNTS`, if set.
+fn counts_period() -> Option<Duration> {
+    let ms: u64 = std::env::var("GMP_SYSMON_COUNTS").ok()?.parse().ok()?;
+    (ms > 0).then(|| Duration::from_millis(ms))
+}
+
+impl Counts {
+    fn print(&self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        let rate = |n: u64| (n as f64 / secs).round() as u64;
+        eprintln!(
+            "gmp sysmon/s: rounds={} fast={} retake={} preempt={} blocked_asleep={} blocked_computing={} \
+             state_reads={} state_runnable={} nudges={} deep_sleeps={}",
+            rate(self.rounds),
+            rate(self.fast_rounds),
+            rate(self.retakes),
+            rate(self.preempts),
+            rate(self.blocked_asleep),
+            rate(self.blocked_computing),
+            rate(self.state_reads),
+            rate(self.state_runnable),
+            rate(self.nudges),
+            rate(self.deep_sleeps),
+        );
+    }
+}
+
 /// sysmon's notes about one P.
 #[derive(Debug, Clone, Copy)]
 struct ProcessorNotes {
@@ -129,6 +181,9 @@ fn run(weak: Weak<Shared>) {
     let mut last_backstop = Instant::now();
     let mut last_trace = Instant::now();
     let mut auto_advance = crate::time::AutoAdvance::new();
+    let counts_period = counts_period();
+    let mut counts = Counts::default();
+    let mut counts_since = Instant::now();
     loop {
         thread::park_timeout(tick.next_sleep());
         let Some(shared) = weak.upgrade() else { return };
@@ -146,11 +201,17 @@ fn run(weak: Weak<Shared>) {
             continue;
         }
         // With schedtrace on, sysmon never sleeps deeply (as in Go), so the lines keep coming.
-        if shared.sched.all_processors_idle() && shared.trace.schedtrace.is_none() {
+        // Only a sysmon that has backed off sleeps deeply: a runtime that goes idle between
+        // bursts of requests (hundreds of times a second under load) would otherwise pay a
+        // sysmon wake-up (a futex wake on the P's side, a context switch) at every burst.
+        if shared.sched.all_processors_idle() && shared.trace.schedtrace.is_none() && tick.may_sleep_deeply() {
+            counts.deep_sleeps += 1;
             if deep_sleep(shared) {
                 return;
             }
-            tick = Tick::new();
+            // The P that woke us may be about to block its thread: a few 20 µs rounds see it,
+            // then the backed-off tick resumes (queued work nudges it, see `Tick`).
+            tick.woke(Instant::now());
             continue;
         }
         let now = Instant::now();
@@ -171,8 +232,20 @@ fn run(weak: Weak<Shared>) {
         }
         if tick.armed && shared.sched.sysmon_was_nudged() {
             tick.nudged(now);
+            counts.nudges += 1;
         }
-        let acted = retake(&shared, &mut notes, now);
+        counts.rounds += 1;
+        if tick.next_sleep() == MIN_DELAY {
+            counts.fast_rounds += 1;
+        }
+        if let Some(period) = counts_period {
+            if now.duration_since(counts_since) >= period {
+                counts.print(now.duration_since(counts_since));
+                counts = Counts::default();
+                counts_since = now;
+            }
+        }
+        let acted = retake(&shared, &mut notes, now, &mut counts);
         tick.after_round(acted, now, &shared);
         if crate::runtime::trace::is_on() {
             crate::runtime::trace::sysmon_round(&shared);
@@ -183,6 +256,12 @@ fn run(weak: Weak<Shared>) {
 /// sysmon's sleep schedule: 20 µs, doubling up to 10 ms after 50 rounds with nothing to do;
 /// a nudge (work queued while backed off) buys a few 20 µs rounds, at most once a
 /// millisecond, so a busy runtime that spawns constantly does not keep sysmon at 20 µs.
+///
+/// What resets the schedule to 50 rounds at 20 µs is a retaken syscall (as in Go: more are
+/// likely). Marking a poll blocked or asking one to yield buys only `ROUNDS_AFTER_ACT` fast
+/// rounds: under load such acts come from polls waiting briefly on a user's lock, and 50
+/// rounds after each kept sysmon at 20 µs (thousands of wake-ups a second) for nothing. Waking
+/// from a deep sleep buys `ROUNDS_PER_NUDGE` and keeps the backed-off delay.
 #[derive(Debug)]
 struct Tick {
     delay: Duration,
@@ -196,6 +275,20 @@ struct Tick {
 const ROUNDS_PER_NUDGE: u32 = 3;
 /// Nudges are honoured at most this often.
 const NUDGE_PERIOD: Duration = Duration::from_millis(1);
+/// 20 µs rounds after marking a poll blocked or preempting one.
+const ROUNDS_AFTER_ACT: u32 = 5;
+/// sysmon sleeps deeply (every P idle) only once its tick has backed off this far.
+const DEEP_SLEEP_AFTER_DELAY: Duration = Duration::from_millis(1);
+
+/// How strongly a round's acts reset sysmon's schedule (`Tick`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Acted {
+    Nothing,
+    /// Marked a poll blocked or asked one to yield.
+    Poll,
+    /// Retook a P from a syscall.
+    Syscall,
+}
 
 impl Tick {
     fn new() -> Self {
@@ -216,10 +309,26 @@ impl Tick {
         self.last_nudge = now;
     }
 
-    fn after_round(&mut self, acted: bool, now: Instant, shared: &Shared) {
+    /// True once the tick has backed off far enough for a deep sleep.
+    fn may_sleep_deeply(&self) -> bool {
+        self.delay >= DEEP_SLEEP_AFTER_DELAY && self.fast_rounds == 0
+    }
+
+    /// Back from a deep sleep (which disarmed nudges): a few fast rounds, as after a nudge,
+    /// then the backed-off delay again.
+    fn woke(&mut self, now: Instant) {
+        self.armed = false;
+        self.fast_rounds = ROUNDS_PER_NUDGE;
+        self.last_nudge = now;
+    }
+
+    fn after_round(&mut self, acted: Acted, now: Instant, shared: &Shared) {
         self.fast_rounds = self.fast_rounds.saturating_sub(1);
-        if acted {
+        if acted == Acted::Syscall {
             self.idle_rounds = 0;
+            self.delay = MIN_DELAY;
+        } else if acted == Acted::Poll {
+            self.idle_rounds = self.idle_rounds.min(IDLE_ROUNDS_BEFORE_BACKOFF - ROUNDS_AFTER_ACT);
             self.delay = MIN_DELAY;
         } else {
             self.idle_rounds += 1;
@@ -263,21 +372,28 @@ fn deep_sleep(shared: Arc<Shared>) -> bool {
     }
     let Some(shared) = weak.upgrade() else { return true };
     shared.sched.wake_sysmon(); // clears the sleeping flag if a timeout woke us
+    shared.sched.set_sysmon_backed_off(false); // `Tick::woke` disarms nudges
     shared.update_coarse_clock();
     shared.timers.run_all_due(shared.timers.now());
     shared.sched.is_shut_down()
 }
 
-/// One pass over the Ps. Returns true if sysmon acted (retook, preempted or handed off).
-fn retake(shared: &Shared, notes: &mut [ProcessorNotes], now: Instant) -> bool {
-    let mut acted = false;
+/// One pass over the Ps. Returns what sysmon did (retook, preempted or marked blocked).
+fn retake(shared: &Shared, notes: &mut [ProcessorNotes], now: Instant, counts: &mut Counts) -> Acted {
+    let mut acted = Acted::Nothing;
     for (p, processor) in shared.sched.processors.iter().enumerate() {
         let note = &mut notes[p];
         match processor.status() {
             ProcessorStatus::Idle => {}
-            ProcessorStatus::Syscall => acted |= watch_syscall(shared, p, note, now),
+            ProcessorStatus::Syscall => {
+                if watch_syscall(shared, p, note, now, counts) {
+                    acted = Acted::Syscall;
+                }
+            }
             ProcessorStatus::Running => {
-                acted |= watch_poll(shared, p, note, now);
+                if watch_poll(shared, p, note, now, counts) {
+                    acted = acted.max(Acted::Poll);
+                }
                 // Ending a time slice is housekeeping, as Go's preemptions are: it does not
                 // keep sysmon at its fastest tick.
                 watch_slice(shared, p, note, now);
@@ -288,7 +404,13 @@ fn retake(shared: &Shared, notes: &mut [ProcessorNotes], now: Instant) -> bool {
     acted
 }
 
-fn watch_syscall(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: Instant) -> bool {
+fn watch_syscall(
+    shared: &Shared,
+    p: ProcessorId,
+    note: &mut ProcessorNotes,
+    now: Instant,
+    counts: &mut Counts,
+) -> bool {
     let tick = shared.sched.processors[p].syscall_tick();
     if tick != note.syscalltick {
         // First sighting of this call: only note it ("at least one sysmon tick").
@@ -302,11 +424,12 @@ fn watch_syscall(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now
     if !shared.sched.retake_syscall(p) {
         return false; // the M came back first
     }
+    counts.retakes += 1;
     traced(shared, SysmonAction::HandOff, p);
     true
 }
 
-fn watch_poll(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: Instant) -> bool {
+fn watch_poll(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: Instant, counts: &mut Counts) -> bool {
     let processor = &shared.sched.processors[p];
     let polls = processor.polls();
     if polls != note.polls {
@@ -329,18 +452,28 @@ fn watch_poll(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: I
     if age >= PREEMPT_AFTER && !note.preempted {
         note.preempted = true;
         processor.request_preempt();
+        counts.preempts += 1;
         acted = true;
         traced(shared, SysmonAction::Preempt, p);
     }
     if !note.handed_off && retake_is_wanted(shared, p, age) {
-        let stuck = age >= STUCK_COMPUTING_AFTER
+        let computing = age >= STUCK_COMPUTING_AFTER;
+        let stuck = computing
             || (age >= note.next_state_check && {
                 note.next_state_check = (age * 2).max(MIN_DELAY);
-                crate::os::thread_is_blocked(processor.owner_thread())
+                counts.state_reads += 1;
+                let blocked = crate::os::thread_is_blocked(processor.owner_thread());
+                counts.state_runnable += u64::from(!blocked);
+                blocked
             });
         if stuck {
             note.handed_off = true;
             if shared.sched.mark_blocked(p) {
+                if computing {
+                    counts.blocked_computing += 1;
+                } else {
+                    counts.blocked_asleep += 1;
+                }
                 processor.metrics.blocked_polls.add(1);
                 acted = true;
                 traced(shared, SysmonAction::StuckPollRetake, p);
