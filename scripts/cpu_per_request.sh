@@ -57,7 +57,7 @@ run() { # name extra-args...
   awk -F'[: ]+' '/^SET: [0-9]/ { printf "%.0f\n", $2 }' "$work/redis.out" >> "$work/${name}_set"
   awk -F'[: ]+' '/^GET: [0-9]/ { printf "%.0f\n", $2 }' "$work/redis.out" >> "$work/${name}_get"
   if [ -s "$work/$name.counts" ]; then
-    for key in rounds fast retake preempt blocked_asleep blocked_computing state_reads state_runnable nudges deep_sleeps; do
+    for key in rounds fast retake preempt blocked_asleep blocked_computing state_reads state_runnable nudges deep_sleeps lingers_found lingers_given_up; do
       sed -n "s/.* $key=\([0-9]*\).*/\1/p" "$work/$name.counts" | median >> "$work/${name}_$key"
     done
   fi
@@ -77,7 +77,7 @@ done
 awk -v g="$(median < "$work/gmp_cpu")" -v t="$(median < "$work/tokio_cpu")" \
   'BEGIN { if (t > 0) printf "CPU per request gmp/tokio: %.2f\n", g / t }'
 line="gmp sysmon per second (median of each run's per-second medians):"
-for key in rounds fast retake preempt blocked_asleep blocked_computing state_reads state_runnable nudges deep_sleeps; do
+for key in rounds fast retake preempt blocked_asleep blocked_computing state_reads state_runnable nudges deep_sleeps lingers_found lingers_given_up; do
   [ -s "$work/gmp_$key" ] && line="$line $key=$(median < "$work/gmp_$key")"
 done
 echo "$line"

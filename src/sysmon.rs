@@ -93,6 +93,9 @@ struct Counts {
     nudges: u64,
     /// Deep sleeps (every P idle).
     deep_sleeps: u64,
+    /// Lingers that found work / gave up (the scheduler counts them; sysmon takes deltas).
+    lingers_found: u64,
+    lingers_given_up: u64,
 }
 
 /// The period of `GMP_SYSMON_COUNTS`, if set.
@@ -107,7 +110,7 @@ impl Counts {
         let rate = |n: u64| (n as f64 / secs).round() as u64;
         eprintln!(
             "gmp sysmon/s: rounds={} fast={} retake={} preempt={} blocked_asleep={} blocked_computing={} \
-             state_reads={} state_runnable={} nudges={} deep_sleeps={}",
+             state_reads={} state_runnable={} nudges={} deep_sleeps={} lingers_found={} lingers_given_up={}",
             rate(self.rounds),
             rate(self.fast_rounds),
             rate(self.retakes),
@@ -118,6 +121,8 @@ impl Counts {
             rate(self.state_runnable),
             rate(self.nudges),
             rate(self.deep_sleeps),
+            rate(self.lingers_found),
+            rate(self.lingers_given_up),
         );
     }
 }
@@ -184,6 +189,7 @@ fn run(weak: Weak<Shared>) {
     let counts_period = counts_period();
     let mut counts = Counts::default();
     let mut counts_since = Instant::now();
+    let mut lingers_before = (0, 0);
     loop {
         thread::park_timeout(tick.next_sleep());
         let Some(shared) = weak.upgrade() else { return };
@@ -240,6 +246,10 @@ fn run(weak: Weak<Shared>) {
         }
         if let Some(period) = counts_period {
             if now.duration_since(counts_since) >= period {
+                let (found, given_up) = shared.sched.linger_counts();
+                counts.lingers_found = found - lingers_before.0;
+                counts.lingers_given_up = given_up - lingers_before.1;
+                lingers_before = (found, given_up);
                 counts.print(now.duration_since(counts_since));
                 counts = Counts::default();
                 counts_since = now;
