@@ -8,6 +8,7 @@
 #   scripts/cpu_per_request.sh            # 3 rounds, 1M requests per test
 #   ROUNDS=1 REQUESTS=200000 scripts/cpu_per_request.sh
 #   NO_BUILD=1 scripts/cpu_per_request.sh # use the binary already built
+#   BASELINE=/tmp/old/kv_server scripts/cpu_per_request.sh   # also an older gmp build ("base")
 #
 # Needs redis-benchmark (apt-get install redis-tools). Server: GMP_MAXPROCS=2 (tokio: 2 workers).
 set -euo pipefail
@@ -33,9 +34,9 @@ cpu_ticks() { # utime + stime of process $1, in clock ticks (fields 14 and 15 af
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "-" }'; }
 
-run() { # name extra-args...
-  local name=$1; shift
-  GMP_SYSMON_COUNTS=1000 "$bin" 127.0.0.1:0 "$@" > "$work/$name.log" 2>&1 &
+run() { # name binary extra-args...
+  local name=$1 binary=$2; shift 2
+  GMP_SYSMON_COUNTS=1000 "$binary" 127.0.0.1:0 "$@" > "$work/$name.log" 2>&1 &
   server_pid=$!
   local port=
   for _ in $(seq 100); do
@@ -65,17 +66,24 @@ run() { # name extra-args...
 }
 
 for round in $(seq "$ROUNDS"); do
-  run gmp
-  run tokio tokio
+  run gmp "$bin"
+  [ -n "${BASELINE:-}" ] && run base "$BASELINE"
+  run tokio "$bin" tokio
 done
 
 echo "| server | CPU ms / 100k requests | SET req/s | GET req/s |"
 echo "| --- | --- | --- | --- |"
-for name in gmp tokio; do
+names="gmp tokio"
+[ -n "${BASELINE:-}" ] && names="gmp base tokio"
+for name in $names; do
   echo "| $name | $(median < "$work/${name}_cpu") | $(median < "$work/${name}_set") | $(median < "$work/${name}_get") |"
 done
 awk -v g="$(median < "$work/gmp_cpu")" -v t="$(median < "$work/tokio_cpu")" \
   'BEGIN { if (t > 0) printf "CPU per request gmp/tokio: %.2f\n", g / t }'
+if [ -n "${BASELINE:-}" ]; then
+  awk -v g="$(median < "$work/base_cpu")" -v t="$(median < "$work/tokio_cpu")" \
+    'BEGIN { if (t > 0) printf "CPU per request base/tokio: %.2f\n", g / t }'
+fi
 line="gmp sysmon per second (median of each run's per-second medians):"
 for key in rounds fast retake preempt blocked_asleep blocked_computing state_reads state_runnable nudges deep_sleeps lingers_found lingers_given_up; do
   [ -s "$work/gmp_$key" ] && line="$line $key=$(median < "$work/gmp_$key")"
