@@ -139,6 +139,9 @@ struct ProcessorNotes {
     /// The poll age at which to read the thread's state again (doubles after each read
     /// that finds it computing, so a long CPU poll costs few reads).
     next_state_check: Duration,
+    /// The last read of the thread's state found it runnable, with work queued behind the
+    /// poll: sysmon looks again at `next_state_check` even if its tick has backed off.
+    recheck: bool,
     syscalltick: u32,
     syscall_seen_at: Instant,
     /// `slicetick` as last seen, when, and whether its slice was ended already.
@@ -159,6 +162,7 @@ impl ProcessorNotes {
             handed_off: false,
             long_poll_warned: u64::MAX,
             next_state_check: Duration::ZERO,
+            recheck: false,
             syscalltick: u32::MAX,
             syscall_seen_at: now,
             slicetick: u32::MAX,
@@ -191,7 +195,8 @@ fn run(weak: Weak<Shared>) {
     let mut counts_since = Instant::now();
     let mut lingers_before = (0, 0);
     loop {
-        thread::park_timeout(tick.next_sleep());
+        let sleep = tick.next_sleep();
+        thread::park_timeout(tick.recheck_in.map_or(sleep, |recheck| recheck.clamp(MIN_DELAY, sleep)));
         let Some(shared) = weak.upgrade() else { return };
         if shared.sched.is_shut_down() {
             return;
@@ -256,6 +261,7 @@ fn run(weak: Weak<Shared>) {
             }
         }
         let acted = retake(&shared, &mut notes, now, &mut counts);
+        tick.recheck_in = next_recheck(&shared, &notes, now);
         tick.after_round(acted, now, &shared);
         if crate::runtime::trace::is_on() {
             crate::runtime::trace::sysmon_round(&shared);
@@ -279,6 +285,9 @@ struct Tick {
     fast_rounds: u32,
     armed: bool,
     last_nudge: Instant,
+    /// When a poll found computing, with work queued behind it, is due for another look at
+    /// its thread's state (`next_recheck`): the sleep is no longer than that.
+    recheck_in: Option<Duration>,
 }
 
 /// 20 µs rounds a nudge buys: enough to see a poll twice and hand off its P.
@@ -302,7 +311,14 @@ enum Acted {
 
 impl Tick {
     fn new() -> Self {
-        Self { delay: MIN_DELAY, idle_rounds: 0, fast_rounds: 0, armed: false, last_nudge: Instant::now() }
+        Self {
+            delay: MIN_DELAY,
+            idle_rounds: 0,
+            fast_rounds: 0,
+            armed: false,
+            last_nudge: Instant::now(),
+            recheck_in: None,
+        }
     }
 
     fn next_sleep(&self) -> Duration {
@@ -448,6 +464,7 @@ fn watch_poll(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: I
         note.preempted = false;
         note.handed_off = false;
         note.next_state_check = Duration::ZERO;
+        note.recheck = false;
         if polls % 2 == 1 {
             crate::poll_watch::note_first_sighting(processor, polls, shared.coarse_now());
         }
@@ -474,10 +491,12 @@ fn watch_poll(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: I
                 counts.state_reads += 1;
                 let blocked = crate::os::thread_is_blocked(processor.owner_thread());
                 counts.state_runnable += u64::from(!blocked);
+                note.recheck = !blocked;
                 blocked
             });
         if stuck {
             note.handed_off = true;
+            note.recheck = false;
             if shared.sched.mark_blocked(p) {
                 if computing {
                     counts.blocked_computing += 1;
@@ -491,6 +510,27 @@ fn watch_poll(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: I
         }
     }
     acted
+}
+
+/// How soon a poll whose thread last read as runnable, with goroutines queued behind it, is
+/// due for another read of its state. Without this a poll descheduled by the OS at the moment
+/// of the read (a 2-CPU machine under load) waited for the backed-off tick (up to 10 ms)
+/// before its next look, though it had gone to sleep in the kernel right after. The reads
+/// double in spacing (`next_state_check`), so a long computing poll costs few rounds.
+fn next_recheck(shared: &Shared, notes: &[ProcessorNotes], now: Instant) -> Option<Duration> {
+    let mut soonest: Option<Duration> = None;
+    for (p, note) in notes.iter().enumerate() {
+        if !note.recheck || note.handed_off || note.polls % 2 == 0 {
+            continue;
+        }
+        let processor = &shared.sched.processors[p];
+        if processor.polls() != note.polls || processor.queue.is_empty() {
+            continue;
+        }
+        let due = (note.polls_seen_at + note.next_state_check).saturating_duration_since(now);
+        soonest = Some(soonest.map_or(due, |soonest| soonest.min(due)));
+    }
+    soonest
 }
 
 /// Records what sysmon did in the execution trace, if it is on.
