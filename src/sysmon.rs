@@ -3,9 +3,15 @@
 //! # Design
 //!
 //! sysmon wakes every 20 µs; after 50 rounds in which it had nothing to do it doubles its
-//! sleep, up to 10 ms; when every P is idle it sleeps until a P gets busy (the scheduler
-//! unparks it). While backed off, a goroutine made runnable on a P nudges it back to the
-//! 20 µs tick: queued work is what a stuck poll would strand, so that is when to watch. Each round it looks at every P:
+//! sleep, up to 10 ms; when every P is idle and its tick has backed off to 1 ms or more, it
+//! sleeps until a P gets busy (the scheduler unparks it), and wakes to a few 20 µs rounds. While
+//! backed off, a goroutine made runnable on a P nudges it back to the 20 µs tick for a few
+//! rounds: queued work is what a stuck poll would strand, so that is when to watch. Only a
+//! retaken syscall resets the tick to 50 fast rounds; marking a poll blocked or preempting
+//! one buys 5 (`Tick`). A poll with work queued behind it whose thread read as runnable
+//! (descheduled, or computing) is looked at again when its next state read is due, whatever
+//! the tick. `GMP_SYSMON_COUNTS=<ms>` prints what sysmon did per second. Each round it looks
+//! at every P:
 //!
 //! - **Go's `retake` rule** decides, for a P whose M is blocked (in `gmp::syscall`, or in a
 //!   poll that has not moved for a round), whether to take the P away: yes if goroutines are
@@ -222,7 +228,7 @@ fn run(weak: Weak<Shared>) {
             }
             // The P that woke us may be about to block its thread: a few 20 µs rounds see it,
             // then the backed-off tick resumes (queued work nudges it, see `Tick`).
-            tick.woke(Instant::now());
+            tick.woke();
             continue;
         }
         let now = Instant::now();
@@ -340,12 +346,13 @@ impl Tick {
         self.delay >= DEEP_SLEEP_AFTER_DELAY && self.fast_rounds == 0
     }
 
-    /// Back from a deep sleep (which disarmed nudges): a few fast rounds, as after a nudge,
-    /// then the backed-off delay again.
-    fn woke(&mut self, now: Instant) {
-        self.armed = false;
+    /// Back from a deep sleep (which armed nudges, the tick being backed off): a few fast
+    /// rounds, then the backed-off delay again. Nudges stay armed: work queued on a P in those
+    /// first rounds buys more (disarming them here left a poll that blocked just after the
+    /// first rounds to the backed-off tick, up to 10 ms).
+    fn woke(&mut self) {
+        self.armed = true;
         self.fast_rounds = ROUNDS_PER_NUDGE;
-        self.last_nudge = now;
     }
 
     fn after_round(&mut self, acted: Acted, now: Instant, shared: &Shared) {
@@ -398,7 +405,7 @@ fn deep_sleep(shared: Arc<Shared>) -> bool {
     }
     let Some(shared) = weak.upgrade() else { return true };
     shared.sched.wake_sysmon(); // clears the sleeping flag if a timeout woke us
-    shared.sched.set_sysmon_backed_off(false); // `Tick::woke` disarms nudges
+    shared.sched.set_sysmon_backed_off(true); // `Tick::woke`: nudges stay armed
     shared.update_coarse_clock();
     shared.timers.run_all_due(shared.timers.now());
     shared.sched.is_shut_down()
