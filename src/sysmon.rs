@@ -3,9 +3,15 @@
 //! # Design
 //!
 //! sysmon wakes every 20 µs; after 50 rounds in which it had nothing to do it doubles its
-//! sleep, up to 10 ms; when every P is idle it sleeps until a P gets busy (the scheduler
-//! unparks it). While backed off, a goroutine made runnable on a P nudges it back to the
-//! 20 µs tick: queued work is what a stuck poll would strand, so that is when to watch. Each round it looks at every P:
+//! sleep, up to 10 ms; when every P is idle and its tick has backed off to 1 ms or more, it
+//! sleeps until a P gets busy (the scheduler unparks it), and wakes to a few 20 µs rounds. While
+//! backed off, a goroutine made runnable on a P nudges it back to the 20 µs tick for a few
+//! rounds: queued work is what a stuck poll would strand, so that is when to watch. Only a
+//! retaken syscall resets the tick to 50 fast rounds; marking a poll blocked or preempting
+//! one buys 5 (`Tick`). A poll with work queued behind it whose thread read as runnable
+//! (descheduled, or computing) is looked at again when its next state read is due, whatever
+//! the tick. `GMP_SYSMON_COUNTS=<ms>` prints what sysmon did per second. Each round it looks
+//! at every P:
 //!
 //! - **Go's `retake` rule** decides, for a P whose M is blocked (in `gmp::syscall`, or in a
 //!   poll that has not moved for a round), whether to take the P away: yes if goroutines are
@@ -70,6 +76,63 @@ const BACKSTOP_INTERVAL: Duration = Duration::from_millis(10);
 /// How long sysmon sleeps, every P idle, while the clock is paused and a timer is pending.
 const PAUSED_CLOCK_RECHECK: Duration = Duration::from_millis(1);
 
+/// What sysmon did, counted for `GMP_SYSMON_COUNTS=<ms>`: a debugging aid that prints one
+/// line of rates to stderr every `<ms>` (scripts/cpu_per_request.sh reads it). sysmon alone
+/// writes these, so they are plain integers.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    /// Rounds (wake-ups that looked at the Ps).
+    rounds: u64,
+    /// Rounds at the 20 µs tick.
+    fast_rounds: u64,
+    /// Syscall Ps retaken.
+    retakes: u64,
+    /// Polls asked to yield (10 ms).
+    preempts: u64,
+    /// Polls marked blocked: thread asleep in the kernel / computing 20 ms.
+    blocked_asleep: u64,
+    blocked_computing: u64,
+    /// Reads of a thread's state in /proc, and how many found it runnable.
+    state_reads: u64,
+    state_runnable: u64,
+    /// Nudges honoured.
+    nudges: u64,
+    /// Deep sleeps (every P idle).
+    deep_sleeps: u64,
+    /// Lingers that found work / gave up (the scheduler counts them; sysmon takes deltas).
+    lingers_found: u64,
+    lingers_given_up: u64,
+}
+
+/// The period of `GMP_SYSMON_COUNTS`, if set.
+fn counts_period() -> Option<Duration> {
+    let ms: u64 = std::env::var("GMP_SYSMON_COUNTS").ok()?.parse().ok()?;
+    (ms > 0).then(|| Duration::from_millis(ms))
+}
+
+impl Counts {
+    fn print(&self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        let rate = |n: u64| (n as f64 / secs).round() as u64;
+        eprintln!(
+            "gmp sysmon/s: rounds={} fast={} retake={} preempt={} blocked_asleep={} blocked_computing={} \
+             state_reads={} state_runnable={} nudges={} deep_sleeps={} lingers_found={} lingers_given_up={}",
+            rate(self.rounds),
+            rate(self.fast_rounds),
+            rate(self.retakes),
+            rate(self.preempts),
+            rate(self.blocked_asleep),
+            rate(self.blocked_computing),
+            rate(self.state_reads),
+            rate(self.state_runnable),
+            rate(self.nudges),
+            rate(self.deep_sleeps),
+            rate(self.lingers_found),
+            rate(self.lingers_given_up),
+        );
+    }
+}
+
 /// sysmon's notes about one P.
 #[derive(Debug, Clone, Copy)]
 struct ProcessorNotes {
@@ -82,6 +145,9 @@ struct ProcessorNotes {
     /// The poll age at which to read the thread's state again (doubles after each read
     /// that finds it computing, so a long CPU poll costs few reads).
     next_state_check: Duration,
+    /// The last read of the thread's state found it runnable, with work queued behind the
+    /// poll: sysmon looks again at `next_state_check` even if its tick has backed off.
+    recheck: bool,
     syscalltick: u32,
     syscall_seen_at: Instant,
     /// `slicetick` as last seen, when, and whether its slice was ended already.
@@ -102,6 +168,7 @@ impl ProcessorNotes {
             handed_off: false,
             long_poll_warned: u64::MAX,
             next_state_check: Duration::ZERO,
+            recheck: false,
             syscalltick: u32::MAX,
             syscall_seen_at: now,
             slicetick: u32::MAX,
@@ -129,8 +196,13 @@ fn run(weak: Weak<Shared>) {
     let mut last_backstop = Instant::now();
     let mut last_trace = Instant::now();
     let mut auto_advance = crate::time::AutoAdvance::new();
+    let counts_period = counts_period();
+    let mut counts = Counts::default();
+    let mut counts_since = Instant::now();
+    let mut lingers_before = (0, 0);
     loop {
-        thread::park_timeout(tick.next_sleep());
+        let sleep = tick.next_sleep();
+        thread::park_timeout(tick.recheck_in.map_or(sleep, |recheck| recheck.clamp(MIN_DELAY, sleep)));
         let Some(shared) = weak.upgrade() else { return };
         if shared.sched.is_shut_down() {
             return;
@@ -146,11 +218,17 @@ fn run(weak: Weak<Shared>) {
             continue;
         }
         // With schedtrace on, sysmon never sleeps deeply (as in Go), so the lines keep coming.
-        if shared.sched.all_processors_idle() && shared.trace.schedtrace.is_none() {
+        // Only a sysmon that has backed off sleeps deeply: a runtime that goes idle between
+        // bursts of requests (hundreds of times a second under load) would otherwise pay a
+        // sysmon wake-up (a futex wake on the P's side, a context switch) at every burst.
+        if shared.sched.all_processors_idle() && shared.trace.schedtrace.is_none() && tick.may_sleep_deeply() {
+            counts.deep_sleeps += 1;
             if deep_sleep(shared) {
                 return;
             }
-            tick = Tick::new();
+            // The P that woke us may be about to block its thread: a few 20 µs rounds see it,
+            // then the backed-off tick resumes (queued work nudges it, see `Tick`).
+            tick.woke();
             continue;
         }
         let now = Instant::now();
@@ -171,8 +249,25 @@ fn run(weak: Weak<Shared>) {
         }
         if tick.armed && shared.sched.sysmon_was_nudged() {
             tick.nudged(now);
+            counts.nudges += 1;
         }
-        let acted = retake(&shared, &mut notes, now);
+        counts.rounds += 1;
+        if tick.next_sleep() == MIN_DELAY {
+            counts.fast_rounds += 1;
+        }
+        if let Some(period) = counts_period {
+            if now.duration_since(counts_since) >= period {
+                let (found, given_up) = shared.sched.linger_counts();
+                counts.lingers_found = found - lingers_before.0;
+                counts.lingers_given_up = given_up - lingers_before.1;
+                lingers_before = (found, given_up);
+                counts.print(now.duration_since(counts_since));
+                counts = Counts::default();
+                counts_since = now;
+            }
+        }
+        let acted = retake(&shared, &mut notes, now, &mut counts);
+        tick.recheck_in = next_recheck(&shared, &notes, now);
         tick.after_round(acted, now, &shared);
         if crate::runtime::trace::is_on() {
             crate::runtime::trace::sysmon_round(&shared);
@@ -183,6 +278,12 @@ fn run(weak: Weak<Shared>) {
 /// sysmon's sleep schedule: 20 µs, doubling up to 10 ms after 50 rounds with nothing to do;
 /// a nudge (work queued while backed off) buys a few 20 µs rounds, at most once a
 /// millisecond, so a busy runtime that spawns constantly does not keep sysmon at 20 µs.
+///
+/// What resets the schedule to 50 rounds at 20 µs is a retaken syscall (as in Go: more are
+/// likely). Marking a poll blocked or asking one to yield buys only `ROUNDS_AFTER_ACT` fast
+/// rounds: under load such acts come from polls waiting briefly on a user's lock, and 50
+/// rounds after each kept sysmon at 20 µs (thousands of wake-ups a second) for nothing. Waking
+/// from a deep sleep buys `ROUNDS_PER_NUDGE` and keeps the backed-off delay.
 #[derive(Debug)]
 struct Tick {
     delay: Duration,
@@ -190,16 +291,40 @@ struct Tick {
     fast_rounds: u32,
     armed: bool,
     last_nudge: Instant,
+    /// When a poll found computing, with work queued behind it, is due for another look at
+    /// its thread's state (`next_recheck`): the sleep is no longer than that.
+    recheck_in: Option<Duration>,
 }
 
 /// 20 µs rounds a nudge buys: enough to see a poll twice and hand off its P.
 const ROUNDS_PER_NUDGE: u32 = 3;
 /// Nudges are honoured at most this often.
 const NUDGE_PERIOD: Duration = Duration::from_millis(1);
+/// 20 µs rounds after marking a poll blocked or preempting one.
+const ROUNDS_AFTER_ACT: u32 = 5;
+/// sysmon sleeps deeply (every P idle) only once its tick has backed off this far.
+const DEEP_SLEEP_AFTER_DELAY: Duration = Duration::from_millis(1);
+
+/// How strongly a round's acts reset sysmon's schedule (`Tick`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Acted {
+    Nothing,
+    /// Marked a poll blocked or asked one to yield.
+    Poll,
+    /// Retook a P from a syscall.
+    Syscall,
+}
 
 impl Tick {
     fn new() -> Self {
-        Self { delay: MIN_DELAY, idle_rounds: 0, fast_rounds: 0, armed: false, last_nudge: Instant::now() }
+        Self {
+            delay: MIN_DELAY,
+            idle_rounds: 0,
+            fast_rounds: 0,
+            armed: false,
+            last_nudge: Instant::now(),
+            recheck_in: None,
+        }
     }
 
     fn next_sleep(&self) -> Duration {
@@ -216,10 +341,27 @@ impl Tick {
         self.last_nudge = now;
     }
 
-    fn after_round(&mut self, acted: bool, now: Instant, shared: &Shared) {
+    /// True once the tick has backed off far enough for a deep sleep.
+    fn may_sleep_deeply(&self) -> bool {
+        self.delay >= DEEP_SLEEP_AFTER_DELAY && self.fast_rounds == 0
+    }
+
+    /// Back from a deep sleep (which armed nudges, the tick being backed off): a few fast
+    /// rounds, then the backed-off delay again. Nudges stay armed: work queued on a P in those
+    /// first rounds buys more (disarming them here left a poll that blocked just after the
+    /// first rounds to the backed-off tick, up to 10 ms).
+    fn woke(&mut self) {
+        self.armed = true;
+        self.fast_rounds = ROUNDS_PER_NUDGE;
+    }
+
+    fn after_round(&mut self, acted: Acted, now: Instant, shared: &Shared) {
         self.fast_rounds = self.fast_rounds.saturating_sub(1);
-        if acted {
+        if acted == Acted::Syscall {
             self.idle_rounds = 0;
+            self.delay = MIN_DELAY;
+        } else if acted == Acted::Poll {
+            self.idle_rounds = self.idle_rounds.min(IDLE_ROUNDS_BEFORE_BACKOFF - ROUNDS_AFTER_ACT);
             self.delay = MIN_DELAY;
         } else {
             self.idle_rounds += 1;
@@ -263,21 +405,28 @@ fn deep_sleep(shared: Arc<Shared>) -> bool {
     }
     let Some(shared) = weak.upgrade() else { return true };
     shared.sched.wake_sysmon(); // clears the sleeping flag if a timeout woke us
+    shared.sched.set_sysmon_backed_off(true); // `Tick::woke`: nudges stay armed
     shared.update_coarse_clock();
     shared.timers.run_all_due(shared.timers.now());
     shared.sched.is_shut_down()
 }
 
-/// One pass over the Ps. Returns true if sysmon acted (retook, preempted or handed off).
-fn retake(shared: &Shared, notes: &mut [ProcessorNotes], now: Instant) -> bool {
-    let mut acted = false;
+/// One pass over the Ps. Returns what sysmon did (retook, preempted or marked blocked).
+fn retake(shared: &Shared, notes: &mut [ProcessorNotes], now: Instant, counts: &mut Counts) -> Acted {
+    let mut acted = Acted::Nothing;
     for (p, processor) in shared.sched.processors.iter().enumerate() {
         let note = &mut notes[p];
         match processor.status() {
             ProcessorStatus::Idle => {}
-            ProcessorStatus::Syscall => acted |= watch_syscall(shared, p, note, now),
+            ProcessorStatus::Syscall => {
+                if watch_syscall(shared, p, note, now, counts) {
+                    acted = Acted::Syscall;
+                }
+            }
             ProcessorStatus::Running => {
-                acted |= watch_poll(shared, p, note, now);
+                if watch_poll(shared, p, note, now, counts) {
+                    acted = acted.max(Acted::Poll);
+                }
                 // Ending a time slice is housekeeping, as Go's preemptions are: it does not
                 // keep sysmon at its fastest tick.
                 watch_slice(shared, p, note, now);
@@ -288,7 +437,13 @@ fn retake(shared: &Shared, notes: &mut [ProcessorNotes], now: Instant) -> bool {
     acted
 }
 
-fn watch_syscall(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: Instant) -> bool {
+fn watch_syscall(
+    shared: &Shared,
+    p: ProcessorId,
+    note: &mut ProcessorNotes,
+    now: Instant,
+    counts: &mut Counts,
+) -> bool {
     let tick = shared.sched.processors[p].syscall_tick();
     if tick != note.syscalltick {
         // First sighting of this call: only note it ("at least one sysmon tick").
@@ -302,11 +457,12 @@ fn watch_syscall(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now
     if !shared.sched.retake_syscall(p) {
         return false; // the M came back first
     }
+    counts.retakes += 1;
     traced(shared, SysmonAction::HandOff, p);
     true
 }
 
-fn watch_poll(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: Instant) -> bool {
+fn watch_poll(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: Instant, counts: &mut Counts) -> bool {
     let processor = &shared.sched.processors[p];
     let polls = processor.polls();
     if polls != note.polls {
@@ -315,6 +471,7 @@ fn watch_poll(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: I
         note.preempted = false;
         note.handed_off = false;
         note.next_state_check = Duration::ZERO;
+        note.recheck = false;
         if polls % 2 == 1 {
             crate::poll_watch::note_first_sighting(processor, polls, shared.coarse_now());
         }
@@ -329,18 +486,30 @@ fn watch_poll(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: I
     if age >= PREEMPT_AFTER && !note.preempted {
         note.preempted = true;
         processor.request_preempt();
+        counts.preempts += 1;
         acted = true;
         traced(shared, SysmonAction::Preempt, p);
     }
     if !note.handed_off && retake_is_wanted(shared, p, age) {
-        let stuck = age >= STUCK_COMPUTING_AFTER
+        let computing = age >= STUCK_COMPUTING_AFTER;
+        let stuck = computing
             || (age >= note.next_state_check && {
                 note.next_state_check = (age * 2).max(MIN_DELAY);
-                crate::os::thread_is_blocked(processor.owner_thread())
+                counts.state_reads += 1;
+                let blocked = crate::os::thread_is_blocked(processor.owner_thread());
+                counts.state_runnable += u64::from(!blocked);
+                note.recheck = !blocked;
+                blocked
             });
         if stuck {
             note.handed_off = true;
+            note.recheck = false;
             if shared.sched.mark_blocked(p) {
+                if computing {
+                    counts.blocked_computing += 1;
+                } else {
+                    counts.blocked_asleep += 1;
+                }
                 processor.metrics.blocked_polls.add(1);
                 acted = true;
                 traced(shared, SysmonAction::StuckPollRetake, p);
@@ -348,6 +517,27 @@ fn watch_poll(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: I
         }
     }
     acted
+}
+
+/// How soon a poll whose thread last read as runnable, with goroutines queued behind it, is
+/// due for another read of its state. Without this a poll descheduled by the OS at the moment
+/// of the read (a 2-CPU machine under load) waited for the backed-off tick (up to 10 ms)
+/// before its next look, though it had gone to sleep in the kernel right after. The reads
+/// double in spacing (`next_state_check`), so a long computing poll costs few rounds.
+fn next_recheck(shared: &Shared, notes: &[ProcessorNotes], now: Instant) -> Option<Duration> {
+    let mut soonest: Option<Duration> = None;
+    for (p, note) in notes.iter().enumerate() {
+        if !note.recheck || note.handed_off || note.polls % 2 == 0 {
+            continue;
+        }
+        let processor = &shared.sched.processors[p];
+        if processor.polls() != note.polls || processor.queue.is_empty() {
+            continue;
+        }
+        let due = (note.polls_seen_at + note.next_state_check).saturating_duration_since(now);
+        soonest = Some(soonest.map_or(due, |soonest| soonest.min(due)));
+    }
+    soonest
 }
 
 /// Records what sysmon did in the execution trace, if it is on.
