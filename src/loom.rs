@@ -60,6 +60,10 @@ impl<T> UnsafeCell<T> {
     }
 }
 
+/// True under `--cfg loom`: for a branch both builds compile, where a model takes the
+/// simpler path (e.g. the linger's wall-clock spacing of network polls, which loom cannot see).
+pub(crate) const MODEL: bool = cfg!(loom);
+
 /// `real`, or `model` under loom: capacities and batch sizes shrink so a model's state space
 /// stays small (`LOCAL_QUEUE_CAPACITY`, `GLOBAL_BATCH_LIMIT`).
 pub(crate) const fn real_or_model(real: usize, model: usize) -> usize {

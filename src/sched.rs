@@ -537,7 +537,7 @@ impl<T: QueueItem> Scheduler<T> {
                 return true;
             }
             if let Some(platform) = self.platform() {
-                if cfg!(loom) || last_net_poll.elapsed() >= LINGER_NET_SPACING {
+                if crate::loom::MODEL || last_net_poll.elapsed() >= LINGER_NET_SPACING {
                     platform.poll_network_eager();
                     last_net_poll = std::time::Instant::now();
                 }
