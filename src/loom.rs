@@ -60,10 +60,6 @@ impl<T> UnsafeCell<T> {
     }
 }
 
-/// True under `--cfg loom`: for a branch both builds compile, where a model takes the
-/// simpler path (e.g. the linger's wall-clock spacing of network polls, which loom cannot see).
-pub(crate) const MODEL: bool = cfg!(loom);
-
 /// `real`, or `model` under loom: capacities and batch sizes shrink so a model's state space
 /// stays small (`LOCAL_QUEUE_CAPACITY`, `GLOBAL_BATCH_LIMIT`).
 pub(crate) const fn real_or_model(real: usize, model: usize) -> usize {
@@ -165,20 +161,24 @@ impl<T> std::ops::Deref for CachePadded<T> {
     }
 }
 
-/// Calls `done` repeatedly for up to `limit`, until it returns true. Under loom it calls it
-/// once (loom has no clock, and one look is all a model needs).
-pub(crate) fn spin_for(limit: std::time::Duration, mut done: impl FnMut() -> bool) {
+/// Calls `done` repeatedly for up to `limit`, until it returns true, telling it how long the
+/// spin has lasted (one clock read per turn, shared with the caller). Under loom it calls it
+/// once, as at the end of the spin (loom has no clock, and one look is all a model needs).
+pub(crate) fn spin_for(limit: std::time::Duration, mut done: impl FnMut(std::time::Duration) -> bool) {
     #[cfg(not(loom))]
     {
-        let until = std::time::Instant::now() + limit;
-        while !done() && std::time::Instant::now() < until {
+        let started = std::time::Instant::now();
+        loop {
+            let spun = started.elapsed();
+            if done(spun) || spun >= limit {
+                return;
+            }
             std::hint::spin_loop();
         }
     }
     #[cfg(loom)]
     {
-        let _ = limit;
-        let _ = done();
+        let _ = done(limit);
     }
 }
 

@@ -531,15 +531,15 @@ impl<T: QueueItem> Scheduler<T> {
         let processor = &self.processors[p];
         let mut found = None;
         // `find_with_processor` polled the network (or someone did) a moment ago.
-        let mut last_net_poll = std::time::Instant::now();
-        spin_for(m.linger.get(), || {
+        let mut next_net_poll = LINGER_NET_SPACING;
+        spin_for(m.linger.get(), |spun| {
             if self.shutdown.load(Relaxed) || m.interrupted() {
                 return true;
             }
             if let Some(platform) = self.platform() {
-                if crate::loom::MODEL || last_net_poll.elapsed() >= LINGER_NET_SPACING {
+                if spun >= next_net_poll {
                     platform.poll_network_eager();
-                    last_net_poll = std::time::Instant::now();
+                    next_net_poll = spun + LINGER_NET_SPACING;
                 }
             }
             found = self.local_get(processor).or_else(|| self.take_global_batch_when_empty(processor));

@@ -3,6 +3,7 @@
 //! interleaving loom can tell apart. Two pass, two must fail, with the right message.
 #![cfg(loom)]
 
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -17,25 +18,34 @@ fn failure_of(model: impl FnOnce()) -> String {
     }
 }
 
+/// A program that adds one to a counter twice, concurrently: once in a goroutine and once in
+/// the main future, on two Ps, with `add` (how one addition is done). Returns the total.
+fn counter_after_two_adds<F, A>(add: F) -> u32
+where
+    F: Fn(Arc<Mutex<u32>>) -> A,
+    A: Future<Output = ()> + Send + 'static,
+{
+    let rt = gmp::Builder::new().maxprocs(2).build().unwrap();
+    rt.block_on(async {
+        let counter = Arc::new(Mutex::new(0u32));
+        let other = gmp::spawn(add(counter.clone()));
+        add(counter.clone()).await;
+        other.await.unwrap();
+        let total = *counter.lock().await;
+        total
+    })
+}
+
 /// A goroutine and the main future add one each to a counter behind a `gmp::sync::Mutex`,
 /// on two Ps: every interleaving ends with 2.
 #[test]
 fn a_counter_behind_a_mutex_passes() {
     gmp::model(|| {
-        let rt = gmp::Builder::new().maxprocs(2).build().unwrap();
-        let total = rt.block_on(async {
-            let counter = Arc::new(Mutex::new(0u32));
-            let add = |counter: Arc<Mutex<u32>>| async move {
-                let mut value = counter.lock().await;
-                let read = *value;
-                gmp::yield_now().await; // holding the lock: nobody else gets in
-                *value = read + 1;
-            };
-            let other = gmp::spawn(add(counter.clone()));
-            add(counter.clone()).await;
-            other.await.unwrap();
-            let total = *counter.lock().await;
-            total
+        let total = counter_after_two_adds(|counter| async move {
+            let mut value = counter.lock().await;
+            let read = *value;
+            gmp::yield_now().await; // holding the lock: nobody else gets in
+            *value = read + 1;
         });
         assert_eq!(total, 2, "an update was lost");
     });
@@ -47,19 +57,10 @@ fn a_counter_behind_a_mutex_passes() {
 fn a_lost_update_is_caught() {
     let message = failure_of(|| {
         gmp::model(|| {
-            let rt = gmp::Builder::new().maxprocs(2).build().unwrap();
-            let total = rt.block_on(async {
-                let counter = Arc::new(Mutex::new(0u32));
-                let add = |counter: Arc<Mutex<u32>>| async move {
-                    let read = *counter.lock().await;
-                    gmp::yield_now().await; // the lock is released here: a race
-                    *counter.lock().await = read + 1;
-                };
-                let other = gmp::spawn(add(counter.clone()));
-                add(counter.clone()).await;
-                other.await.unwrap();
-                let total = *counter.lock().await;
-                total
+            let total = counter_after_two_adds(|counter| async move {
+                let read = *counter.lock().await;
+                gmp::yield_now().await; // the lock is released here: a race
+                *counter.lock().await = read + 1;
             });
             assert_eq!(total, 2, "an update was lost");
         });

@@ -27,14 +27,10 @@ pub const MAXPROCS_ENV: &str = "GMP_MAXPROCS";
 /// ```
 #[derive(Debug, Clone)]
 pub struct Builder {
-    pub(crate) maxprocs: Option<usize>,
-    pub(crate) max_threads: usize,
-    pub(crate) max_blocking_threads: usize,
-    pub(crate) blocking_keep_alive: Duration,
-    pub(crate) thread_name: String,
-    pub(crate) thread_stack_size: Option<usize>,
-    pub(crate) dump_on_sigquit: bool,
-    pub(crate) drop_timeout: Duration,
+    /// `None`: `GMP_MAXPROCS` or the number of CPUs, read by `build`.
+    maxprocs: Option<usize>,
+    /// Every other setting, as it will run (`config.maxprocs` is filled in by `build`).
+    config: Config,
 }
 
 impl Default for Builder {
@@ -50,13 +46,16 @@ impl Builder {
     pub fn new() -> Self {
         Self {
             maxprocs: None,
-            max_threads: 10_000,
-            max_blocking_threads: 512,
-            blocking_keep_alive: Duration::from_secs(10),
-            thread_name: "gmp-worker".to_owned(),
-            thread_stack_size: None,
-            dump_on_sigquit: false,
-            drop_timeout: DEFAULT_DROP_TIMEOUT,
+            config: Config {
+                maxprocs: 0,
+                max_threads: 10_000,
+                max_blocking_threads: 512,
+                blocking_keep_alive: Duration::from_secs(10),
+                thread_name: "gmp-worker".to_owned(),
+                thread_stack_size: None,
+                dump_on_sigquit: false,
+                drop_timeout: DEFAULT_DROP_TIMEOUT,
+            },
         }
     }
 
@@ -73,31 +72,31 @@ impl Builder {
     /// goroutines wait until a thread is free; worker threads parked for 10 s without work
     /// exit.
     pub fn max_threads(mut self, max_threads: usize) -> Self {
-        self.max_threads = max_threads;
+        self.config.max_threads = max_threads;
         self
     }
 
     /// Most threads of the `spawn_blocking` pool; more calls wait in FIFO order.
     pub fn max_blocking_threads(mut self, max_blocking_threads: usize) -> Self {
-        self.max_blocking_threads = max_blocking_threads;
+        self.config.max_blocking_threads = max_blocking_threads;
         self
     }
 
     /// How long an idle blocking-pool thread waits for work before it exits.
     pub fn blocking_keep_alive(mut self, keep_alive: Duration) -> Self {
-        self.blocking_keep_alive = keep_alive;
+        self.config.blocking_keep_alive = keep_alive;
         self
     }
 
     /// The name of the threads gmp starts.
     pub fn thread_name(mut self, name: impl Into<String>) -> Self {
-        self.thread_name = name.into();
+        self.config.thread_name = name.into();
         self
     }
 
     /// The stack size of the threads gmp starts.
     pub fn thread_stack_size(mut self, bytes: usize) -> Self {
-        self.thread_stack_size = Some(bytes);
+        self.config.thread_stack_size = Some(bytes);
         self
     }
 
@@ -118,7 +117,7 @@ impl Builder {
     /// rt.block_on(async { assert!(gmp::runtime::dump().contains("goroutine ")) });
     /// ```
     pub fn dump_on_sigquit(mut self, on: bool) -> Self {
-        self.dump_on_sigquit = on;
+        self.config.dump_on_sigquit = on;
         self
     }
 
@@ -141,7 +140,7 @@ impl Builder {
     /// assert!(start.elapsed() < Duration::from_secs(2));
     /// ```
     pub fn drop_timeout(mut self, timeout: Duration) -> Self {
-        self.drop_timeout = timeout;
+        self.config.drop_timeout = timeout;
         self
     }
 
@@ -162,31 +161,26 @@ impl Builder {
             Some(n) => n,
             None => maxprocs_from_env().unwrap_or_else(crate::runtime::num_cpu),
         };
-        if self.max_threads == 0 {
+        let config = Config { maxprocs, ..self.config };
+        if config.max_threads == 0 {
             return Err(invalid("max_threads must be at least 1 (got 0)"));
         }
-        if self.max_threads < maxprocs {
-            return Err(invalid(format!("max_threads ({}) must be at least maxprocs ({maxprocs})", self.max_threads)));
+        if config.max_threads < maxprocs {
+            return Err(invalid(format!(
+                "max_threads ({}) must be at least maxprocs ({maxprocs})",
+                config.max_threads
+            )));
         }
-        if self.max_blocking_threads == 0 {
+        if config.max_blocking_threads == 0 {
             return Err(invalid("max_blocking_threads must be at least 1 (got 0)"));
         }
-        if self.thread_stack_size == Some(0) {
+        if config.thread_stack_size == Some(0) {
             return Err(invalid("thread_stack_size must be at least 1 byte (got 0)"));
         }
-        if self.thread_name.contains('\0') {
+        if config.thread_name.contains('\0') {
             return Err(invalid("thread_name must not contain a NUL byte"));
         }
-        Ok(Config {
-            maxprocs,
-            max_threads: self.max_threads,
-            max_blocking_threads: self.max_blocking_threads,
-            blocking_keep_alive: self.blocking_keep_alive,
-            thread_name: self.thread_name,
-            thread_stack_size: self.thread_stack_size,
-            dump_on_sigquit: self.dump_on_sigquit,
-            drop_timeout: self.drop_timeout,
-        })
+        Ok(config)
     }
 }
 
