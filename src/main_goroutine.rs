@@ -76,7 +76,8 @@ where
                 Err(_) => exit_now(101),
             }
         });
-        match runtime.block_on(main) {
+        // The body is the listed main goroutine; the join below is not a second one.
+        match runtime.block_on_unlisted(main) {
             Ok(()) => unreachable!("the main goroutine exits the process"),
             Err(error) => panic!("gmp: the main goroutine did not finish: {error}"),
         }

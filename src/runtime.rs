@@ -36,7 +36,7 @@ pub mod trace;
 pub use handle::{EnterGuard, Handle, NoRuntime};
 
 pub(crate) use main_thread::main_thread_in_network;
-use main_thread::{block_on, must_not_block};
+use main_thread::{block_on, must_not_block, run_on_m0, Listing};
 
 pub use crate::goroutine::{GoroutineState, WaitReason};
 pub use crate::metrics::{Histogram, ProcessorCounters, ProcessorStats, HISTOGRAM_BUCKETS};
@@ -120,6 +120,14 @@ impl Runtime {
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         block_on(&self.shared, future)
+    }
+
+    /// `block_on` for a future that only joins a goroutine already listed as the program's
+    /// main goroutine (`#[gmp::main]`'s `Send` body): the future itself is not listed in
+    /// `num_goroutine` or `dump`, so main counts once.
+    #[track_caller]
+    pub(crate) fn block_on_unlisted<F: Future>(&self, future: F) -> F::Output {
+        run_on_m0(&self.shared, future, Listing::Unlisted)
     }
 
     /// Spawns a goroutine on this runtime.

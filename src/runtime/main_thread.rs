@@ -64,6 +64,22 @@ pub(super) fn must_not_block(runtime: Option<&Arc<Shared>>) -> bool {
 /// [`Runtime::block_on`](super::Runtime::block_on)).
 #[track_caller]
 pub(super) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
+    run_on_m0(shared, future, Listing::AsMainGoroutine)
+}
+
+/// Whether `block_on`'s future is a goroutine of its own in `num_goroutine` and `dump`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Listing {
+    /// It is the program's main goroutine (`Runtime::block_on`).
+    AsMainGoroutine,
+    /// It only joins a goroutine that is listed already (`#[gmp::main]`'s `Send` body, which
+    /// runs as an ordinary goroutine): listing the join too would count main twice.
+    Unlisted,
+}
+
+/// `block_on`, with the listing of its future chosen by the caller.
+#[track_caller]
+pub(crate) fn run_on_m0<F: Future>(shared: &Arc<Shared>, future: F, listing: Listing) -> F::Output {
     assert!(
         !must_not_block(None),
         "gmp: block_on was called from inside a gmp runtime (a goroutine or another \
@@ -94,10 +110,14 @@ pub(super) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     let mut task_context = TaskContext::from_waker(&waker);
     // The main future is the main goroutine: registered (it counts in `num_goroutine` and
     // shows in `dump` with its wait reason) for as long as `future` below lives, which
-    // the metadata, declared first, outlives.
-    let id = context.next_goroutine_id();
+    // the metadata, declared first, outlives. An unlisted future is never registered; its
+    // `GoroutineFuture` then finds no entry to remove when it is dropped, and it takes no
+    // goroutine id: it is id 0, like Go's g0, the scheduler's own.
+    let id = if listing == Listing::AsMainGoroutine { context.next_goroutine_id() } else { 0 };
     let main = Metadata::new(Goroutine::new(id, Location::caller(), shared.coarse_now()), shared);
-    shared.registry.insert_pointed(&main, waker.clone(), context.machine.processor());
+    if listing == Listing::AsMainGoroutine {
+        shared.registry.insert_pointed(&main, waker.clone(), context.machine.processor());
+    }
     let mut future = pin!(GoroutineFuture::new(console::instrument(future, console::Kind::Main, &main), &main));
     loop {
         if signal.woken.swap(false, Ordering::AcqRel) {
