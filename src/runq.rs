@@ -200,6 +200,23 @@ impl<T: QueueItem> LocalQueue<T> {
         }
     }
 
+    /// Owner only: as [`push_back_at`](Self::push_back_at), except that a full ring sends
+    /// only `item` to `overflow` and keeps its own items. For a yield: the yielder queues
+    /// behind everyone (Go's `Gosched` queues globally), and the ring is not halved into the
+    /// global queue only to be refilled from it a few polls later.
+    pub fn push_back_or_overflow_one(&self, item: T, overflow: &impl Overflow<T>) -> Option<u32> {
+        // Only the owner stores `tail`, so a relaxed load sees its own latest store.
+        let tail = self.tail.load(Relaxed);
+        let (steal, _) = unpack(self.head.load(Acquire));
+        if tail.wrapping_sub(steal) < LOCAL_QUEUE_CAPACITY as u32 {
+            self.write_slot(tail, item);
+            self.tail.store(tail.wrapping_add(1), Release);
+            return Some(tail);
+        }
+        overflow.push(item);
+        None
+    }
+
     /// Owner only: moves `HALF` items from the head plus `item` to `overflow`. Fails (giving
     /// `item` back) if a thief or the owner moved `head` since it was read.
     #[cold]
@@ -431,6 +448,20 @@ mod tests {
         assert_eq!(overflowed, expected);
         let rest: Vec<u32> = std::iter::from_fn(|| queue.pop()).map(|b| *b).collect();
         assert_eq!(rest, (cap / 2..cap).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_yield_into_a_full_ring_sends_only_itself_to_the_overflow() {
+        let queue = LocalQueue::new();
+        let sink = VecSink::default();
+        let cap = LOCAL_QUEUE_CAPACITY as u32;
+        for i in 0..cap {
+            assert_eq!(queue.push_back_or_overflow_one(Box::new(i), &sink), Some(i));
+        }
+        assert_eq!(queue.push_back_or_overflow_one(Box::new(cap), &sink), None);
+        assert_eq!(*sink.0.borrow(), [cap]);
+        let ring: Vec<u32> = std::iter::from_fn(|| queue.pop()).map(|b| *b).collect();
+        assert_eq!(ring, (0..cap).collect::<Vec<_>>());
     }
 
     #[test]

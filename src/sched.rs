@@ -261,7 +261,7 @@ impl<T: QueueItem> Scheduler<T> {
                 self.preempted(item);
                 return;
             }
-            let position = queue.push_back_at(item, &self.global);
+            let position = queue.push_back_or_overflow_one(item, &self.global);
             metrics.readied_in_ring(position, queue);
             if !self.global.is_empty() {
                 // A yield is a turn for everyone: goroutines waiting globally (outside spawns)

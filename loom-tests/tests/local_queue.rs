@@ -183,6 +183,34 @@ fn overflow_of_half_the_ring_to_the_global_queue_while_a_thief_steals() {
     });
 }
 
+/// A yield into a full ring (`push_back_or_overflow_one`) while a thief steals: the yielder
+/// goes alone to the global queue when the ring is full, or into the ring once the thief has
+/// freed slots; the ring keeps its own items either way, and nothing is lost or duplicated.
+#[test]
+fn a_yield_into_a_full_ring_overflows_only_itself_while_a_thief_steals() {
+    loom_tests::model(|| {
+        let victim = Arc::new(LocalQueue::new());
+        let global = GlobalQueue::new();
+        // The thief starts first, so that it can steal at any point of the filling (with the
+        // ring filled before it starts, loom 0.7 explores only a handful of interleavings).
+        let thief = spawn_thief(&victim);
+        for id in 0..4 {
+            victim.push_back(Item(id), &global);
+        }
+
+        let position = victim.push_back_or_overflow_one(Item(4), &global);
+        let popped: Vec<u32> = victim.pop().map(|item| item.0).into_iter().collect();
+
+        let stolen = thief.join().unwrap();
+        let left = pop_all(&victim);
+        let overflowed = global_contents(&global);
+        assert!(overflowed.len() <= 1, "only the yielder may leave the ring: {overflowed:?}");
+        assert_eq!(position.is_none(), overflowed == [4], "the position says where the yielder went");
+        assert_fifo(0..5, &overflowed, &popped, &[&stolen], &left);
+        assert_exactly_once([popped, stolen, left, overflowed].concat(), 0..5);
+    });
+}
+
 /// A thief steals from a victim into its own ring while a second thief steals from that ring
 /// (tokio's `chained_steal`): the first thief's `tail` publication must make the slots it
 /// copied visible to the second.
