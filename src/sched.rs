@@ -247,8 +247,9 @@ impl<T: QueueItem> Scheduler<T> {
 
     // ----- making goroutines runnable -----
 
-    /// Makes `item` runnable on P `p`, which the calling M holds. A yield goes to the
-    /// ring's tail; anything else to runnext (the displaced item goes to the tail).
+    /// Makes `item` runnable on P `p`, which the calling M holds. A yield goes to the global
+    /// queue's tail while that holds work, else to the ring's tail; anything else to runnext
+    /// (the displaced item goes to the tail).
     #[inline(always)]
     pub fn ready_local(&self, p: ProcessorId, item: T, yielded: bool) {
         let metrics = &self.processors[p].metrics;
@@ -261,14 +262,18 @@ impl<T: QueueItem> Scheduler<T> {
                 self.preempted(item);
                 return;
             }
+            if !self.global.is_empty() {
+                // A yield is a turn for everyone: with goroutines waiting globally (outside
+                // spawns), the yielder queues behind them, as Go's `Gosched` does, and the P
+                // takes in a fair batch of them, so a P kept busy by goroutines that yield
+                // to each other runs outside work at the rate they yield.
+                self.global.push(item);
+                metrics.readied_in_ring(None, queue);
+                self.take_global_batch(&self.processors[p]);
+                return;
+            }
             let position = queue.push_back_or_overflow_one(item, &self.global);
             metrics.readied_in_ring(position, queue);
-            if !self.global.is_empty() {
-                // A yield is a turn for everyone: goroutines waiting globally (outside spawns)
-                // queue up behind the yielder, so a P kept busy by goroutines that yield to each
-                // other still takes in outside work at the rate they yield.
-                self.take_global_batch(&self.processors[p]);
-            }
             return;
         }
         let (key, previous) = queue.swap_runnext_keyed(item);
