@@ -261,14 +261,12 @@ impl<T: QueueItem> Scheduler<T> {
                 self.preempted(item);
                 return;
             }
+            if !self.global.is_empty() {
+                self.yielded_behind_global(p, item);
+                return;
+            }
             let position = queue.push_back_at(item, &self.global);
             metrics.readied_in_ring(position, queue);
-            if !self.global.is_empty() {
-                // A yield is a turn for everyone: goroutines waiting globally (outside spawns)
-                // queue up behind the yielder, so a P kept busy by goroutines that yield to each
-                // other still takes in outside work at the rate they yield.
-                self.take_global_batch(&self.processors[p]);
-            }
             return;
         }
         let (key, previous) = queue.swap_runnext_keyed(item);
@@ -287,6 +285,20 @@ impl<T: QueueItem> Scheduler<T> {
         let processor = &self.processors[p];
         let position = processor.queue.push_back_at(item, &self.global);
         processor.metrics.readied_in_ring(position, &processor.queue);
+    }
+
+    /// A yield while goroutines wait globally (outside spawns, preempted goroutines) is a
+    /// turn for everyone, as Go's `Gosched`: the yielder goes to the global queue's tail,
+    /// behind all of them, and the P takes a fair batch from its head. Queued in the ring
+    /// instead, a yielder would come round again after at most a ring's worth of the global
+    /// work, so a P kept busy by goroutines that yield took in outside spawns a few hundred
+    /// per round of the busy ones (`spawn_many_remote_busy`). Like any yield it wakes no
+    /// one: the yielder is not lost, since this P, which is running, reaches the global
+    /// queue again once its ring is empty (or on its next 61st tick).
+    #[cold]
+    fn yielded_behind_global(&self, p: ProcessorId, item: T) {
+        self.global.push(item);
+        self.take_global_batch(&self.processors[p]);
     }
 
     #[cold]
