@@ -20,7 +20,7 @@
 //! Read the results as ratios within one run: `gmp/N ÷ tokio/N` (below 1 means gmp is faster)
 //! for each group and N. Absolute times on a shared machine move by tens of percent between
 //! runs; ratios from interleaved runs under the same load are what to quote. `--interleaved`
-//! starts the three contenders side by side and times one iteration of each in turn (rotating
+//! starts the contenders side by side and times one iteration of each in turn (rotating
 //! the order), `ROUNDS` times (default 15), then prints the medians as a markdown table and
 //! writes them to `target/bench-results/scheduler.csv`. Criterion (the default mode) runs one
 //! contender's samples after another's and keeps each estimate in
@@ -42,6 +42,11 @@
 //! - `ping_pong`: 1,000 goroutines spawned from `block_on`, each spawning a partner and
 //!   exchanging a ping and a pong with it over two oneshot channels.
 //! - `chained_spawn`: a chain of 1,000 goroutines, each spawning the next; the last one signals.
+//!
+//! At 1 thread a fourth contender, `floor`, runs the same workloads (all but
+//! `spawn_many_remote_busy`) as async-task `Runnable`s on a `VecDeque` owned by the bench thread:
+//! the cost of the tasks alone, with no scheduling of ours. The table's last columns and the
+//! CSV's `floor` rows give it and `gmp ÷ floor`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -94,6 +99,10 @@ trait Contender: Sized {
     fn spawn_remote_detached<F: Future<Output = ()> + Send + 'static>(&self, future: F);
     /// Waits for a goroutine spawned by `spawn_remote`.
     fn join(join: Self::Join) -> impl Future<Output = ()>;
+    /// Called on the bench thread before it blocks on a std channel for work spawned from
+    /// outside. The floor, whose only thread is the bench thread, runs its queue here; the
+    /// real executors run on their own threads and do nothing.
+    fn run_spawned(&self) {}
 }
 
 struct Gmp(gmp::Runtime);
@@ -265,6 +274,91 @@ impl Drop for AsyncExecutor {
     }
 }
 
+/// The one-thread floor: async-task `Runnable`s on a `VecDeque` owned by the bench thread and
+/// run by the plainest loop, with no atomics, locks or wake-ups of its own (async-task's header
+/// atomics remain). It runs every workload that one thread can run to completion, with 1
+/// thread only, so that `gmp/1 ÷ floor` says how far gmp's scheduling is from the cost of the
+/// tasks themselves. `spawn_remote` is a local push here: there is no other thread.
+struct Floor;
+
+#[derive(Clone, Copy)]
+struct FloorSpawner;
+
+thread_local! {
+    /// The floor's run queue; only the bench thread ever spawns into it or runs it.
+    static FLOOR_QUEUE: std::cell::RefCell<std::collections::VecDeque<async_task::Runnable>> =
+        const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
+}
+
+/// async-task's schedule function for the floor: a push onto the queue.
+fn floor_schedule(runnable: async_task::Runnable) {
+    FLOOR_QUEUE.with(|queue| queue.borrow_mut().push_back(runnable));
+}
+
+/// Spawns `future` onto the floor's queue.
+fn floor_spawn<F: Future<Output = ()> + Send + 'static>(future: F) -> async_task::Task<()> {
+    let (runnable, task) = async_task::spawn(future, floor_schedule);
+    runnable.schedule();
+    task
+}
+
+/// Runs the floor's queue until it is empty; returns whether it ran anything.
+fn floor_run_queue() -> bool {
+    let mut ran = false;
+    while let Some(runnable) = FLOOR_QUEUE.with(|queue| queue.borrow_mut().pop_front()) {
+        runnable.run();
+        ran = true;
+    }
+    ran
+}
+
+impl Spawner for FloorSpawner {
+    fn spawn<F: Future<Output = ()> + Send + 'static>(self, future: F) {
+        floor_spawn(future).detach();
+    }
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        YieldOnce(false)
+    }
+}
+
+impl Contender for Floor {
+    const NAME: &'static str = "floor";
+    type Spawner = FloorSpawner;
+    type Join = async_task::Task<()>;
+
+    fn start(_threads: usize) -> Self {
+        Floor
+    }
+    fn spawner(&self) -> FloorSpawner {
+        FloorSpawner
+    }
+    /// Polls `future`, then runs the queue dry, until `future` is ready; then runs the queue
+    /// dry once more, so that what `future` spawned has run when `block_on` returns.
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        loop {
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                floor_run_queue();
+                return output;
+            }
+            assert!(floor_run_queue(), "floor: block_on's future waits on nothing the queue can run");
+        }
+    }
+    fn spawn_remote<F: Future<Output = ()> + Send + 'static>(&self, future: F) -> Self::Join {
+        floor_spawn(future)
+    }
+    fn spawn_remote_detached<F: Future<Output = ()> + Send + 'static>(&self, future: F) {
+        floor_spawn(future).detach();
+    }
+    async fn join(join: Self::Join) {
+        join.await;
+    }
+    fn run_spawned(&self) {
+        floor_run_queue();
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The workloads, each written once for every contender.
 
@@ -403,6 +497,7 @@ fn yield_many<C: Contender + 'static>(threads: usize) -> Iteration {
                     done_tx.send(()).unwrap();
                 });
             }
+            contender.run_spawned();
             for _ in 0..YIELDERS {
                 done_rx.recv().unwrap();
             }
@@ -467,11 +562,21 @@ struct Workload {
     name: &'static str,
     /// `[gmp, tokio, async-executor]`, each given the thread count.
     setups: [fn(usize) -> Iteration; 3],
+    /// The one-thread floor, run with 1 thread only; `None` where one thread cannot run the
+    /// workload (the busy goroutines of `spawn_many_remote_busy` never yield the thread).
+    floor: Option<fn(usize) -> Iteration>,
 }
 
 macro_rules! workload {
     ($name:ident) => {
-        Workload { name: stringify!($name), setups: [$name::<Gmp>, $name::<Tokio>, $name::<AsyncExecutor>] }
+        workload!($name, Some($name::<Floor>))
+    };
+    ($name:ident, $floor:expr) => {
+        Workload {
+            name: stringify!($name),
+            setups: [$name::<Gmp>, $name::<Tokio>, $name::<AsyncExecutor>],
+            floor: $floor,
+        }
     };
 }
 
@@ -479,42 +584,53 @@ fn workloads() -> [Workload; 6] {
     [
         workload!(spawn_many_local),
         workload!(spawn_many_remote_idle),
-        workload!(spawn_many_remote_busy),
+        workload!(spawn_many_remote_busy, None),
         workload!(yield_many),
         workload!(ping_pong),
         workload!(chained_spawn),
     ]
 }
 
-const CONTENDERS: [&str; 3] = [Gmp::NAME, Tokio::NAME, AsyncExecutor::NAME];
+const CONTENDERS: [&str; 4] = [Gmp::NAME, Tokio::NAME, AsyncExecutor::NAME, Floor::NAME];
+
+impl Workload {
+    /// The set-ups to run with `threads` threads, in `CONTENDERS` order: the three executors,
+    /// and the floor too at 1 thread.
+    fn setups_for(&self, threads: usize) -> Vec<fn(usize) -> Iteration> {
+        let floor = self.floor.filter(|_| threads == 1);
+        self.setups.iter().copied().chain(floor).collect()
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Interleaved mode: `cargo bench --bench scheduler -- --interleaved [ROUNDS] [WORKLOAD...]`.
 
-/// For each workload and thread count, starts all three contenders, then runs `rounds`
-/// rounds of one iteration each, the three in a rotating order, and reports the medians and
-/// the ratios of medians. Interleaving puts the three under the same machine load, which on
+/// For each workload and thread count, starts all the contenders, then runs `rounds`
+/// rounds of one iteration each, the contenders in a rotating order, and reports the medians
+/// and the ratios of medians. Interleaving puts them under the same machine load, which on
 /// a shared machine matters more than anything else; criterion (the default mode) runs one
 /// contender's samples after the other's.
 fn interleaved(rounds: usize, filter: &[String]) {
     let out_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-results");
     std::fs::create_dir_all(&out_dir).expect("target/bench-results");
     let mut csv = String::from("workload,threads,executor,median_ns,min_ns,max_ns,rounds\n");
-    println!("| workload | threads | gmp | tokio | async-executor | gmp ÷ tokio | gmp ÷ async-executor |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| workload | threads | gmp | tokio | async-executor | gmp ÷ tokio | gmp ÷ async-executor | floor | gmp ÷ floor |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for workload in workloads() {
         if !filter.is_empty() && !filter.iter().any(|f| workload.name.contains(f.as_str())) {
             continue;
         }
         for threads in THREAD_COUNTS {
-            let mut iterations: Vec<Iteration> = workload.setups.iter().map(|setup| setup(threads)).collect();
+            let mut iterations: Vec<Iteration> =
+                workload.setups_for(threads).iter().map(|setup| setup(threads)).collect();
+            let n = iterations.len();
             for iteration in &mut iterations {
                 iteration(); // warm-up: thread start, allocator caches
             }
-            let mut samples: [Vec<Duration>; 3] = Default::default();
+            let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); n];
             for round in 0..rounds {
-                for k in 0..3 {
-                    let which = (round + k) % 3;
+                for k in 0..n {
+                    let which = (round + k) % n;
                     samples[which].push(iterations[which]());
                 }
             }
@@ -536,8 +652,12 @@ fn interleaved(rounds: usize, filter: &[String]) {
                     s[s.len() - 1].as_nanos()
                 ));
             }
+            let (floor, floor_ratio) = match medians.get(3) {
+                Some(&floor) => (format_ns(floor), format!("{:.2}", medians[0] / floor)),
+                None => ("-".to_string(), "-".to_string()),
+            };
             println!(
-                "| {} | {threads} | {} | {} | {} | {:.2} | {:.2} |",
+                "| {} | {threads} | {} | {} | {} | {:.2} | {:.2} | {floor} | {floor_ratio} |",
                 workload.name,
                 format_ns(medians[0]),
                 format_ns(medians[1]),
@@ -566,7 +686,7 @@ fn criterion_groups(c: &mut Criterion) {
     for workload in workloads() {
         let mut group: BenchmarkGroup<'_, WallTime> = c.benchmark_group(workload.name);
         for threads in THREAD_COUNTS {
-            for (k, setup) in workload.setups.iter().enumerate() {
+            for (k, setup) in workload.setups_for(threads).iter().enumerate() {
                 let mut iteration = setup(threads);
                 group.bench_function(BenchmarkId::new(CONTENDERS[k], threads), |b| {
                     b.iter_custom(|iters| (0..iters).map(|_| iteration()).sum())
@@ -584,9 +704,12 @@ fn main() {
         let [_, executor, name, threads, iterations] = &args[..] else {
             panic!("usage: --profile EXECUTOR WORKLOAD THREADS ITERATIONS");
         };
-        let k = CONTENDERS.iter().position(|c| c == executor).expect("executor: gmp, tokio or async-executor");
+        let k = CONTENDERS.iter().position(|c| c == executor).expect("executor: gmp, tokio, async-executor or floor");
         let workload = workloads().into_iter().find(|w| w.name == name.as_str()).expect("workload name");
-        let mut iteration = workload.setups[k](threads.parse().expect("threads"));
+        let threads = threads.parse().expect("threads");
+        let setup =
+            *workload.setups_for(threads).get(k).expect("the floor runs 1 thread, and not spawn_many_remote_busy");
+        let mut iteration = setup(threads);
         let total: Duration = (0..iterations.parse::<usize>().expect("iterations")).map(|_| iteration()).sum();
         println!("{executor} {name}/{threads}: {total:?} in all");
         return;

@@ -66,6 +66,9 @@ for other in ("tokio", "async-executor"):
         r, w = max(ratios)
         parts.append(f"{r:.2f} ({w})")
     print(f"Worst gmp ÷ {other} at {' / '.join(str(n) for n in threads)} threads: {' / '.join(parts)}  ")
+floor = sorted((med[(w, 1, "gmp")] / v, w) for (w, t, e), v in med.items() if e == "floor")
+if floor:
+    print("gmp/1 ÷ one-thread floor: " + ", ".join(f"{w} {r:.2f}" for r, w in floor) + "  ")
 PY
 
 log "scale"

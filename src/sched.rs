@@ -263,13 +263,7 @@ impl<T: QueueItem> Scheduler<T> {
                 return;
             }
             if !self.global.is_empty() {
-                // A yield is a turn for everyone: with goroutines waiting globally (outside
-                // spawns), the yielder queues behind them, as Go's `Gosched` does, and the P
-                // takes in a fair batch of them, so a P kept busy by goroutines that yield
-                // to each other runs outside work at the rate they yield.
-                self.global.push(item);
-                metrics.readied_in_ring(None, queue);
-                self.take_global_batch(&self.processors[p]);
+                self.yielded_behind_global(p, item);
                 return;
             }
             let position = queue.push_back_or_overflow_one(item, &self.global);
@@ -292,6 +286,20 @@ impl<T: QueueItem> Scheduler<T> {
         let processor = &self.processors[p];
         let position = processor.queue.push_back_at(item, &self.global);
         processor.metrics.readied_in_ring(position, &processor.queue);
+    }
+
+    /// A yield while goroutines wait globally (outside spawns, preempted goroutines) is a
+    /// turn for everyone, as Go's `Gosched`: the yielder goes to the global queue's tail,
+    /// behind all of them, and the P takes a fair batch from its head. Queued in the ring
+    /// instead, a yielder would come round again after at most a ring's worth of the global
+    /// work, so a P kept busy by goroutines that yield took in outside spawns a few hundred
+    /// per round of the busy ones (`spawn_many_remote_busy`). Like any yield it wakes no
+    /// one: the yielder is not lost, since this P, which is running, reaches the global
+    /// queue again once its ring is empty (or on its next 61st tick).
+    #[cold]
+    fn yielded_behind_global(&self, p: ProcessorId, item: T) {
+        self.global.push(item);
+        self.take_global_batch(&self.processors[p]);
     }
 
     #[cold]

@@ -118,6 +118,44 @@ fn a_local_yielder_does_not_starve_a_goroutine_spawned_from_outside() {
 }
 
 #[test]
+fn a_yield_lets_every_goroutine_waiting_outside_run_before_the_yielder_runs_again() {
+    // A yield is a turn for everyone (Go's Gosched): with outside spawns waiting in the global
+    // queue, the yielder goes behind all of them, not behind the one batch its P takes in.
+    const OUTSIDE: usize = 500;
+    let rt = one_processor();
+    let handle = rt.handle().clone();
+    let spawned = Arc::new(AtomicBool::new(false));
+    let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let ran_before_resuming = within(Duration::from_secs(30), "the yielder to run again", || {
+        rt.block_on(async {
+            let yielder = gmp::spawn({
+                let (spawned, ran) = (spawned.clone(), ran.clone());
+                async move {
+                    // Hold the P until every outside goroutine is queued globally.
+                    while !spawned.load(Ordering::Acquire) {
+                        std::hint::spin_loop();
+                    }
+                    gmp::yield_now().await;
+                    ran.load(Ordering::Acquire)
+                }
+            });
+            let (spawned, ran) = (spawned.clone(), ran.clone());
+            let spawner = thread::spawn(move || {
+                for _ in 0..OUTSIDE {
+                    let ran = ran.clone();
+                    drop(handle.spawn(async move { ran.fetch_add(1, Ordering::AcqRel) }));
+                }
+                spawned.store(true, Ordering::Release);
+            });
+            let ran_before_resuming = yielder.await.unwrap();
+            spawner.join().unwrap();
+            ran_before_resuming
+        })
+    });
+    assert_eq!(ran_before_resuming, OUTSIDE, "the yielder came round again before the goroutines waiting outside ran");
+}
+
+#[test]
 fn two_goroutines_ping_ponging_through_runnext_do_not_starve_a_third() {
     // A and B wake each other forever; every wake puts the partner in runnext. Unless runnext
     // hand-offs share one time slice, the goroutine waiting in the ring never runs again.
