@@ -7,7 +7,7 @@
 # What it runs, gmp beside tokio (same thread count) in one process or back to back:
 #   scheduler  cargo bench --bench scheduler -- --interleaved ROUNDS       (tokio's six workloads)
 #   scale      cargo bench --bench scale [-- --quick]                      (spawn, parked, maxprocs)
-#   echo       examples/echo{,_tokio} loaded by examples/echo_load at 50, 500, 2000 connections
+#   echo       examples/echo{,_tokio,_mio} loaded by examples/echo_load at 50, 500, 2000 connections
 #   handoff    cargo run --release --example tour                          (blocked thread -> next)
 #   memory     benches/scale.rs (parked goroutines), examples/sleep_memory (pending sleeps)
 #   channels   cargo bench --bench chan
@@ -44,7 +44,7 @@ log() { echo "bench_all: $*" >&2; }
 } >> "$out"
 
 log "building"
-cargo build --release --example echo --example echo_tokio --example echo_load --example tour \
+cargo build --release --example echo --example echo_tokio --example echo_mio --example echo_load --example tour \
   --example sleep_memory --example fs_bench >&2
 cargo bench --no-run --bench scheduler --bench scale --bench chan >&2
 bin=target/release/examples
@@ -77,8 +77,8 @@ command_line cargo bench --bench scale -- "${SCALE_ARGS[@]}"
 cargo bench --bench scale -- "${SCALE_ARGS[@]}" 2>/dev/null | grep -v '^\s*$' | sed 's/^\([^|].*\)$/\n\1\n/' >> "$out"
 
 log "echo"
-section "TCP echo, 64 B closed loop, GMP_MAXPROCS=$GMP_MAXPROCS (tokio: as many workers), medians of $ECHO_ROUNDS"
-command_line "examples/echo (gmp) and examples/echo_tokio, load: examples/echo_load ADDR CONNS 64 $ECHO_SECONDS"
+section "TCP echo, 64 B closed loop, GMP_MAXPROCS=$GMP_MAXPROCS (tokio: as many workers, mio: as many epoll threads), medians of $ECHO_ROUNDS"
+command_line "examples/echo (gmp), examples/echo_tokio and examples/echo_mio (plain mio, one epoll loop per thread), load: examples/echo_load ADDR CONNS 64 $ECHO_SECONDS"
 work=$(mktemp -d)
 server_pid=
 stop_server() { if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=; fi; }
@@ -100,15 +100,15 @@ field() { sed -n "s/.*$1=\([0-9]*\).*/\1/p" "$2"; }
 median_of() { sort -g | awk '{ v[NR]=$1 } END { print v[int((NR+1)/2)] }'; }
 for conns in 50 500 2000; do
   for round in $(seq "$ECHO_ROUNDS"); do
-    for side in gmp tokio; do
-      server=$bin/echo; [ $side = tokio ] && server=$bin/echo_tokio
+    for side in gmp tokio mio; do
+      server=$bin/echo; [ $side != gmp ] && server=$bin/echo_$side
       start_server "$work/server.log" "$server" 127.0.0.1:0
       timeout $((ECHO_SECONDS + 60)) "$bin/echo_load" "127.0.0.1:$port" "$conns" 64 "$ECHO_SECONDS" > "$work/load.out"
       stop_server
       for f in round_trips_per_sec p99_us max_us; do field $f "$work/load.out" >> "$work/${side}_${conns}_$f"; done
     done
   done
-  for side in gmp tokio; do
+  for side in gmp tokio mio; do
     printf '%s,%s,%s,%s,%s\n' "$conns" "$side" \
       "$(median_of < "$work/${side}_${conns}_round_trips_per_sec")" \
       "$(median_of < "$work/${side}_${conns}_p99_us")" "$(median_of < "$work/${side}_${conns}_max_us")" >> "$results/echo.csv"
@@ -118,12 +118,13 @@ python3 - "$results/echo.csv" >> "$out" <<'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 by = {(r["connections"], r["executor"]): r for r in rows}
-print("| connections | gmp round trips/s | tokio | gmp ÷ tokio | gmp p99 µs | tokio p99 µs | gmp max µs | tokio max µs |")
-print("|---|---|---|---|---|---|---|---|")
+print("| connections | gmp round trips/s | tokio | mio | gmp ÷ tokio | gmp ÷ mio | gmp p99 µs | tokio p99 µs | mio p99 µs | gmp max µs | tokio max µs | mio max µs |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for c in sorted({r["connections"] for r in rows}, key=int):
-    g, t = by[(c, "gmp")], by[(c, "tokio")]
-    ratio = float(g["round_trips_per_sec"]) / float(t["round_trips_per_sec"])
-    print(f"| {c} | {g['round_trips_per_sec']} | {t['round_trips_per_sec']} | {ratio:.2f} | {g['p99_us']} | {t['p99_us']} | {g['max_us']} | {t['max_us']} |")
+    g, t, m = by[(c, "gmp")], by[(c, "tokio")], by[(c, "mio")]
+    rps = lambda r: float(r["round_trips_per_sec"])
+    print(f"| {c} | {g['round_trips_per_sec']} | {t['round_trips_per_sec']} | {m['round_trips_per_sec']} | {rps(g) / rps(t):.2f} | {rps(g) / rps(m):.2f} "
+          f"| {g['p99_us']} | {t['p99_us']} | {m['p99_us']} | {g['max_us']} | {t['max_us']} | {m['max_us']} |")
 PY
 
 log "handoff and memory"

@@ -5,7 +5,8 @@
 #   - RESP: examples/kv_server.rs on gmp and on tokio (the same connection code),
 #     `redis-benchmark -c50 -P16 -q -t set,get`;
 #   - TCP echo: examples/echo.rs and echo_tokio.rs, 50 connections of 64-byte round trips
-#     (examples/echo_load.rs, one epoll thread, no executor).
+#     (examples/echo_load.rs, one epoll thread, no executor), and examples/echo_mio.rs (plain
+#     mio, one epoll loop per thread: the floor; its column is filled on the echo rows only).
 # Each server gets GMP_MAXPROCS=2 (tokio: 2 workers); client and server share the machine.
 # Every measurement is taken 3 times, gmp and tokio interleaved; the table shows the medians.
 #
@@ -27,7 +28,7 @@ done
 
 cargo build --release --features hyper,tokio-io \
   --example http_server --example http_server_tokio --example kv_server \
-  --example echo --example echo_tokio --example echo_load >&2
+  --example echo --example echo_tokio --example echo_mio --example echo_load >&2
 bin=target/release/examples
 work=$(mktemp -d)
 server_pid=
@@ -88,30 +89,33 @@ for round in $(seq "$ROUNDS"); do
   run_redis tokio "$bin/kv_server" 127.0.0.1:0 tokio
   run_echo gmp "$bin/echo" 127.0.0.1:0
   run_echo tokio "$bin/echo_tokio" 127.0.0.1:0
+  run_echo mio "$bin/echo_mio" 127.0.0.1:0
 done
 
 median() { sort -g "$work/$1" | awk '{ v[NR]=$1 } END { print v[int((NR+1)/2)] }'; }
 all() { paste -sd' ' "$work/$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a/b }'; }
 
-row() { # label unit gmp_file tokio_file
-  local g t; g=$(median "$3"); t=$(median "$4")
-  printf '| %s | %s | %s | %s× |\n' "$1 ($2)" "$g" "$t" "$(ratio "$g" "$t")"
+row() { # label unit gmp_file tokio_file [mio_file]
+  local g t m=- vs_mio=-; g=$(median "$3"); t=$(median "$4")
+  if [ $# -ge 5 ]; then m=$(median "$5"); vs_mio="$(ratio "$g" "$m")×"; fi
+  printf '| %s | %s | %s | %s× | %s | %s |\n' "$1 ($2)" "$g" "$t" "$(ratio "$g" "$t")" "$m" "$vs_mio"
 }
 
 echo
 echo "Medians of $ROUNDS, GMP_MAXPROCS=$GMP_MAXPROCS, $(nproc) CPUs, $(date -u +%Y-%m-%d)"
 echo
-echo "| workload | gmp | tokio | gmp ÷ tokio |"
-echo "|---|---|---|---|"
+echo "| workload | gmp | tokio | gmp ÷ tokio | mio | gmp ÷ mio |"
+echo "|---|---|---|---|---|---|"
 row "HTTP axum, wrk -t2 -c50, req/s" "higher is better" http_gmp_rps http_tokio_rps
 row "HTTP axum, wrk p99" "ms, lower is better" http_gmp_p99 http_tokio_p99
 row "RESP SET, redis-benchmark -c50 -P16, req/s" "higher is better" redis_gmp_set redis_tokio_set
 row "RESP GET, redis-benchmark -c50 -P16, req/s" "higher is better" redis_gmp_get redis_tokio_get
-row "TCP echo 64 B x 50 conns, round trips/s" "higher is better" echo_gmp_rps echo_tokio_rps
-row "TCP echo p99" "µs, lower is better" echo_gmp_p99 echo_tokio_p99
+row "TCP echo 64 B x 50 conns, round trips/s" "higher is better" echo_gmp_rps echo_tokio_rps echo_mio_rps
+row "TCP echo p99" "µs, lower is better" echo_gmp_p99 echo_tokio_p99 echo_mio_p99
 echo
-echo "Every run (gmp | tokio):"
+echo "Every run (gmp | tokio | mio, echo only):"
 for m in http_%s_rps http_%s_p99 redis_%s_set redis_%s_get echo_%s_rps echo_%s_p99; do
-  printf '  %-14s %s | %s\n' "$(printf "$m" x)" "$(all "$(printf "$m" gmp)")" "$(all "$(printf "$m" tokio)")"
+  mio_runs=; [ -f "$work/$(printf "$m" mio)" ] && mio_runs=" | $(all "$(printf "$m" mio)")"
+  printf '  %-14s %s | %s%s\n' "$(printf "$m" x)" "$(all "$(printf "$m" gmp)")" "$(all "$(printf "$m" tokio)")" "$mio_runs"
 done

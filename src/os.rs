@@ -6,7 +6,8 @@
 //! Each helper is best effort: it answers from Linux's `/proc` and falls back to a neutral
 //! answer elsewhere (thread id 0, "not blocked", slack unchanged), so callers never branch on
 //! the platform. sysmon is their main user: it reads a P's owner thread state to tell a poll
-//! blocked in a system call from one computing, and lowers its own timer slack so its 20 µs
+//! blocked in a system call from one computing (keeping the `/proc` files open, see
+//! [`thread_is_blocked`]), and lowers its own timer slack so its 20 µs
 //! tick is not rounded up to 70 µs.
 
 use std::thread;
@@ -33,16 +34,68 @@ pub(crate) fn current_thread_id() -> u32 {
 
 /// True if thread `thread_id` of this process sleeps in the kernel (state S or D): a poll
 /// blocked in a system call rather than computing.
+///
+/// The calling thread keeps each thread's `stat` file open and re-reads it with `pread`: the
+/// open and close (a walk of `/proc/self/task/<tid>`) were most of a read's cost, and sysmon
+/// reads the same few threads (the Ms holding Ps) again and again. A file whose thread has
+/// exited reads as an error; then it is opened again, in case the id now names a new thread.
 pub(crate) fn thread_is_blocked(thread_id: u32) -> bool {
     if thread_id == 0 {
         return false;
     }
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{thread_id}/stat")) else {
+    let mut buffer = [0u8; 512];
+    let Some(length) = STAT_FILES.with(|files| files.borrow_mut().read(thread_id, &mut buffer)) else {
         return false;
     };
-    // "tid (comm) S ...": the state follows the last ')'.
-    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
-    matches!(state, Some('S' | 'D'))
+    stat_says_blocked(&buffer[..length])
+}
+
+/// "tid (comm) S ...": the state follows the last ')' (a name may hold one too).
+fn stat_says_blocked(stat: &[u8]) -> bool {
+    let Some(close) = stat.iter().rposition(|&b| b == b')') else { return false };
+    let state = stat[close + 1..].iter().find(|b| !b.is_ascii_whitespace());
+    matches!(state, Some(b'S' | b'D'))
+}
+
+/// Open `stat` files of threads, oldest first.
+struct StatFiles {
+    files: Vec<(u32, std::fs::File)>,
+}
+
+/// Threads whose `stat` files stay open at once (the Ms holding Ps; more are reopened).
+const OPEN_STAT_FILES: usize = 16;
+
+thread_local! {
+    static STAT_FILES: std::cell::RefCell<StatFiles> = const { std::cell::RefCell::new(StatFiles { files: Vec::new() }) };
+}
+
+impl StatFiles {
+    /// Reads thread `thread_id`'s `stat` into `buffer`; the length read, or None.
+    #[cfg(not(unix))]
+    fn read(&mut self, _thread_id: u32, _buffer: &mut [u8]) -> Option<usize> {
+        None
+    }
+
+    /// Reads thread `thread_id`'s `stat` into `buffer`; the length read, or None.
+    #[cfg(unix)]
+    fn read(&mut self, thread_id: u32, buffer: &mut [u8]) -> Option<usize> {
+        use std::os::unix::fs::FileExt;
+        if let Some(at) = self.files.iter().position(|(id, _)| *id == thread_id) {
+            match self.files[at].1.read_at(buffer, 0) {
+                Ok(length) if length > 0 => return Some(length),
+                _ => {
+                    self.files.remove(at); // the thread exited: maybe the id is reused
+                }
+            }
+        }
+        let file = std::fs::File::open(format!("/proc/self/task/{thread_id}/stat")).ok()?;
+        let length = file.read_at(buffer, 0).ok().filter(|&length| length > 0)?;
+        if self.files.len() == OPEN_STAT_FILES {
+            self.files.remove(0);
+        }
+        self.files.push((thread_id, file));
+        Some(length)
+    }
 }
 
 #[cfg(test)]
@@ -64,7 +117,10 @@ mod tests {
         }
         thread::sleep(Duration::from_millis(50));
         assert!(thread_is_blocked(id));
+        assert!(thread_is_blocked(id), "a second read, from the file kept open, agrees");
         sleeper.join().unwrap();
         assert!(!thread_is_blocked(current_thread_id()));
+        // The sleeper has exited: its open file reads as an error, and it is not blocked.
+        assert!(!thread_is_blocked(id));
     }
 }
