@@ -85,6 +85,7 @@ stop_server() { if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || 
 trap 'stop_server; rm -rf "$work"' EXIT
 start_server() { # log cmd...
   local log=$1; shift
+  : > "$log"  # emptied here, not in the child: a stale "listening on" must not be read
   "$@" > "$log" 2>&1 &
   server_pid=$!
   for _ in $(seq 100); do

@@ -38,6 +38,7 @@ trap 'stop_server; rm -rf "$work"' EXIT
 # start_server LOG CMD...: starts a server on a free port and sets $port once it listens.
 start_server() {
   local log=$1; shift
+  : > "$log"  # emptied here, not in the child: a stale "listening on" must not be read
   "$@" > "$log" 2>&1 &
   server_pid=$!
   for _ in $(seq 100); do

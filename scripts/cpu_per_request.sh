@@ -36,6 +36,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)
 
 run() { # name binary extra-args...
   local name=$1 binary=$2; shift 2
+  : > "$work/$name.log"  # emptied here, not in the child: last round's port must not be read
   GMP_SYSMON_COUNTS=1000 "$binary" 127.0.0.1:0 "$@" > "$work/$name.log" 2>&1 &
   server_pid=$!
   local port=
