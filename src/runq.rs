@@ -182,11 +182,10 @@ impl<T: QueueItem> LocalQueue<T> {
         let tail = self.tail.load(Relaxed);
         loop {
             let (steal, real) = unpack(self.head.load(Acquire));
-            if tail.wrapping_sub(steal) < LOCAL_QUEUE_CAPACITY as u32 {
-                self.write_slot(tail, item);
-                self.tail.store(tail.wrapping_add(1), Release);
-                return Some(tail);
-            }
+            item = match self.push_if_room(tail, steal, item) {
+                Ok(position) => return Some(position),
+                Err(item) => item,
+            };
             if steal != real {
                 // A thief is copying out and will free slots soon; don't wait for it.
                 overflow.push(item);
@@ -208,13 +207,26 @@ impl<T: QueueItem> LocalQueue<T> {
         // Only the owner stores `tail`, so a relaxed load sees its own latest store.
         let tail = self.tail.load(Relaxed);
         let (steal, _) = unpack(self.head.load(Acquire));
-        if tail.wrapping_sub(steal) < LOCAL_QUEUE_CAPACITY as u32 {
-            self.write_slot(tail, item);
-            self.tail.store(tail.wrapping_add(1), Release);
-            return Some(tail);
+        match self.push_if_room(tail, steal, item) {
+            Ok(position) => Some(position),
+            Err(item) => {
+                overflow.push(item);
+                None
+            }
         }
-        overflow.push(item);
-        None
+    }
+
+    /// Owner only: writes `item` at `tail` and publishes it if the ring has room, counting
+    /// the slots from `steal` on (a thief may still be copying out of those); else gives
+    /// `item` back. The one fast path of both pushes.
+    #[inline(always)]
+    fn push_if_room(&self, tail: u32, steal: u32, item: T) -> Result<u32, T> {
+        if tail.wrapping_sub(steal) >= LOCAL_QUEUE_CAPACITY as u32 {
+            return Err(item);
+        }
+        self.write_slot(tail, item);
+        self.tail.store(tail.wrapping_add(1), Release);
+        Ok(tail)
     }
 
     /// Owner only: moves `HALF` items from the head plus `item` to `overflow`. Fails (giving

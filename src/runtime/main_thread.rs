@@ -113,9 +113,10 @@ pub(crate) fn run_on_m0<F: Future>(shared: &Arc<Shared>, future: F, listing: Lis
     // the metadata, declared first, outlives. An unlisted future is never registered; its
     // `GoroutineFuture` then finds no entry to remove when it is dropped, and it takes no
     // goroutine id: it is id 0, like Go's g0, the scheduler's own.
-    let id = if listing == Listing::AsMainGoroutine { context.next_goroutine_id() } else { 0 };
+    let listed = listing == Listing::AsMainGoroutine;
+    let id = if listed { context.next_goroutine_id() } else { 0 };
     let main = Metadata::new(Goroutine::new(id, Location::caller(), shared.coarse_now()), shared);
-    if listing == Listing::AsMainGoroutine {
+    if listed {
         shared.registry.insert_pointed(&main, waker.clone(), context.machine.processor());
     }
     let mut future = pin!(GoroutineFuture::new(console::instrument(future, console::Kind::Main, &main), &main));
