@@ -19,6 +19,17 @@ pub fn fair_share(len: usize, maxprocs: usize) -> usize {
     (len / maxprocs.max(1) + 1).min(GLOBAL_BATCH_LIMIT)
 }
 
+/// What one take from the global queue moved: the item to run now (if the caller asked for
+/// one) and how many items left the queue in all, counting it. The count is exact even when
+/// thieves steal from the ring while the batch is pushed.
+#[derive(Debug)]
+pub struct Taken<T> {
+    /// The item to run now; `None` if the caller did not ask for one or the queue was empty.
+    pub first: Option<T>,
+    /// Items that left the global queue, `first` included.
+    pub count: usize,
+}
+
 /// The runtime-wide queue of runnable goroutines.
 pub struct GlobalQueue<T> {
     queue: ConcurrentQueue<T>,
@@ -62,7 +73,7 @@ impl<T: QueueItem> GlobalQueue<T> {
     /// Takes a batch for a P whose local queue is empty: its [`fair_share`], never more than
     /// half a ring. Returns the first to run now and puts the rest in `local`.
     /// `local` must be owned by the caller.
-    pub fn pop_batch_into(&self, local: &LocalQueue<T>, maxprocs: usize) -> Option<T> {
+    pub fn pop_batch_into(&self, local: &LocalQueue<T>, maxprocs: usize) -> Taken<T> {
         self.take_into(local, true, |len| fair_share(len, maxprocs).min(LOCAL_QUEUE_CAPACITY / 2))
     }
 }
@@ -70,17 +81,24 @@ impl<T: QueueItem> GlobalQueue<T> {
 impl<T: QueueItem> GlobalQueue<T> {
     /// Owner of `local`: takes up to `wanted(len)` items (capped at `GLOBAL_BATCH_LIMIT`) and
     /// pushes them to `local`'s tail in order — all but the first if `run_first`, which is
-    /// then returned. `None` if nothing was returned. `local` must have room for the batch.
-    pub fn take_into(&self, local: &LocalQueue<T>, run_first: bool, wanted: impl FnOnce(usize) -> usize) -> Option<T> {
+    /// then returned. `local` must have room for the batch.
+    pub fn take_into(&self, local: &LocalQueue<T>, run_first: bool, wanted: impl FnOnce(usize) -> usize) -> Taken<T> {
         let wanted = wanted(self.len()).min(GLOBAL_BATCH_LIMIT);
-        let first = if run_first { Some(self.pop()?) } else { None };
-        for _ in usize::from(first.is_some())..wanted {
+        let mut taken = Taken { first: None, count: 0 };
+        if run_first {
+            match self.pop() {
+                Some(item) => taken = Taken { first: Some(item), count: 1 },
+                None => return taken,
+            }
+        }
+        while taken.count < wanted {
             match self.pop() {
                 Some(item) => local.push_back(item, self),
                 None => break,
             }
+            taken.count += 1;
         }
-        first
+        taken
     }
 }
 

@@ -119,7 +119,7 @@ loom::only_under_loom! {
     /// What loom models need of gmp's internals; built only under `--cfg loom`.
     #[doc(hidden)]
     pub mod loom_exports {
-        pub use crate::global_queue::{GlobalQueue, GLOBAL_BATCH_LIMIT};
+        pub use crate::global_queue::{GlobalQueue, Taken, GLOBAL_BATCH_LIMIT};
         pub use crate::netpoll::gate::{GateOutcome, WaitGate};
         pub use crate::processor::{Processor, ProcessorStatus};
         pub use crate::runq::{LocalQueue, Overflow, QueueItem, LOCAL_QUEUE_CAPACITY};

@@ -389,21 +389,17 @@ impl<T: QueueItem> Scheduler<T> {
     /// busy with goroutines that yield to each other.
     #[cold]
     fn global_fair_share(&self, processor: &Processor<T>) -> Option<T> {
-        let before = processor.queue.len();
-        let first = self.global.take_into(&processor.queue, true, |len| self.fair_share(processor, len) + 1);
-        // Thieves may take from the ring meanwhile: the count is a close lower bound.
-        let taken = processor.queue.len().saturating_sub(before) + usize::from(first.is_some());
-        processor.metrics.global_queue_takes.add(taken as u64);
-        first
+        let taken = self.global.take_into(&processor.queue, true, |len| self.fair_share(processor, len) + 1);
+        processor.metrics.global_queue_takes.add(taken.count as u64);
+        taken.first
     }
 
     /// Owner of `processor`: moves a fair share of the global queue to its ring's tail (one
     /// lock hold).
     #[cold]
     fn take_global_batch(&self, processor: &Processor<T>) {
-        let before = processor.queue.len();
-        let _ = self.global.take_into(&processor.queue, false, |len| self.fair_share(processor, len));
-        processor.metrics.global_queue_takes.add(processor.queue.len().saturating_sub(before) as u64);
+        let taken = self.global.take_into(&processor.queue, false, |len| self.fair_share(processor, len));
+        processor.metrics.global_queue_takes.add(taken.count as u64);
     }
 
     /// The global queue's [`fair_share`](crate::global_queue::fair_share), never more than
@@ -419,11 +415,9 @@ impl<T: QueueItem> Scheduler<T> {
         if self.global.is_empty() {
             return None;
         }
-        let before = processor.queue.len();
-        let first = self.global.pop_batch_into(&processor.queue, self.maxprocs)?;
-        let taken = 1 + processor.queue.len().saturating_sub(before);
-        processor.metrics.global_queue_takes.add(taken as u64);
-        Some(first)
+        let taken = self.global.pop_batch_into(&processor.queue, self.maxprocs);
+        processor.metrics.global_queue_takes.add(taken.count as u64);
+        taken.first
     }
 
     /// runnext, then the ring. A goroutine from runnext inherits the running time slice (Go's

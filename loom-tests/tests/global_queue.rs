@@ -21,12 +21,15 @@ fn spawn_producer(global: &Arc<GlobalQueue<Item>>, ids: std::ops::Range<u32>) ->
 
 /// One batch take: the item to run now, then what went to the ring, oldest first.
 fn take_batch(global: &GlobalQueue<Item>, local: &LocalQueue<Item>, maxprocs: usize) -> Vec<u32> {
-    let Some(first) = global.pop_batch_into(local, maxprocs) else {
+    let taken = global.pop_batch_into(local, maxprocs);
+    let Some(first) = taken.first else {
+        assert_eq!(taken.count, 0, "an empty take counts nothing");
         assert!(local.is_empty(), "an empty take must leave the ring alone");
         return Vec::new();
     };
     let mut batch = vec![first.0];
     batch.extend(pop_all(local));
+    assert_eq!(taken.count, batch.len(), "the count is what left the queue: {batch:?}");
     assert!(batch.len() <= GLOBAL_BATCH_LIMIT, "a batch is at most {GLOBAL_BATCH_LIMIT}: {batch:?}");
     batch
 }
