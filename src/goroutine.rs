@@ -357,8 +357,13 @@ pub(crate) trait TaskMetadata: Sync {
     fn goroutine(&self) -> &Goroutine;
     /// The coarse clock (ms) of the goroutine's runtime, for `set_state_since`.
     fn coarse_now(&self) -> u32;
-    /// The goroutine's future has been dropped: it leaves its runtime's registry.
-    fn future_dropped(&self);
+    /// The goroutine is about to park for the first time (its future returned `Pending`):
+    /// takes a reference to its task through `waker` (the poll's own) if its registry entry
+    /// needs one to keep it alive. True if it took one.
+    fn parking_first_time(&self, waker: &std::task::Waker) -> bool;
+    /// The goroutine's future has been dropped: it leaves its runtime's registry, giving back
+    /// the reference it took when it first parked, if it did (`counted`).
+    fn future_dropped(&self, counted: bool);
 }
 
 /// The future inside every goroutine's task: the user's future plus the bookkeeping that
@@ -370,34 +375,64 @@ pub(crate) trait TaskMetadata: Sync {
 /// with its handle unresolved.
 pub(crate) struct GoroutineFuture<F, M: TaskMetadata> {
     future: ManuallyDrop<F>,
-    /// The metadata, with its lowest address bit set once `future` has been dropped (the
-    /// metadata holds a `Goroutine`, so it is 8-aligned; a separate flag would cost a word
-    /// per goroutine in padding).
+    /// The metadata, with two tag bits in its low address bits (the metadata holds a
+    /// `Goroutine`, so it is 8-aligned; separate flags would cost a word per goroutine in
+    /// padding): `FUTURE_DROPPED` and `PARKED`.
     goroutine: *const M,
 }
 
-/// The tag bit of `GoroutineFuture::goroutine`.
+/// A tag bit of `GoroutineFuture::goroutine`: `future` has been dropped.
 const FUTURE_DROPPED: usize = 1;
-const _: () = assert!(std::mem::align_of::<Goroutine>() > FUTURE_DROPPED, "the tag bit needs an aligned pointer");
+/// A tag bit of `GoroutineFuture::goroutine`: the goroutine has parked at least once, and
+/// took a reference for its registry entry then (`TaskMetadata::parking_first_time`) if it
+/// says `REFERENCED`.
+const PARKED: usize = 2;
+/// A tag bit of `GoroutineFuture::goroutine`: the reference taken when it first parked.
+const REFERENCED: usize = 4;
+const TAGS: usize = FUTURE_DROPPED | PARKED | REFERENCED;
+const _: () = assert!(std::mem::align_of::<Goroutine>() > TAGS, "the tag bits need an aligned pointer");
 
 // SAFETY: the raw pointer is to the task's own `Sync` metadata; `F` decides the rest.
 unsafe impl<F: Send, M: TaskMetadata> Send for GoroutineFuture<F, M> {}
 
 impl<F, M: TaskMetadata> GoroutineFuture<F, M> {
     pub(crate) fn new(future: F, metadata: &M) -> Self {
-        const { assert!(std::mem::align_of::<M>() > FUTURE_DROPPED, "the tag bit needs an aligned pointer") };
+        const { assert!(std::mem::align_of::<M>() > TAGS, "the tag bits need an aligned pointer") };
         Self { future: ManuallyDrop::new(future), goroutine: metadata }
     }
 
-    /// The goroutine's metadata, without the tag bit.
+    /// The goroutine's metadata, without the tag bits.
     fn metadata(&self) -> *const M {
         // Byte offsets rather than `map_addr` (Rust 1.84, past our MSRV) keep the provenance.
-        let tag = self.goroutine as usize & FUTURE_DROPPED;
-        self.goroutine.cast::<u8>().wrapping_sub(tag).cast()
+        let tags = self.goroutine as usize & TAGS;
+        self.goroutine.cast::<u8>().wrapping_sub(tags).cast()
+    }
+
+    fn tagged(&self, tag: usize) -> bool {
+        self.goroutine as usize & tag != 0
+    }
+
+    /// Sets `tag` (not yet set).
+    fn tag(&mut self, tag: usize) {
+        debug_assert!(!self.tagged(tag));
+        self.goroutine = self.goroutine.cast::<u8>().wrapping_add(tag).cast();
     }
 
     fn future_dropped(&self) -> bool {
-        self.goroutine as usize & FUTURE_DROPPED != 0
+        self.tagged(FUTURE_DROPPED)
+    }
+
+    /// The poll returned `Pending`: the first time, the goroutine's registry entry may need a
+    /// reference to keep its task alive while it waits.
+    #[inline]
+    fn parking(&mut self, metadata: &M, waker: &std::task::Waker) {
+        if self.tagged(PARKED) {
+            return;
+        }
+        self.tag(PARKED);
+        if metadata.parking_first_time(waker) {
+            self.tag(REFERENCED);
+        }
     }
 
     /// Drops the user's future in place, once, catching a panic from its destructor.
@@ -405,7 +440,7 @@ impl<F, M: TaskMetadata> GoroutineFuture<F, M> {
         if self.future_dropped() {
             return Ok(());
         }
-        self.goroutine = self.goroutine.cast::<u8>().wrapping_add(FUTURE_DROPPED).cast();
+        self.tag(FUTURE_DROPPED);
         // SAFETY: `future` is dropped exactly once (the tag bit guards it) and never touched
         // afterwards; dropping a pinned value in place is what `Pin` allows.
         catch_unwind(AssertUnwindSafe(|| unsafe { ManuallyDrop::drop(&mut self.future) }))
@@ -423,7 +458,7 @@ impl<F, M: TaskMetadata> Drop for GoroutineFuture<F, M> {
         let metadata = unsafe { &*self.metadata() };
         // Only now does the goroutine leave the registry: until its future is gone, a
         // shutdown sweep must still be able to find it.
-        metadata.future_dropped();
+        metadata.future_dropped(self.tagged(REFERENCED));
     }
 }
 
@@ -455,6 +490,7 @@ impl<F: Future, M: TaskMetadata> Future for GoroutineFuture<F, M> {
         let result = match result {
             Ok(Poll::Pending) => {
                 CURRENT.with(|current| current.set(previous));
+                this.parking(metadata, cx.waker());
                 if g.state() == GoroutineState::Running {
                     g.set_state_since(GoroutineState::Waiting, metadata.coarse_now());
                 }

@@ -3,8 +3,12 @@
 //! # Design
 //!
 //! Every goroutine is registered from spawn until its future is dropped (on completion or
-//! cancellation). An entry is a waker of the goroutine, which keeps the task allocation (and so
-//! the metadata) alive while the entry exists: 8 bytes a goroutine (`compact.rs` packs it). Its metadata is found from
+//! cancellation). An entry is a waker of the goroutine packed in 8 bytes (`compact.rs`) that
+//! holds no reference to the task: spawn and exit pay no reference-count RMWs for it. The
+//! entry is removed under its shard's lock as the future is dropped, which async-task does
+//! before it frees the task, so an entry read under the lock names a live task. A goroutine
+//! that parks takes one reference for its entry then (a goroutine nobody else can wake stays
+//! alive until the shutdown sweep, as in Go), and gives it back when it leaves. Its metadata is found from
 //! the waker's data pointer (the task header) at an offset that is the same for every task, learned
 //! from the first one and checked against each goroutine's own pointer as it is registered; a
 //! goroutine whose waker is not its task's (a `block_on`'s main goroutine) is kept with its
@@ -91,15 +95,16 @@ fn decode(location: u32, shards: usize) -> (usize, u32, bool) {
 /// pointer in the `pointed` list instead.
 static METADATA_OFFSET: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(usize::MAX);
 
-/// The offset of `goroutine` from `waker`'s data pointer.
-fn offset_of(goroutine: *const Goroutine, waker: &Waker) -> usize {
-    (goroutine as usize).wrapping_sub(waker.data() as usize)
-}
-
 /// The metadata of the task whose waker is `waker`, registered as a compact entry.
 fn goroutine_of(waker: &CompactWaker) -> *const Goroutine {
     let offset = METADATA_OFFSET.load(std::sync::atomic::Ordering::Relaxed);
     waker.data().cast::<u8>().wrapping_add(offset).cast()
+}
+
+/// An entry on its way into a shard.
+enum Entry {
+    Compact(CompactWaker),
+    Pointed(Pointed),
 }
 
 /// A goroutine registered with its pointer (the main goroutine of a `block_on`).
@@ -108,14 +113,15 @@ struct Pointed {
     goroutine: *const Goroutine,
 }
 
-// SAFETY: the metadata pointer targets `Sync` data kept alive by the entry's waker.
+// SAFETY: the metadata pointer targets `Sync` data kept alive by the entry's waker (a
+// pointed entry holds a reference).
 unsafe impl Send for Pointed {}
 
 #[derive(Default)]
 struct Shard {
-    /// One waker per goroutine whose metadata lies at `METADATA_OFFSET` from its data pointer
-    /// (8 bytes a goroutine, `compact.rs`: the waker keeps the task, and so the metadata,
-    /// alive).
+    /// One packed waker per goroutine whose metadata lies at `METADATA_OFFSET` from its data
+    /// pointer (8 bytes a goroutine, `compact.rs`; its task is alive while the entry is here,
+    /// module docs).
     slots: Vec<Option<CompactWaker>>,
     free: Vec<u32>,
     /// The rest (rare: main goroutines), with their metadata pointers.
@@ -134,7 +140,9 @@ impl Shard {
 
     /// A clone of every registered goroutine's waker.
     fn wakers(&self) -> impl Iterator<Item = Waker> + '_ {
-        let compact = self.slots.iter().flatten().map(CompactWaker::to_waker);
+        // SAFETY: read under the shard's lock (`&self` is borrowed from its guard): an entry
+        // is removed under it before its task's future is dropped, so its task is alive.
+        let compact = self.slots.iter().flatten().map(|entry| unsafe { entry.to_waker() });
         compact.chain(self.pointed.iter().flatten().map(|p| p.waker.clone()))
     }
 
@@ -154,7 +162,8 @@ impl Shard {
         } else if pointed {
             self.pointed[slot as usize].as_ref().map(|p| p.waker.clone())
         } else {
-            self.slots[slot as usize].as_ref().map(CompactWaker::to_waker)
+            // SAFETY: as in `wakers`: under the lock, the entry's task is alive.
+            self.slots[slot as usize].as_ref().map(|entry| unsafe { entry.to_waker() })
         }
     }
 }
@@ -216,15 +225,40 @@ impl Registry {
         Self { shards: (0..shards).map(|_| Mutex::new(Shard::default())).collect() }
     }
 
-    /// Registers a goroutine in the shard of P `processor` (if given). Returns false if the
-    /// registry is closed (the runtime shut down); the caller must then cancel the goroutine.
-    /// `waker` must keep `goroutine` alive; a task's own waker (`Runnable::waker`) is kept in
-    /// 8 bytes, any other whole with the pointer.
-    pub fn insert_near(&self, goroutine: &Goroutine, waker: Waker, processor: Option<usize>) -> bool {
-        let offset = offset_of(goroutine, &waker);
+    /// Registers the goroutine of a task in the shard of P `processor` (if given). Returns
+    /// false if the registry is closed (the runtime shut down); the caller must then cancel
+    /// the goroutine. `data` is the task's raw pointer (its wakers' data pointer) and
+    /// `task_type` names its task type (the same `TypeId` for every task of one type, and only
+    /// for them); `waker` makes a real waker of it (called only when this thread meets the
+    /// type for the first time, or when the entry cannot be packed). The packed entry holds no
+    /// reference to the task (`compact.rs`): the goroutine must leave with
+    /// [`remove`](Self::remove) before its future is gone, saying whether it took one for the
+    /// entry when it parked ([`entry_needs_a_reference`](Self::entry_needs_a_reference)).
+    pub fn insert_task(
+        &self,
+        goroutine: &Goroutine,
+        data: *const (),
+        task_type: std::any::TypeId,
+        waker: impl Fn() -> Waker,
+        processor: Option<usize>,
+    ) -> bool {
+        let offset = (goroutine as *const Goroutine as usize).wrapping_sub(data as usize);
         let learned = METADATA_OFFSET.load(std::sync::atomic::Ordering::Relaxed);
-        let compact = learned == offset || (learned == usize::MAX && self.learn_offset(offset));
-        self.insert(goroutine, waker, processor, compact)
+        let fits = learned == offset || (learned == usize::MAX && self.learn_offset(offset));
+        // Packed outside the lock (it may intern the vtable). An entry that does not pack is
+        // kept whole, with the pointer and a reference of its own.
+        let entry = match fits.then(|| CompactWaker::for_task(data, task_type, &waker)).flatten() {
+            Some(packed) => Entry::Compact(packed),
+            None => Entry::Pointed(Pointed { waker: waker(), goroutine }),
+        };
+        self.insert(goroutine, entry, processor)
+    }
+
+    /// True if the goroutine registered at `location` must take a reference to its task for
+    /// its entry when it parks: a packed entry holds none, and a parked goroutine nobody else
+    /// can wake must stay alive (as in Go) until the shutdown sweep wakes it.
+    pub fn entry_needs_a_reference(location: u32) -> bool {
+        location & POINTED == 0
     }
 
     /// Takes `offset` as the tasks' metadata offset if none is known yet. Only a task's waker
@@ -240,27 +274,12 @@ impl Registry {
     }
 
     /// Registers a goroutine whose waker is not its task's (the main goroutine of a
-    /// `block_on`): kept with its pointer.
+    /// `block_on`): kept with its pointer and the waker.
     pub fn insert_pointed(&self, goroutine: &Goroutine, waker: Waker, processor: Option<usize>) -> bool {
-        self.insert(goroutine, waker, processor, false)
+        self.insert(goroutine, Entry::Pointed(Pointed { waker, goroutine }), processor)
     }
 
-    fn insert(&self, goroutine: &Goroutine, waker: Waker, processor: Option<usize>, compact: bool) -> bool {
-        /// An entry on its way into a shard.
-        enum Entry {
-            Compact(CompactWaker),
-            Pointed(Pointed),
-        }
-        // Packed outside the lock (it may intern the waker's vtable). A waker that does not
-        // pack is kept whole, with the pointer.
-        let mut entry = if compact {
-            match CompactWaker::new(waker) {
-                Ok(packed) => Entry::Compact(packed),
-                Err(waker) => Entry::Pointed(Pointed { waker, goroutine }),
-            }
-        } else {
-            Entry::Pointed(Pointed { waker, goroutine })
-        };
+    fn insert(&self, goroutine: &Goroutine, mut entry: Entry, processor: Option<usize>) -> bool {
         let count = self.shards.len();
         let first = processor.map_or_else(|| foreign_shard(count), |p| p & (count - 1));
         for step in 0..count {
@@ -292,8 +311,10 @@ impl Registry {
         panic!("gmp: too many live goroutines for the registry ({} shards)", count);
     }
 
-    /// Unregisters `goroutine` from `location`. A no-op if it is no longer there.
-    pub fn remove(&self, goroutine: &Goroutine, location: u32) {
+    /// Unregisters `goroutine` from `location`; `counted`: it took a reference for a packed
+    /// entry when it parked, which goes now. A no-op if it is no longer there. Called as its
+    /// future is dropped, while its task is alive.
+    pub fn remove(&self, goroutine: &Goroutine, location: u32, counted: bool) {
         let (shard_index, slot, pointed) = decode(location, self.shards.len());
         let removed = {
             let mut shard = lock(&self.shards[shard_index]);
@@ -310,8 +331,14 @@ impl Registry {
                 (None, shard.slots[slot as usize].take())
             }
         };
-        // Drop the waker outside the lock.
-        drop(removed);
+        // The reference goes outside the lock.
+        let (whole, packed) = removed;
+        drop(whole);
+        if let Some(packed) = packed {
+            // SAFETY: the caller is the goroutine's future being dropped, inside its live
+            // task; `counted` is its own record of the reference it took.
+            unsafe { packed.release(counted) };
+        }
     }
 
     /// Wakes `goroutine`, registered at `location`, if it still is (abort uses this: the
@@ -363,7 +390,7 @@ impl Registry {
     /// long-poll warning).
     pub fn find(&self, id: u64) -> Option<GoroutineRecord> {
         self.shards.iter().find_map(|shard| {
-            // SAFETY: a registered goroutine's waker keeps its metadata alive.
+            // SAFETY: under the lock, a registered goroutine's task (and metadata) is alive.
             lock(shard).goroutines().find(|&g| unsafe { &*g }.id() == id).map(record)
         })
     }
@@ -372,7 +399,8 @@ impl Registry {
 /// The record of a registered goroutine (read under its shard's lock, whose entry keeps it
 /// alive).
 fn record(g: *const Goroutine) -> GoroutineRecord {
-    // SAFETY: the entry's waker keeps the task, and so the metadata, alive.
+    // SAFETY: read under the shard's lock, while the entry exists: its task, and so the
+    // metadata, is alive (module docs).
     let g = unsafe { &*g };
     GoroutineRecord {
         id: g.id(),

@@ -531,3 +531,100 @@ fn shutdown_background_may_be_called_from_async_code() {
         within(Duration::from_secs(10), "the handle after shutdown_background", || futures::executor::block_on(handle));
     assert!(error.unwrap_err().is_cancelled());
 }
+
+/// A goroutine that parks where nothing can wake it (its handle dropped, its waker dropped by
+/// `pending()`) is kept alive by the runtime, as Go keeps it: it stays listed, its future is
+/// not dropped while the runtime runs, and the shutdown drops it once. (The registry's entry
+/// holds no reference to a goroutine's task until it first parks; without the one it takes
+/// then, the task would be closed right after that first poll.)
+#[test]
+fn a_goroutine_parked_where_nothing_can_wake_it_lives_until_shutdown() {
+    let rt = gmp::Builder::new().maxprocs(2).build().unwrap();
+    let ledger = DropLedger::new(1);
+    within(Duration::from_secs(60), "parking a goroutine nobody can wake", || {
+        rt.block_on(async {
+            let guard = ledger.guard(0);
+            let handle = gmp::spawn(async move {
+                let _guard = guard;
+                futures::future::pending::<()>().await;
+            });
+            let id = handle.id();
+            drop(handle);
+            let waiting = || {
+                gmp::runtime::goroutines()
+                    .iter()
+                    .any(|g| g.id == id && g.state == gmp::runtime::GoroutineState::Waiting)
+            };
+            wait_until("the goroutine is listed as waiting", waiting).await;
+            // Plenty of scheduling (and a timer) later, it is still there.
+            for _ in 0..200 {
+                gmp::yield_now().await;
+            }
+            gmp::time::sleep(Duration::from_millis(20)).await;
+            assert_eq!(ledger.0[0].load(Ordering::SeqCst), 0, "the parked goroutine's future was dropped early");
+            assert!(waiting(), "the parked goroutine is no longer listed:\n{}", gmp::runtime::dump());
+        })
+    });
+    within(Duration::from_secs(60), "dropping the runtime", || drop(rt));
+    ledger.assert_each_dropped_once("after shutdown");
+}
+
+/// `goroutines()`, `dump()` and `num_goroutine()` read every goroutine's header through the
+/// registry while goroutines start, park, are aborted and exit on the other P: what they read
+/// must be alive (run under AddressSanitizer in CI), and the count returns to where it was.
+#[test]
+fn listing_goroutines_while_thousands_start_park_and_exit_reads_only_live_ones() {
+    let rt = gmp::Builder::new().maxprocs(2).build().unwrap();
+    within(Duration::from_secs(120), "listing while goroutines come and go", || {
+        rt.block_on(async {
+            let before = gmp::runtime::num_goroutine();
+            let stop = Arc::new(AtomicBool::new(false));
+            let lister = gmp::spawn({
+                let stop = stop.clone();
+                async move {
+                    let mut listed = 0usize;
+                    while !stop.load(Ordering::Acquire) {
+                        listed += gmp::runtime::goroutines().len();
+                        listed += gmp::runtime::dump().len().min(1);
+                        listed += gmp::runtime::num_goroutine().min(1);
+                        gmp::yield_now().await;
+                    }
+                    listed
+                }
+            });
+            for round in 0..100 {
+                let mut handles = Vec::new();
+                for i in 0..100 {
+                    handles.push(match i % 4 {
+                        // Runs to completion in its first poll.
+                        0 => gmp::spawn(async {}),
+                        // Parks once, then exits.
+                        1 => gmp::spawn(async {
+                            let (tx, rx) = oneshot::channel::<()>();
+                            gmp::spawn(async move { tx.send(()).unwrap() });
+                            rx.await.unwrap();
+                        }),
+                        // Yields (queued again), then exits.
+                        2 => gmp::spawn(gmp::yield_now()),
+                        // Aborted, queued or parked.
+                        _ => {
+                            let handle = gmp::spawn(futures::future::pending::<()>());
+                            if round % 2 == 0 {
+                                gmp::yield_now().await;
+                            }
+                            handle.abort();
+                            handle
+                        }
+                    });
+                }
+                for (i, handle) in handles.into_iter().enumerate() {
+                    let outcome = handle.await;
+                    assert_eq!(outcome.is_err(), i % 4 == 3, "goroutine {i} of round {round}: {outcome:?}");
+                }
+            }
+            stop.store(true, Ordering::Release);
+            assert!(lister.await.unwrap() > 0, "the lister never saw a goroutine");
+            wait_until("the count is back where it was", || gmp::runtime::num_goroutine() == before).await;
+        })
+    });
+}

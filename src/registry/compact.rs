@@ -7,13 +7,23 @@
 //! vtable is interned as a 16-bit index into a process-wide table and packed above a 48-bit
 //! data pointer (user-space addresses on the 64-bit targets gmp runs on fit; a waker whose
 //! does not, or the 4,097th vtable, is refused and the registry keeps it whole). The entry
-//! owns the waker it was made from: it is rebuilt from its raw parts to be cloned, woken or
-//! dropped, which is what `Waker::from_raw` allows for a pair taken from a waker that was
-//! forgotten.
+//! is made from a task's raw pointer and its task type's vtable, and holds **no reference**
+//! of its own (a waker clone and its drop are two atomic RMWs on the task's state, a quarter
+//! of a goroutine's registry cost). That is sound because the registry removes the entry,
+//! under its shard lock, when the goroutine's future is dropped, and async-task drops a
+//! task's future before it frees the task: an entry read under the lock always names a live
+//! task, which is all that cloning it (`to_waker`) needs. A goroutine that parks takes a
+//! reference for its entry then (`GoroutineFuture`), which keeps a goroutine that nobody
+//! else can wake alive, as Go keeps it; the entry's owner says at removal whether it did.
+//!
+//! A task type's vtable is learned once per thread from one real waker of that type (async-task
+//! makes one vtable per task type: every waker of a type has the same functions), keyed by
+//! the type's `TypeId`.
 //!
 //! Interning is on the spawn path, so each thread remembers the last vtable it interned; the
 //! table is read without a lock (an index is written once, before any entry names it).
 
+use std::any::TypeId;
 use std::mem::ManuallyDrop;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -64,20 +74,40 @@ fn intern_slow(vtable: &'static RawWakerVTable) -> Option<u16> {
     Some((*interned - 1) as u16)
 }
 
-/// A waker, owned, in one word.
+crate::loom::thread_local! {
+    /// The last task type this thread packed an entry for, and its vtable's index.
+    static LAST_TASK_TYPE: std::cell::Cell<Option<(TypeId, u16)>> = const { std::cell::Cell::new(None) };
+}
+
+/// The interned index of the waker vtable of the task type `key` names, learned from
+/// `waker()` (one real waker of a task of that type) the first time this thread sees `key`;
+/// `None` if the table is full.
+fn task_vtable(key: TypeId, waker: impl FnOnce() -> Waker) -> Option<u16> {
+    if let Some((last, index)) = LAST_TASK_TYPE.with(std::cell::Cell::get) {
+        if last == key {
+            return Some(index);
+        }
+    }
+    let index = intern(waker().vtable())?;
+    LAST_TASK_TYPE.with(|cell| cell.set(Some((key, index))));
+    Some(index)
+}
+
+/// A task's waker in one word, holding no reference (module docs).
 pub(super) struct CompactWaker(NonZeroU64);
 
 impl CompactWaker {
-    /// Packs `waker`, or gives it back if it does not fit.
-    pub(super) fn new(waker: Waker) -> Result<Self, Waker> {
-        let data = waker.data().expose_provenance() as u64;
+    /// The entry of the task at `data` (its waker's data pointer), of the task type that
+    /// `task_type` names (one `TypeId` for every task of one type, and only for them); `waker`
+    /// makes one real waker of it, called only the first time this thread sees the type.
+    /// `None` if the pointer or the vtable does not fit.
+    pub(super) fn for_task(data: *const (), task_type: TypeId, waker: impl FnOnce() -> Waker) -> Option<Self> {
+        let data = data.expose_provenance() as u64;
         if data >> DATA_BITS != 0 || data == 0 {
-            return Err(waker);
+            return None;
         }
-        let Some(vtable) = intern(waker.vtable()) else { return Err(waker) };
-        let _owned = ManuallyDrop::new(waker); // now owned by the entry
-        let packed = NonZeroU64::new(data | (vtable as u64) << DATA_BITS).expect("the data pointer is not null");
-        Ok(Self(packed))
+        let vtable = task_vtable(task_type, waker)?;
+        Some(Self(NonZeroU64::new(data | (vtable as u64) << DATA_BITS).expect("the data pointer is not null")))
     }
 
     /// The waker's data pointer.
@@ -85,31 +115,44 @@ impl CompactWaker {
         std::ptr::with_exposed_provenance((self.0.get() & DATA_MASK) as usize)
     }
 
-    /// The waker, borrowed (it must not be dropped).
-    fn borrowed(&self) -> ManuallyDrop<Waker> {
+    /// The waker, borrowed (it must not be dropped: the entry holds no reference).
+    ///
+    /// # Safety
+    /// The task must be alive: the caller holds the entry's shard lock (the entry is removed
+    /// under it before the task's future is dropped, and so before the task is freed).
+    unsafe fn borrowed(&self) -> ManuallyDrop<Waker> {
         // Acquire pairs with the Release in `intern_slow`; the index was interned before this
         // entry was made.
         let vtable = VTABLES[(self.0.get() >> DATA_BITS) as usize].load(Ordering::Acquire);
-        // SAFETY: the pair is the one of the waker this entry was made from (`new`), which it
-        // owns; the vtable is `'static`. `ManuallyDrop` keeps the borrowed view from dropping
-        // the entry's reference.
+        // SAFETY: the data pointer is a live task's (the caller's contract) and the vtable is
+        // the one of every waker of that task's type (`for_task`); it is `'static`.
+        // `ManuallyDrop` keeps the view from dropping a reference it does not hold.
         ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(self.data(), &*vtable)) })
     }
 
-    /// A clone of the waker.
-    pub(super) fn to_waker(&self) -> Waker {
-        Waker::clone(&self.borrowed())
+    /// A clone of the waker (one new reference to the task).
+    ///
+    /// # Safety
+    /// As for `borrowed`: the task is alive.
+    pub(super) unsafe fn to_waker(&self) -> Waker {
+        // SAFETY: the caller's contract.
+        Waker::clone(unsafe { &self.borrowed() })
+    }
+
+    /// Gives up the entry, dropping the reference its goroutine took for it when it parked
+    /// (`counted`), if it did.
+    ///
+    /// # Safety
+    /// As for `borrowed`; `counted` must be true exactly when such a reference was taken.
+    pub(super) unsafe fn release(self, counted: bool) {
+        if counted {
+            // SAFETY: the caller's contract; the reference the goroutine took is dropped once.
+            drop(ManuallyDrop::into_inner(unsafe { self.borrowed() }));
+        }
     }
 }
 
-impl Drop for CompactWaker {
-    fn drop(&mut self) {
-        // The entry's reference: dropped once, here.
-        drop(ManuallyDrop::into_inner(self.borrowed()));
-    }
-}
-
-// SAFETY: a `Waker` is `Send`; this owns one.
+// SAFETY: it names a task whose wakers are `Send`, and holds nothing itself.
 unsafe impl Send for CompactWaker {}
 
 #[cfg(test)]
@@ -128,20 +171,40 @@ mod tests {
     }
 
     #[test]
-    fn a_compact_waker_owns_one_reference_and_wakes() {
+    fn a_compact_waker_holds_no_reference_until_told_and_wakes() {
         assert_eq!(std::mem::size_of::<Option<CompactWaker>>(), 8);
         let counting = Arc::new(Counting(AtomicUsize::new(0)));
-        let compact = CompactWaker::new(Waker::from(counting.clone())).unwrap_or_else(|_| panic!("fits"));
-        assert_eq!(Arc::strong_count(&counting), 2, "the entry holds the waker's reference");
-        assert_eq!(compact.data(), Arc::as_ptr(&counting).cast());
-        compact.to_waker().wake();
-        compact.to_waker().wake_by_ref();
-        assert_eq!(counting.0.load(Ordering::SeqCst), 2);
-        assert_eq!(Arc::strong_count(&counting), 2, "the clones were dropped, the entry's is kept");
-        let again = CompactWaker::new(Waker::from(counting.clone())).unwrap_or_else(|_| panic!("fits"));
+        let data = Arc::as_ptr(&counting).cast::<()>();
+        let mut learned = 0;
+        let mut pack = || {
+            CompactWaker::for_task(data, TypeId::of::<Counting>(), || {
+                learned += 1;
+                Waker::from(counting.clone())
+            })
+            .expect("fits")
+        };
+        let compact = pack();
+        let again = pack();
+        assert_eq!(learned, 1, "one real waker per thread and task type");
+        assert_eq!(Arc::strong_count(&counting), 1, "the entries hold no reference");
+        assert_eq!(compact.data(), data);
         assert_eq!(compact.0.get() >> DATA_BITS, again.0.get() >> DATA_BITS, "one vtable, one index");
-        drop(compact);
-        drop(again);
-        assert_eq!(Arc::strong_count(&counting), 1, "dropping the entries dropped their references");
+        // SAFETY: `counting` is alive for the whole test.
+        unsafe {
+            compact.to_waker().wake();
+            compact.to_waker().wake_by_ref();
+        }
+        assert_eq!(counting.0.load(Ordering::SeqCst), 2);
+        assert_eq!(Arc::strong_count(&counting), 1, "the clones were dropped");
+        // A goroutine that parks takes a reference for its entry; the release drops it.
+        std::mem::forget(Waker::from(counting.clone()));
+        assert_eq!(Arc::strong_count(&counting), 2);
+        // SAFETY: `counting` is alive; `compact`'s release drops the one reference forgotten
+        // above, `again` took none.
+        unsafe {
+            compact.release(true);
+            again.release(false);
+        }
+        assert_eq!(Arc::strong_count(&counting), 1, "the counted release dropped its reference");
     }
 }

@@ -29,6 +29,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicPtr, Ordering::Relaxed};
 
 use crate::goroutine::{Goroutine, TaskMetadata};
+use crate::registry::Registry;
 use crate::runq::QueueItem;
 use crate::runtime::shared::Shared;
 
@@ -152,8 +153,17 @@ impl TaskMetadata for Metadata {
         self.runtime().coarse_now()
     }
 
-    fn future_dropped(&self) {
-        self.runtime().registry.remove(&self.goroutine, self.goroutine.registry_slot());
+    fn parking_first_time(&self, waker: &std::task::Waker) -> bool {
+        let needed = Registry::entry_needs_a_reference(self.goroutine.registry_slot());
+        if needed {
+            // The entry's reference, given back by `future_dropped`.
+            std::mem::forget(waker.clone());
+        }
+        needed
+    }
+
+    fn future_dropped(&self, counted: bool) {
+        self.runtime().registry.remove(&self.goroutine, self.goroutine.registry_slot(), counted);
     }
 }
 

@@ -24,6 +24,7 @@
 //! (goroutines point at it without a reference count; the argument is written once, at
 //! [`runtime_of`], where that pointer is dereferenced).
 
+use std::any::TypeId;
 use std::future::Future;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
@@ -138,13 +139,12 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (runnable, task, processor) =
+        let (runnable, task, processor, task_type) =
             self.new_goroutine(future, console::Kind::Task, WithInfo(schedule), spawned_at);
-        if !self.registry.insert_near(runnable.metadata(), runnable.waker(), processor) {
-            // The runtime has shut down: cancel at once (the handle reports it).
-            drop(runnable);
+        let Some(runnable) = self.register(runnable, task_type, processor) else {
+            // The runtime has shut down: cancelled at once (the handle reports it).
             return JoinHandle::new(task);
-        }
+        };
         self.queue_spawned(runnable, processor);
         JoinHandle::new(task)
     }
@@ -158,26 +158,40 @@ impl Shared {
     {
         self.blocking.runtime.get_or_init(|| Arc::downgrade(self) as Weak<dyn CallRunner<Runnable>>);
         let call = async move { run_blocking_call(f) };
-        let (runnable, task, _) = self.new_goroutine(call, console::Kind::Blocking, schedule_blocking_call, spawned_at);
-        if !self.registry.insert_near(runnable.metadata(), runnable.waker(), None) {
-            // The runtime has shut down: cancel at once (the handle reports it).
-            drop(runnable);
+        let (runnable, task, _, task_type) =
+            self.new_goroutine(call, console::Kind::Blocking, schedule_blocking_call, spawned_at);
+        let Some(runnable) = self.register(runnable, task_type, None) else {
+            // The runtime has shut down: cancelled at once (the handle reports it).
             return JoinHandle::new(task);
-        }
+        };
         self.blocking.push(runnable);
         JoinHandle::new(task)
     }
 
+    /// The first half of a spawn: registers a goroutine made by `new_goroutine`, whose task
+    /// type `task_type` names, in the shard of P `processor`. `None` if the registry is closed
+    /// (the runtime shut down): the goroutine is then cancelled (dropped) here.
+    fn register(&self, runnable: Runnable, task_type: TypeId, processor: Option<usize>) -> Option<Runnable> {
+        let data = Runnable::into_raw(runnable);
+        // SAFETY: `data` was made by `into_raw` just above, and is turned back once.
+        let runnable = unsafe { Runnable::from_raw(data) };
+        let registered =
+            self.registry.insert_task(runnable.metadata(), data.as_ptr(), task_type, || runnable.waker(), processor);
+        registered.then_some(runnable)
+    }
+
     /// The one place a goroutine is made (for `spawn`, `Handle::spawn` and `spawn_blocking`):
     /// its id (from the calling M's batch if the M is one of ours), its metadata and its
-    /// task, not yet registered or queued. Also returns the calling M's P, if it is ours.
+    /// task, not yet registered or queued. Also returns the calling M's P, if it is ours, and
+    /// the `TypeId` that names the task's type for the registry (`(F, S)` decides it).
+    #[allow(clippy::type_complexity)]
     fn new_goroutine<F, S>(
         &self,
         future: F,
         kind: console::Kind,
         schedule: S,
         spawned_at: &'static Location<'static>,
-    ) -> (Runnable, async_task::Task<goroutine::Output<F::Output>, Metadata>, Option<usize>)
+    ) -> (Runnable, async_task::Task<goroutine::Output<F::Output>, Metadata>, Option<usize>, TypeId)
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -197,7 +211,7 @@ impl Shared {
         let (runnable, task) = async_task::Builder::new()
             .metadata(metadata)
             .spawn(move |m: &Metadata| GoroutineFuture::new(console::instrument(future, kind, m), m), schedule);
-        (runnable, task, processor)
+        (runnable, task, processor, TypeId::of::<(F, S)>())
     }
 
     /// The second half of a spawn: queues the registered goroutine. A shutdown may have swept
@@ -495,8 +509,9 @@ mod tests {
             WithInfo(schedule),
         );
         let handle: JoinHandle<()> = JoinHandle::new(task);
-        // The first half of `Shared::spawn`.
-        assert!(shared.registry.insert_near(runnable.metadata(), runnable.waker(), None));
+        // The first half of `Shared::spawn` (a type of this test's own names its task type).
+        struct ThisTestsTask;
+        let runnable = shared.register(runnable, TypeId::of::<ThisTestsTask>(), None).expect("registered");
         // The whole shutdown runs in between.
         drop(rt);
         assert!(!dropped.load(Ordering::SeqCst), "the sweep cannot reach a goroutine nobody queued yet");
