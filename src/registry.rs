@@ -18,7 +18,8 @@
 //! The registry exists for three things: shutdown (wake every goroutine so its future is
 //! dropped, however it is parked), `num_goroutine()`, and `dump()`.
 //!
-//! It is sharded to keep spawns on different Ps off each other's locks: a goroutine spawned on
+//! It is sharded to keep spawns on different Ps off each other's locks (`shard_lock.rs`, a shard
+//! on cache lines of its own): a goroutine spawned on
 //! P `i` lives in shard `i` (spawns from threads without a P go to one shard in runs of 64,
 //! then the next), and since most goroutines finish
 //! on the P that spawned them, a shard's lock mostly stays in one core's cache. The shard and
@@ -35,15 +36,25 @@
 use std::task::Waker;
 
 mod compact;
+mod shard_lock;
 
 use compact::CompactWaker;
+pub use shard_lock::{ShardGuard, ShardLock};
 
 /// The bytes of a task's registry entry (for the size test in `runtime/metadata.rs`).
 #[cfg(test)]
 pub(crate) const ENTRY_BYTES: usize = std::mem::size_of::<Option<CompactWaker>>();
 
 use crate::goroutine::{Goroutine, GoroutineState, WaitReason, REGISTRY_SLOT_LIMIT};
-use crate::loom::{lock, Mutex};
+use crate::loom::CachePadded;
+/// A shard on cache lines of its own: the shards of two Ps never share one.
+type PaddedShard = CachePadded<ShardLock<Shard>>;
+
+/// Takes a shard's lock.
+#[inline]
+fn lock(shard: &PaddedShard) -> ShardGuard<'_, Shard> {
+    shard.0.lock()
+}
 
 /// Spawns from one thread without a P that go to the same shard before it moves on.
 const FOREIGN_RUN: u32 = 64;
@@ -209,7 +220,7 @@ pub struct GoroutineRecord {
 
 /// The set of live goroutines.
 pub struct Registry {
-    shards: Box<[Mutex<Shard>]>,
+    shards: Box<[PaddedShard]>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -222,7 +233,7 @@ impl Registry {
     /// A registry with at least `shards` shards (a power of two).
     pub fn new(shards: usize) -> Self {
         let shards = shards.max(1).next_power_of_two();
-        Self { shards: (0..shards).map(|_| Mutex::new(Shard::default())).collect() }
+        Self { shards: (0..shards).map(|_| CachePadded(ShardLock::new(Shard::default()))).collect() }
     }
 
     /// Registers the goroutine of a task in the shard of P `processor` (if given). Returns
