@@ -12,8 +12,16 @@
 #
 #   scripts/bench_apps.sh                 # the whole table (about 4 minutes)
 #   ROUNDS=1 SECONDS_PER_RUN=3 scripts/bench_apps.sh   # a quick look
+#   PERF_STAT=1 scripts/bench_apps.sh     # also the server's cost per response (below)
 #
 # Needs wrk and redis-benchmark (apt-get install wrk redis-tools).
+#
+# PERF_STAT=1 counts, with `perf stat` attached to the server during each measured run, the
+# server's CPU time, syscalls, epoll_wait and futex calls and context switches, and divides them
+# by the responses it wrote (its sendto + writev calls: one per HTTP response, per pipelined
+# RESP batch, per echo). On a machine shared with other work these per-response figures move
+# far less than req/s do, so they are the ones to A/B a change by. Needs perf with the syscall
+# tracepoints (root, or kernel.perf_event_paranoid <= 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,7 +41,33 @@ bin=target/release/examples
 work=$(mktemp -d)
 server_pid=
 stop_server() { if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=; fi; }
-trap 'stop_server; rm -rf "$work"' EXIT
+perf_pid=
+trap 'if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null || true; fi; stop_server; rm -rf "$work"' EXIT
+
+# perf_start NAME / perf_stop NAME: with PERF_STAT set, count the server's costs in between and
+# append them, per response written, to $work/cost_NAME_{cpu,sys,epoll,futex,cs}.
+perf_start() {
+  [ -n "${PERF_STAT:-}" ] || return 0
+  perf stat -x, -o "$work/$1.stat" -p "$server_pid" -e task-clock,context-switches \
+    -e raw_syscalls:sys_enter,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_futex \
+    -e syscalls:sys_enter_sendto,syscalls:sys_enter_writev 2>/dev/null &
+  perf_pid=$!
+}
+# count EVENT NAME: the count perf stat wrote for EVENT (0 if it is missing).
+count() { awk -F, -v e="$1" '$3 == e { n = $1 + 0 } END { print n + 0 }' "$work/$2.stat" 2>/dev/null || echo 0; }
+# per VALUE FORMAT: VALUE per response written (uses $writes).
+per() { awk -v v="$1" -v w="$writes" -v f="$2" 'BEGIN { printf f "\n", v / w }'; }
+perf_stop() {
+  [ -n "$perf_pid" ] || return 0
+  kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true; perf_pid=
+  local writes; writes=$(( $(count syscalls:sys_enter_sendto "$1") + $(count syscalls:sys_enter_writev "$1") ))
+  if [ "$writes" -eq 0 ]; then echo "bench_apps: perf stat counted no writes for $1 (see $work/$1.stat)" >&2; return 0; fi
+  per "$(count task-clock "$1")" '%.6f' | awk '{ printf "%.2f\n", $1 * 1000 }' >> "$work/cost_$1_cpu"  # ms -> µs
+  per "$(count raw_syscalls:sys_enter "$1")" '%.3f' >> "$work/cost_$1_sys"
+  per "$(count syscalls:sys_enter_epoll_wait "$1")" '%.3f' >> "$work/cost_$1_epoll"
+  per "$(count syscalls:sys_enter_futex "$1")" '%.3f' >> "$work/cost_$1_futex"
+  per "$(count context-switches "$1")" '%.3f' >> "$work/cost_$1_cs"
+}
 
 # start_server LOG CMD...: starts a server on a free port and sets $port once it listens.
 start_server() {
@@ -58,7 +92,9 @@ run_http() { # name cmd...
   local name=$1; shift
   start_server "$work/$name.log" "$@"
   wrk -t2 -c50 -d1s "http://127.0.0.1:$port/" >/dev/null   # warm-up
+  perf_start "http_$name"
   wrk -t2 -c50 -d"${SECONDS_PER_RUN}s" --latency "http://127.0.0.1:$port/" > "$work/wrk.out"
+  perf_stop "http_$name"
   stop_server
   awk '/^Requests\/sec/ { printf "%.0f\n", $2 }' "$work/wrk.out" >> "$work/http_${name}_rps"
   awk '$1 == "99%" { print $2 }' "$work/wrk.out" | to_ms >> "$work/http_${name}_p99"
@@ -67,7 +103,9 @@ run_http() { # name cmd...
 run_redis() { # name cmd...
   local name=$1; shift
   start_server "$work/$name.log" "$@"
+  perf_start "redis_$name"
   redis-benchmark -p "$port" -c 50 -P 16 -q -t set,get -n "$REDIS_REQUESTS" 2>/dev/null | tr '\r' '\n' > "$work/redis.out"
+  perf_stop "redis_$name"
   stop_server
   awk -F'[: ]+' '/^SET: [0-9]/ { printf "%.0f\n", $2 }' "$work/redis.out" >> "$work/redis_${name}_set"
   awk -F'[: ]+' '/^GET: [0-9]/ { printf "%.0f\n", $2 }' "$work/redis.out" >> "$work/redis_${name}_get"
@@ -76,7 +114,9 @@ run_redis() { # name cmd...
 run_echo() { # name cmd...
   local name=$1; shift
   start_server "$work/$name.log" "$@"
+  perf_start "echo_$name"
   "$bin/echo_load" "127.0.0.1:$port" 50 64 "$SECONDS_PER_RUN" > "$work/echo.out"
+  perf_stop "echo_$name"
   stop_server
   sed -n 's/.*round_trips_per_sec=\([0-9]*\).*/\1/p' "$work/echo.out" >> "$work/echo_${name}_rps"
   sed -n 's/.*p99_us=\([0-9]*\).*/\1/p' "$work/echo.out" >> "$work/echo_${name}_p99"
@@ -120,3 +160,19 @@ for m in http_%s_rps http_%s_p99 redis_%s_set redis_%s_get echo_%s_rps echo_%s_p
   mio_runs=; [ -f "$work/$(printf "$m" mio)" ] && mio_runs=" | $(all "$(printf "$m" mio)")"
   printf '  %-14s %s | %s%s\n' "$(printf "$m" x)" "$(all "$(printf "$m" gmp)")" "$(all "$(printf "$m" tokio)")" "$mio_runs"
 done
+
+if [ -n "${PERF_STAT:-}" ]; then
+  echo
+  echo "Server cost per response written (perf stat on the server during each run; medians):"
+  echo
+  echo "| workload | server | CPU µs | syscalls | epoll_wait | futex | context switches |"
+  echo "|---|---|---|---|---|---|---|"
+  for w in http redis echo; do
+    for side in gmp tokio mio; do
+      [ -f "$work/cost_${w}_${side}_cpu" ] || continue
+      printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$w" "$side" "$(median "cost_${w}_${side}_cpu")" \
+        "$(median "cost_${w}_${side}_sys")" "$(median "cost_${w}_${side}_epoll")" \
+        "$(median "cost_${w}_${side}_futex")" "$(median "cost_${w}_${side}_cs")"
+    done
+  done
+fi
