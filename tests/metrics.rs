@@ -139,8 +139,9 @@ fn a_tcp_round_trip_over_loopback_is_woken_by_the_netpoller() {
     });
 }
 
-#[test]
-fn spawns_from_outside_the_runtime_are_taken_from_the_global_queue() {
+/// 100 goroutines spawned from outside a fresh runtime (50 from this thread, 50 from another),
+/// awaited; the stats afterwards.
+fn outside_spawns_awaited() -> Stats {
     let rt = runtime(2);
     let handles: Vec<_> = (0..50).map(|i| rt.spawn(async move { i })).collect();
     let thread_handles: Vec<_> = {
@@ -151,10 +152,29 @@ fn spawns_from_outside_the_runtime_are_taken_from_the_global_queue() {
         for handle in handles.into_iter().chain(thread_handles) {
             handle.await.unwrap();
         }
-        let stats = gmp::runtime::stats();
-        // Every one of the 100 went through the global queue exactly once.
-        assert_eq!(stats.counters.global_queue_takes, 100, "{stats:#?}");
-    });
+        gmp::runtime::stats()
+    })
+}
+
+#[test]
+fn spawns_from_outside_the_runtime_are_taken_from_the_global_queue() {
+    // Every one of the 100 goes through the global queue once, so a run counts exactly 100
+    // takes, unless sysmon marked a P blocked (a loaded machine can keep a thread off the CPU
+    // for 20 ms in the middle of a poll): that P then retires and sends its ring back to the
+    // global queue, whose goroutines are taken a second time (seen: 119 and 137 takes with
+    // blocked_polls 2). Such a run shows only the lower bound; the next run is asked for the
+    // exact count.
+    const RUNS: usize = 20;
+    for _ in 0..RUNS {
+        let stats = outside_spawns_awaited();
+        let counters = &stats.counters;
+        assert!(counters.global_queue_takes >= 100, "{stats:#?}");
+        if counters.blocked_polls == 0 {
+            assert_eq!(counters.global_queue_takes, 100, "{stats:#?}");
+            return;
+        }
+    }
+    panic!("sysmon marked a P blocked in each of {RUNS} runs: the exact count was never seen");
 }
 
 #[test]
