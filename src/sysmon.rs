@@ -510,8 +510,7 @@ fn watch_poll(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: I
                 } else {
                     counts.blocked_asleep += 1;
                 }
-                processor.metrics.blocked_polls.add(1);
-                acted = true;
+                acted = true; // counted in `blocked_polls` by `mark_blocked`
                 traced(shared, SysmonAction::StuckPollRetake, p);
             }
         }

@@ -171,17 +171,25 @@ fn sysmons_handoffs_preemptions_and_stuck_poll_retakes_show_as_instants() {
 fn a_trace_can_stop_and_start_again_and_keeps_only_its_own_events() {
     let first = temp_path("first.json");
     let second = temp_path("second.json");
-    let runtime = gmp::Builder::new().maxprocs(2).build().unwrap();
+    // An M records a poll just after it ends, in the trace running then. One P, and each
+    // goroutine awaited: the M that polls it holds the only P until it has recorded the poll,
+    // and only then can this future run on to stop the trace. (With two Ps and a 10 ms sleep
+    // instead, the other P could steal a goroutine, and its M, kept off the CPU by a loaded
+    // machine between the poll and the record, could record it after the stop: missing from
+    // the first trace, or in the second.)
+    let runtime = gmp::Builder::new().maxprocs(1).build().unwrap();
     let (early, late) = runtime.block_on(async {
         gmp::runtime::trace::start(&first).unwrap();
-        let early = gmp::spawn(async {}).id();
-        gmp::time::sleep(Duration::from_millis(10)).await;
+        let early = gmp::spawn(async {});
+        let early_id = early.id();
+        early.await.unwrap();
         gmp::runtime::trace::stop().unwrap();
         gmp::runtime::trace::start(&second).unwrap();
-        let late = gmp::spawn(async {}).id();
-        gmp::time::sleep(Duration::from_millis(10)).await;
+        let late = gmp::spawn(async {});
+        let late_id = late.id();
+        late.await.unwrap();
         gmp::runtime::trace::stop().unwrap();
-        (early, late)
+        (early_id, late_id)
     });
     drop(runtime);
     let goroutines = |path: &Path| -> BTreeSet<u64> {

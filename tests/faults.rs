@@ -201,6 +201,22 @@ fn assert_runtime_still_works(rt: &gmp::Runtime, what: &str) {
     assert!(ran, "{what}: a goroutine stuck behind a blocked poll never ran (is sysmon alive?)");
 }
 
+/// A sleep of `duration` polled once with `waker`, so its timer holds that waker. A sleep
+/// whose first poll came only after its deadline (a loaded machine kept this thread off the
+/// CPU for the millisecond between making and polling it) completes there, registering
+/// nothing: another is made until one is pending.
+fn pending_sleep(duration: Duration, waker: &Waker) -> Pin<Box<gmp::time::Sleep>> {
+    for _ in 0..100 {
+        let made = Instant::now();
+        let mut sleep = Box::pin(gmp::time::sleep(duration));
+        if sleep.as_mut().poll(&mut Context::from_waker(waker)).is_pending() {
+            return sleep;
+        }
+        assert!(made.elapsed() >= duration, "a {duration:?} sleep completed at its first poll, before its deadline");
+    }
+    panic!("100 sleeps of {duration:?} were all over by their first poll");
+}
+
 #[test]
 fn timer_wakers_that_panic_when_the_timer_fires_do_not_take_down_the_runtime() {
     quiet_deliberate_panics();
@@ -214,9 +230,7 @@ fn timer_wakers_that_panic_when_the_timer_fires_do_not_take_down_the_runtime() {
         async move {
             let waker = Waker::from(waker);
             for i in 0..20 {
-                let mut sleep = Box::pin(gmp::time::sleep(Duration::from_millis(1 + i)));
-                assert!(sleep.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
-                sleeps.lock().unwrap().push(sleep);
+                sleeps.lock().unwrap().push(pending_sleep(Duration::from_millis(1 + i), &waker));
             }
         }
     });
@@ -231,9 +245,7 @@ fn timer_wakers_that_panic_when_the_timer_fires_do_not_take_down_the_runtime() {
         async move {
             let waker = Waker::from(waker);
             for i in 0..20 {
-                let mut sleep = Box::pin(gmp::time::sleep(Duration::from_millis(1 + i % 3)));
-                assert!(sleep.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
-                sleeps.lock().unwrap().push(sleep);
+                sleeps.lock().unwrap().push(pending_sleep(Duration::from_millis(1 + i % 3), &waker));
             }
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline && gmp::runtime::stats().pending_timers > 0 {

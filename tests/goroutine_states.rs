@@ -53,6 +53,21 @@ impl Release {
     }
 }
 
+/// `goroutines()` and `num_goroutine()` read until they agree (at most `LIMIT`), without
+/// yielding. They can differ for a moment at the start: `observe` spawns the body before
+/// `block_on` registers its own future, which a worker M may run meanwhile.
+fn listing_and_count() -> (Vec<GoroutineRecord>, usize) {
+    let started = Instant::now();
+    loop {
+        let records = gmp::runtime::goroutines();
+        let count = gmp::runtime::num_goroutine();
+        if count == records.len() || started.elapsed() > LIMIT {
+            return (records, count);
+        }
+        std::hint::spin_loop();
+    }
+}
+
 fn this_file(record: &GoroutineRecord) -> bool {
     record.spawned_at.file().ends_with("goroutine_states.rs")
 }
@@ -87,13 +102,14 @@ fn a_goroutine_queued_behind_the_running_one_is_runnable() {
     observe(1, async {
         // With one P, a goroutine spawned here waits in the queue until this one yields.
         let queued = gmp::spawn(async {});
-        let records = gmp::runtime::goroutines();
+        let (records, count) = listing_and_count();
         let record = records.iter().find(|g| g.id == queued.id()).expect("listed");
         assert_eq!(record.state, GoroutineState::Runnable, "{records:?}");
         // The main goroutine and the queued one (and `block_on`'s own future once the calling
-        // thread has registered it, which may come after the main goroutine started).
+        // thread has registered it, which may come after the main goroutine started; seen:
+        // 2 listed, then 3 counted).
         assert!(records.len() >= 2, "{records:?}");
-        assert_eq!(gmp::runtime::num_goroutine(), records.len(), "{records:?}");
+        assert_eq!(count, records.len(), "{records:?}");
         let dump = gmp::runtime::dump();
         assert!(dump.contains(&format!("goroutine {} [runnable]:", queued.id())), "{dump}");
         queued.await.unwrap();
@@ -145,10 +161,10 @@ fn a_goroutine_in_a_syscall_stays_listed_after_its_processor_is_handed_off() {
         // Long past sysmon's 10 ms retake: the P has gone to another M by now, the goroutine
         // still sits in its syscall on its own thread.
         gmp::time::sleep(Duration::from_millis(400)).await;
-        let records = gmp::runtime::goroutines();
+        let (records, count) = listing_and_count();
         let record = records.iter().find(|g| g.id == id).unwrap_or_else(|| panic!("gone: {records:?}"));
         assert_eq!(record.state, GoroutineState::Syscall);
-        assert_eq!(gmp::runtime::num_goroutine(), records.len());
+        assert_eq!(count, records.len());
         assert!(records.len() >= 2, "{records:?}"); // the main goroutine and the caller
         let dump = gmp::runtime::dump();
         assert!(dump.contains(&format!("goroutine {id} [syscall]:")), "{dump}");
@@ -222,7 +238,12 @@ fn stats_counts_every_thread_serving_the_goroutines() {
         // observer runs on M0 (uncounted) or a third worker.
         assert!(stats.threads >= 3, "{stats:?}");
         assert!(stats.threads >= stats.blocking_threads + 2, "{stats:?}");
-        assert_eq!(stats.goroutines, gmp::runtime::goroutines().len());
+        // Counted and listed alike (read until they agree: see `listing_and_count`).
+        let started = Instant::now();
+        while gmp::runtime::stats().goroutines != gmp::runtime::goroutines().len() {
+            assert!(started.elapsed() < LIMIT, "stats().goroutines never agreed with goroutines()");
+            std::hint::spin_loop();
+        }
         release.set();
         in_syscall.await.unwrap();
         stuck.await.unwrap();

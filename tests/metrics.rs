@@ -82,7 +82,19 @@ fn every_processor_counts_polls_when_work_is_spread() {
         assert_eq!(stats.processors.iter().filter(|p| p.index < 2).count(), 2);
         let summed: u64 = stats.processors.iter().map(|p| p.counters.polls).sum();
         assert!(stats.counters.polls >= summed, "{stats:#?}");
-        assert!(stats.counters.polls >= 64 * 5, "64 goroutines polled 5 times each: {stats:#?}");
+        // A poll is counted when it ends, and a goroutine's last poll completes its
+        // JoinHandle before that, so the count may trail the handles by the polls still
+        // ending on other threads (seen: 319 after all 64 were joined). Wait for them without
+        // yielding, so this future adds no poll of its own meanwhile.
+        let start = Instant::now();
+        loop {
+            let stats = gmp::runtime::stats();
+            if stats.counters.polls >= 64 * 5 {
+                break;
+            }
+            assert!(start.elapsed() < PATIENCE, "64 goroutines polled 5 times each: {stats:#?}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
     });
 }
 
@@ -139,8 +151,9 @@ fn a_tcp_round_trip_over_loopback_is_woken_by_the_netpoller() {
     });
 }
 
-#[test]
-fn spawns_from_outside_the_runtime_are_taken_from_the_global_queue() {
+/// 100 goroutines spawned from outside a fresh runtime (50 from this thread, 50 from another),
+/// awaited; the stats afterwards.
+fn outside_spawns_awaited() -> Stats {
     let rt = runtime(2);
     let handles: Vec<_> = (0..50).map(|i| rt.spawn(async move { i })).collect();
     let thread_handles: Vec<_> = {
@@ -151,10 +164,29 @@ fn spawns_from_outside_the_runtime_are_taken_from_the_global_queue() {
         for handle in handles.into_iter().chain(thread_handles) {
             handle.await.unwrap();
         }
-        let stats = gmp::runtime::stats();
-        // Every one of the 100 went through the global queue exactly once.
-        assert_eq!(stats.counters.global_queue_takes, 100, "{stats:#?}");
-    });
+        gmp::runtime::stats()
+    })
+}
+
+#[test]
+fn spawns_from_outside_the_runtime_are_taken_from_the_global_queue() {
+    // Every one of the 100 goes through the global queue once, so a run counts exactly 100
+    // takes, unless sysmon marked a P blocked (a loaded machine can keep a thread off the CPU
+    // for 20 ms in the middle of a poll): that P then retires and sends its ring back to the
+    // global queue, whose goroutines are taken a second time (seen: 119 and 137 takes with
+    // blocked_polls 2). Such a run shows only the lower bound; the next run is asked for the
+    // exact count.
+    const RUNS: usize = 20;
+    for _ in 0..RUNS {
+        let stats = outside_spawns_awaited();
+        let counters = &stats.counters;
+        assert!(counters.global_queue_takes >= 100, "{stats:#?}");
+        if counters.blocked_polls == 0 {
+            assert_eq!(counters.global_queue_takes, 100, "{stats:#?}");
+            return;
+        }
+    }
+    panic!("sysmon marked a P blocked in each of {RUNS} runs: the exact count was never seen");
 }
 
 #[test]
@@ -170,10 +202,15 @@ fn a_poll_past_ten_milliseconds_is_preempted_at_its_next_cooperative_point() {
                 .await
                 .unwrap();
             },
-            |s| s.counters.preemptions > 0,
+            // Counted on the P it happened on. The 30 ms poll also gets its P marked blocked
+            // (past 20 ms), so a spare P stands in and the next batch may run there; a spare
+            // that is idle again is not listed, so a preemption counted on it can only show
+            // in the total: wait for one on a listed P (seen: the only one on a spare).
+            |s| s.processors.iter().any(|p| p.counters.preemptions > 0),
         )
         .await;
-        assert!(stats.processors[0].counters.preemptions > 0, "{stats:#?}");
+        let listed: u64 = stats.processors.iter().map(|p| p.counters.preemptions).sum();
+        assert!(stats.counters.preemptions >= listed, "{stats:#?}");
     });
 }
 

@@ -133,9 +133,14 @@ fn kill_try_wait_and_id_follow_the_child() {
             assert_eq!(child.wait().await.unwrap(), status, "waiting again gives the same status");
             child.kill().unwrap(); // a reaped child: nothing to do, no error
 
-            // A wait that is dropped half-way (a timeout) leaves the child waitable.
-            let mut child = Command::new("sleep").arg("0.3").spawn().unwrap();
+            // A wait that is dropped half-way (a timeout) leaves the child waitable. The child
+            // reads a pipe this test holds open (`wait` closes a piped stdin, so not that), so
+            // it cannot have exited when the timeout fires, however late that is.
+            let (gate_reader, gate_writer) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+            let mut child =
+                Command::new("sh").args(["-c", "read line; exit 0"]).stdin(Stdio::from(gate_reader)).spawn().unwrap();
             assert!(gmp::time::timeout(Duration::from_millis(20), child.wait()).await.is_err());
+            drop(gate_writer);
             assert!(child.wait().await.unwrap().success());
         });
     });

@@ -64,11 +64,13 @@ fn no_delivery_is_lost_between_two_awaits_or_while_parked() {
             assert_eq!(listener.recv().await, Some(()));
 
             // Delivered while the goroutine is parked in recv, from another thread: wakes it.
+            // (The clock is read before the thread starts, so the raise is at least 50 ms
+            // after it however long this thread is kept off the CPU in between.)
+            let started = Instant::now();
             let raised = std::thread::spawn(|| {
                 std::thread::sleep(Duration::from_millis(50));
                 raise(libc::SIGUSR2).unwrap();
             });
-            let started = Instant::now();
             assert_eq!(recv_within(&mut listener, Duration::from_secs(10)).await, Some(()));
             assert!(started.elapsed() >= Duration::from_millis(40), "woke before the signal");
             raised.join().unwrap();

@@ -26,10 +26,31 @@ fn sigquit_child() {
 }
 
 /// Two goroutines sleep their threads (each holds its P for good) and one sleeps on a timer.
+/// Ready once the first stuck one is in its poll and the sleeper parked (as the test expects
+/// to see them).
 #[gmp::main(maxprocs = 1)]
 async fn stuck_main() {
-    let stuck: Vec<_> = (0..2).map(|_| gmp::spawn(async { std::thread::sleep(LIMIT * 2) })).collect();
+    let started = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stuck: Vec<_> = (0..2)
+        .map(|_| {
+            let started = started.clone();
+            gmp::spawn(async move {
+                started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::thread::sleep(LIMIT * 2)
+            })
+        })
+        .collect();
     let sleeper = gmp::spawn(gmp::time::sleep(LIMIT * 2));
+    let sleeping = || {
+        gmp::runtime::goroutines()
+            .iter()
+            .any(|g| g.id == sleeper.id() && g.wait_reason == gmp::runtime::WaitReason::Sleep)
+    };
+    let waiting = Instant::now();
+    while started.load(std::sync::atomic::Ordering::SeqCst) == 0 || !sleeping() {
+        assert!(waiting.elapsed() < LIMIT, "the stuck goroutines never started or the sleeper never parked");
+        gmp::time::sleep(Duration::from_millis(1)).await;
+    }
     let records = gmp::runtime::goroutines();
     let site = |id: u64| records.iter().find(|g| g.id == id).expect("listed").spawned_at.to_string();
     println!("CHILD stuck {} {} sleeper {} {}", stuck[0].id(), site(stuck[0].id()), sleeper.id(), site(sleeper.id()));
@@ -118,9 +139,8 @@ fn sigquit_prints_every_goroutine_with_its_spawn_site_and_exits_2() {
     let mut child = spawn_child("stuck");
     let (words, _) = wait_ready(&mut child);
     let [_, stuck, stuck_site, _, sleeper, sleeper_site] = words.as_slice() else { panic!("{words:?}") };
-    // Let the stuck goroutines start blocking their threads (bounded by the child's own
-    // 40 s sleeps; the dump is what is checked, not timing).
-    std::thread::sleep(Duration::from_millis(300));
+    // The child says it is ready only once the first stuck goroutine is in its poll (it
+    // stays there for 40 s), so no sleep here decides what the dump shows.
     send_sigquit(&child);
     let (status, stderr) = wait_exit(child);
     assert_eq!(status.code(), Some(2), "{status:?}\n{stderr}");

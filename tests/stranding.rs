@@ -3,7 +3,9 @@
 //! the main future's own I/O — runs within milliseconds, as in Go, not when the block ends.
 //! The blocks last 3 s; the bounds below leave generous room for a loaded machine.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[path = "cases/stranding.rs"]
 mod cases;
@@ -137,12 +139,32 @@ fn the_process_exits_when_a_main_that_is_not_send_returns_despite_a_running_bloc
 
 #[test]
 fn the_threads_started_for_blocked_goroutines_exit_after_the_keep_alive() {
+    // Eight goroutines block their threads until the observer has seen six worker threads at
+    // once (or 20 s pass), so how soon sysmon starts them does not decide the count (it was
+    // read once, 150 ms in, beside 300 ms blocks). The observer is a goroutine, not block_on's
+    // own future, so it runs on whichever thread sysmon frees for it; block_on's would wait
+    // for the calling thread, which may be running one of the blockers.
     let rt = gmp::Builder::new().maxprocs(2).build().unwrap();
-    let (peak, after) = rt.block_on(async {
-        let handles: Vec<_> =
-            (0..8).map(|_| gmp::spawn(async { std::thread::sleep(Duration::from_millis(300)) })).collect();
-        gmp::time::sleep(Duration::from_millis(150)).await;
-        let peak = gmp::runtime::stats().threads;
+    let observed = rt.spawn(async {
+        let release = Arc::new(AtomicBool::new(false));
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let release = release.clone();
+                gmp::spawn(async move {
+                    let started = Instant::now();
+                    while !release.load(Ordering::Acquire) && started.elapsed() < Duration::from_secs(20) {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                })
+            })
+            .collect();
+        let started = Instant::now();
+        let mut peak = 0;
+        while peak < 6 && started.elapsed() < Duration::from_secs(20) {
+            gmp::time::sleep(Duration::from_millis(5)).await;
+            peak = peak.max(gmp::runtime::stats().threads);
+        }
+        release.store(true, Ordering::Release);
         for handle in handles {
             handle.await.unwrap();
         }
@@ -150,6 +172,7 @@ fn the_threads_started_for_blocked_goroutines_exit_after_the_keep_alive() {
         gmp::time::sleep(Duration::from_secs(12)).await;
         (peak, gmp::runtime::stats().threads)
     });
+    let (peak, after) = rt.block_on(observed).unwrap();
     assert!(peak >= 6, "8 goroutines blocking at once ran on only {peak} worker threads");
     assert!(after <= 3, "{after} worker threads were still alive 12 s after the blocks ended (peak {peak})");
 }

@@ -31,6 +31,10 @@ impl<T: QueueItem> Scheduler<T> {
     /// its runnext at once) and puts a spare P to work so `maxprocs` Ps keep running
     /// goroutines. Returns false if the P was already marked.
     ///
+    /// The P's `blocked_polls` counter moves before the mark is set, so whoever sees the P's
+    /// queue come back through the global queue after `leave_blocked` also sees it counted
+    /// (tests/metrics.rs tells a run with re-queued goroutines apart by it).
+    ///
     /// Only sysmon sets the mark, and it counts the spare in `extra` *before* it sets the mark:
     /// an M that sees the mark at its poll boundary then always finds the spare counted and
     /// retires a P. (Marking first let an M clear the mark in between and keep its P while the
@@ -54,12 +58,14 @@ impl<T: QueueItem> Scheduler<T> {
         if let Some(spare) = spare {
             self.extra.fetch_add(1, SeqCst);
             self.processors[spare].set_status(ProcessorStatus::Running);
+            processor.metrics.blocked_polls.add(1);
             processor.set_blocked();
             self.nmspinning.fetch_add(1, SeqCst);
             self.start_machine(Some(spare), true);
         } else {
             // As many Ps as threads are allowed: an idle P (if any) can still steal the
             // blocked P's work.
+            processor.metrics.blocked_polls.add(1);
             processor.set_blocked();
             self.wake_if_idle();
         }
