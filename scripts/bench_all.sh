@@ -152,7 +152,7 @@ if [ $quick = 0 ]; then
   log "net"
   section "TCP echo inside one process (benches/net.rs)"
   command_line cargo bench --bench net -- --noplot
-  cargo bench --bench net -- --noplot 2>/dev/null | grep -E 'time:|tcp_echo|p50|p99' | sed 's/^/    /' >> "$out"
+  cargo bench --bench net -- --noplot 2>/dev/null | grep -E 'time:|tcp_echo|p50|p99|^(gmp|tokio|gmp/tokio) +[0-9]' | sed 's/^/    /' >> "$out"
   if command -v wrk >/dev/null && command -v redis-benchmark >/dev/null; then
     log "apps"
     section "Applications (scripts/bench_apps.sh)"
