@@ -33,8 +33,9 @@ async fn main() -> io::Result<()> {
     loop {
         futures::select! {
             accepted = incoming.next() => match accepted {
-                Some(Ok((stream, _peer))) => {
+                Some(Ok((stream, peer))) => {
                     in_flight.add(1);
+                    println!("shutdown: serving {peer}");
                     let (in_flight, served) = (in_flight.clone(), served.clone());
                     gmp::spawn(async move {
                         match serve(stream).await {

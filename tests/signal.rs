@@ -175,10 +175,13 @@ fn sigint_lets_a_gmp_main_program_finish_its_work_and_exit_0() {
         stdout.read_line(&mut line).unwrap();
         let addr = line.trim().strip_prefix("shutdown: listening on ").unwrap_or_else(|| panic!("{line:?}")).to_owned();
 
-        // A request in flight (400 ms of work) when SIGINT arrives.
+        // A request in flight (400 ms of work) when SIGINT arrives: the server says when it
+        // has taken the connection, so the signal never comes before the accept.
         let mut client = std::net::TcpStream::connect(&addr).unwrap();
         client.write_all(b"400\n").unwrap();
-        std::thread::sleep(Duration::from_millis(100));
+        line.clear();
+        stdout.read_line(&mut line).unwrap();
+        assert!(line.starts_with("shutdown: serving "), "{line:?}");
         rustix::process::kill_process(rustix::process::Pid::from_child(&server), rustix::process::Signal::INT).unwrap();
 
         let mut answer = String::new();
