@@ -318,10 +318,11 @@ impl<T: QueueItem> LocalQueue<T> {
     }
 
     /// Thief: moves half of this queue's ring (rounded up) into `dst`, the thief's own queue,
-    /// and returns one of the stolen items to run now. `dst` must be owned by the caller.
-    /// Returns `None` if there was nothing to steal, another thief is busy here, or `dst` has
-    /// no room for half a ring.
-    pub fn steal_half_into(&self, dst: &LocalQueue<T>) -> Option<T> {
+    /// and returns one of the stolen items to run now, with how many items it took (that one
+    /// included: exact, whatever other thieves do to `dst` meanwhile). `dst` must be owned by
+    /// the caller. Returns `None` if there was nothing to steal, another thief is busy here,
+    /// or `dst` has no room for half a ring.
+    pub fn steal_half_counted(&self, dst: &LocalQueue<T>) -> Option<(T, usize)> {
         let dst_tail = dst.tail.load(Relaxed);
         let (dst_steal, _) = unpack(dst.head.load(Acquire));
         if dst_tail.wrapping_sub(dst_steal) > HALF {
@@ -336,7 +337,7 @@ impl<T: QueueItem> LocalQueue<T> {
         if kept > 0 {
             dst.tail.store(dst_tail.wrapping_add(kept), Release);
         }
-        Some(last)
+        Some((last, stolen as usize))
     }
 
     /// Claims `ceil(n/2)` items of this ring, copies them to `dst` from `dst_tail` on, then
@@ -484,8 +485,9 @@ mod tests {
         for i in 0..5 {
             victim.push_back(Box::new(i), &sink);
         }
-        let first = victim.steal_half_into(&thief).unwrap();
+        let (first, stolen) = victim.steal_half_counted(&thief).unwrap();
         assert_eq!(*first, 2);
+        assert_eq!(stolen, 3, "the returned item and the two kept");
         let kept: Vec<u32> = std::iter::from_fn(|| thief.pop()).map(|b| *b).collect();
         assert_eq!(kept, vec![0, 1]);
         let left: Vec<u32> = std::iter::from_fn(|| victim.pop()).map(|b| *b).collect();
@@ -560,7 +562,7 @@ mod tests {
                 let own = LocalQueue::new();
                 let mut got = Vec::new();
                 while !stop.load(std::sync::atomic::Ordering::Acquire) {
-                    if let Some(item) = victim.steal_half_into(&own) {
+                    if let Some((item, _)) = victim.steal_half_counted(&own) {
                         let mut batch: Vec<u32> = std::iter::from_fn(|| own.pop()).map(|b| *b).collect();
                         batch.push(*item);
                         assert!(batch.windows(2).all(|w| w[0] < w[1]), "a stolen batch out of order: {batch:?}");

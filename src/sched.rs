@@ -585,8 +585,6 @@ impl<T: QueueItem> Scheduler<T> {
     fn steal_work(&self, m: &Machine, p: ProcessorId) -> Option<T> {
         let count = self.processors.len();
         let own = &self.processors[p].queue;
-        // Only this M pushes to its own queue, so it holds `before` until a steal succeeds.
-        let before = own.len();
         for round in 0..STEAL_ROUNDS {
             let last_round = round + 1 == STEAL_ROUNDS;
             let start = m.random() as usize % count;
@@ -599,8 +597,9 @@ impl<T: QueueItem> Scheduler<T> {
                 if victim.status() == ProcessorStatus::Idle {
                     continue;
                 }
-                if let Some(item) = victim.queue.steal_half_into(own) {
-                    let stolen = 1 + own.len().saturating_sub(before);
+                // The count comes from the steal itself: measured on `own` afterwards, it
+                // would miss what another thief took from `own` meanwhile.
+                if let Some((item, stolen)) = victim.queue.steal_half_counted(own) {
                     if crate::runtime::trace::recorder::is_on() {
                         if let Some(platform) = self.platform() {
                             platform.stolen(m, victim_p, p, stolen);

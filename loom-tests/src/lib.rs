@@ -134,7 +134,7 @@ pub fn assert_contiguous_in(batch: &[u32], ring_order: &[u32], what: &str) {
     assert_eq!(run, Some(batch), "{what} is not one contiguous run of the ring {ring_order:?}");
 }
 
-/// What a thief got from one `steal_half_into`, oldest first: the items it kept in its own
+/// What a thief got from one `steal_half_counted`, oldest first: the items it kept in its own
 /// ring, then the one it was handed to run now (the newest of the batch).
 pub fn stolen_batch(thief_queue: &LocalQueue<Item>, handed: Option<Item>) -> Vec<u32> {
     let Some(handed) = handed else {

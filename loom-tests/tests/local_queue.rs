@@ -15,8 +15,11 @@ fn spawn_thief(victim: &Arc<LocalQueue<Item>>) -> thread::JoinHandle<Vec<u32>> {
     let victim = victim.clone();
     thread::spawn(move || {
         let own = LocalQueue::new();
-        let handed = victim.steal_half_into(&own);
-        stolen_batch(&own, handed)
+        let stolen = victim.steal_half_counted(&own);
+        let count = stolen.as_ref().map_or(0, |(_, count)| *count);
+        let batch = stolen_batch(&own, stolen.map(|(item, _)| item));
+        assert_eq!(batch.len(), count, "the steal's count is what it took: {batch:?}");
+        batch
     })
 }
 
@@ -229,7 +232,7 @@ fn a_thief_can_be_robbed_while_it_steals() {
             let middle = middle.clone();
             thread::spawn(move || {
                 // `middle` is this thread's own ring: it steals into it, then runs from it.
-                let handed = victim.steal_half_into(&middle);
+                let handed = victim.steal_half_counted(&middle).map(|(item, _)| item);
                 let mut ran: Vec<u32> = handed.map(|item| item.0).into_iter().collect();
                 ran.extend(middle.pop().map(|item| item.0));
                 ran
