@@ -71,7 +71,7 @@ impl<T> GlobalQueue<T> {
 
 impl<T: QueueItem> GlobalQueue<T> {
     /// Takes a batch for a P whose local queue is empty: its [`fair_share`], never more than
-    /// half a ring. Returns the first to run now and puts the rest in `local`.
+    /// half a ring: the first to run now (in the returned [`Taken`]), the rest put in `local`.
     /// `local` must be owned by the caller.
     pub fn pop_batch_into(&self, local: &LocalQueue<T>, maxprocs: usize) -> Taken<T> {
         self.take_into(local, true, |len| fair_share(len, maxprocs).min(LOCAL_QUEUE_CAPACITY / 2))

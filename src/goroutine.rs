@@ -357,10 +357,10 @@ pub(crate) trait TaskMetadata: Sync {
     fn goroutine(&self) -> &Goroutine;
     /// The coarse clock (ms) of the goroutine's runtime, for `set_state_since`.
     fn coarse_now(&self) -> u32;
-    /// The goroutine is about to park for the first time (its future returned `Pending`):
-    /// takes a reference to its task through `waker` (the poll's own) if its registry entry
-    /// needs one to keep it alive. True if it took one.
-    fn parking_first_time(&self, waker: &std::task::Waker) -> bool;
+    /// The goroutine is about to park (its future returned `Pending`) and holds no reference
+    /// for its registry entry yet: takes one through `waker` (the poll's own) if the entry
+    /// needs one to keep the task alive. True if it took one.
+    fn reference_for_entry(&self, waker: &std::task::Waker) -> bool;
     /// The goroutine's future has been dropped: it leaves its runtime's registry, giving back
     /// the reference it took when it first parked, if it did (`counted`).
     fn future_dropped(&self, counted: bool);
@@ -377,19 +377,16 @@ pub(crate) struct GoroutineFuture<F, M: TaskMetadata> {
     future: ManuallyDrop<F>,
     /// The metadata, with two tag bits in its low address bits (the metadata holds a
     /// `Goroutine`, so it is 8-aligned; separate flags would cost a word per goroutine in
-    /// padding): `FUTURE_DROPPED` and `PARKED`.
+    /// padding): `FUTURE_DROPPED` and `REFERENCED`.
     goroutine: *const M,
 }
 
 /// A tag bit of `GoroutineFuture::goroutine`: `future` has been dropped.
 const FUTURE_DROPPED: usize = 1;
-/// A tag bit of `GoroutineFuture::goroutine`: the goroutine has parked at least once, and
-/// took a reference for its registry entry then (`TaskMetadata::parking_first_time`) if it
-/// says `REFERENCED`.
-const PARKED: usize = 2;
-/// A tag bit of `GoroutineFuture::goroutine`: the reference taken when it first parked.
-const REFERENCED: usize = 4;
-const TAGS: usize = FUTURE_DROPPED | PARKED | REFERENCED;
+/// A tag bit of `GoroutineFuture::goroutine`: the goroutine took a reference to its task
+/// for its registry entry when it parked (`TaskMetadata::reference_for_entry`).
+const REFERENCED: usize = 2;
+const TAGS: usize = FUTURE_DROPPED | REFERENCED;
 const _: () = assert!(std::mem::align_of::<Goroutine>() > TAGS, "the tag bits need an aligned pointer");
 
 // SAFETY: the raw pointer is to the task's own `Sync` metadata; `F` decides the rest.
@@ -422,15 +419,12 @@ impl<F, M: TaskMetadata> GoroutineFuture<F, M> {
         self.tagged(FUTURE_DROPPED)
     }
 
-    /// The poll returned `Pending`: the first time, the goroutine's registry entry may need a
-    /// reference to keep its task alive while it waits.
+    /// The poll returned `Pending`: until it holds one, the goroutine's registry entry may
+    /// need a reference to keep its task alive while it waits. (An entry that never needs one,
+    /// a main goroutine's, asks again at each park: one relaxed load.)
     #[inline]
     fn parking(&mut self, metadata: &M, waker: &std::task::Waker) {
-        if self.tagged(PARKED) {
-            return;
-        }
-        self.tag(PARKED);
-        if metadata.parking_first_time(waker) {
+        if !self.tagged(REFERENCED) && metadata.reference_for_entry(waker) {
             self.tag(REFERENCED);
         }
     }

@@ -14,28 +14,24 @@ use std::time::Duration;
 use futures::channel::oneshot;
 
 mod common;
-use common::within;
+use common::{in_a_run_with_no_stuck_poll, within};
 
 /// Runs `scenario` with a fresh one-P runtime until a run in which no poll was marked stuck
 /// (at most 10 runs), and returns what that run saw.
-fn in_a_run_with_no_stuck_poll<T>(what: &str, scenario: impl Fn(&gmp::Runtime) -> T) -> T {
-    for _ in 0..10 {
+fn on_one_processor<T>(what: &str, scenario: impl Fn(&gmp::Runtime) -> T) -> T {
+    in_a_run_with_no_stuck_poll(what, 10, || {
         let rt = gmp::Builder::new().maxprocs(1).build().unwrap();
-        let (seen, stuck) = within(Duration::from_secs(30), what, || {
+        within(Duration::from_secs(30), what, || {
             let seen = scenario(&rt);
             (seen, rt.block_on(async { gmp::runtime::stats().counters.blocked_polls }))
-        });
-        if stuck == 0 {
-            return seen;
-        }
-    }
-    panic!("{what}: sysmon found a stuck poll in each of 10 runs");
+        })
+    })
 }
 
 #[test]
 fn with_one_processor_every_goroutine_spawned_from_block_on_runs_on_the_calling_thread() {
     let caller = thread::current().id();
-    let ran_on: Vec<ThreadId> = in_a_run_with_no_stuck_poll("goroutines on M0", |rt| {
+    let ran_on: Vec<ThreadId> = on_one_processor("goroutines on M0", |rt| {
         rt.block_on(async {
             let handles: Vec<_> = (0..1000)
                 .map(|i| {
@@ -65,7 +61,7 @@ fn with_one_processor_every_goroutine_spawned_from_block_on_runs_on_the_calling_
 #[test]
 fn with_one_processor_nested_goroutines_also_run_on_the_calling_thread() {
     let caller = thread::current().id();
-    let ran_on = in_a_run_with_no_stuck_poll("nested goroutines on M0", |rt| {
+    let ran_on = on_one_processor("nested goroutines on M0", |rt| {
         rt.block_on(async {
             gmp::spawn(async {
                 let child = gmp::spawn(async {
@@ -85,7 +81,7 @@ fn with_one_processor_nested_goroutines_also_run_on_the_calling_thread() {
 #[test]
 fn with_one_processor_a_goroutine_woken_from_a_plain_thread_runs_on_the_calling_thread() {
     let caller = thread::current().id();
-    let ran_on = in_a_run_with_no_stuck_poll("a goroutine woken from outside", |rt| {
+    let ran_on = on_one_processor("a goroutine woken from outside", |rt| {
         rt.block_on(async {
             let (wake_tx, wake_rx) = oneshot::channel::<()>();
             let sleeper = gmp::spawn(async move {

@@ -153,7 +153,7 @@ impl TaskMetadata for Metadata {
         self.runtime().coarse_now()
     }
 
-    fn parking_first_time(&self, waker: &std::task::Waker) -> bool {
+    fn reference_for_entry(&self, waker: &std::task::Waker) -> bool {
         let needed = Registry::entry_needs_a_reference(self.goroutine.registry_slot());
         if needed {
             // The entry's reference, given back by `future_dropped`.

@@ -55,17 +55,16 @@ impl<T: QueueItem> Scheduler<T> {
             }
             idle.spares.pop()
         };
+        processor.metrics.blocked_polls.add(1);
         if let Some(spare) = spare {
             self.extra.fetch_add(1, SeqCst);
             self.processors[spare].set_status(ProcessorStatus::Running);
-            processor.metrics.blocked_polls.add(1);
             processor.set_blocked();
             self.nmspinning.fetch_add(1, SeqCst);
             self.start_machine(Some(spare), true);
         } else {
             // As many Ps as threads are allowed: an idle P (if any) can still steal the
             // blocked P's work.
-            processor.metrics.blocked_polls.add(1);
             processor.set_blocked();
             self.wake_if_idle();
         }

@@ -132,3 +132,21 @@ pub fn example(name: &str) -> std::path::PathBuf {
     assert!(status.success(), "cargo build --example {name}: {status}");
     profile_dir.join("examples").join(name)
 }
+
+/// Repeats `run` (each run on a fresh runtime, at most `runs` times) until a run in which
+/// sysmon marked no poll blocked, and returns what that run saw. `run` returns its result
+/// and that run's `stats().counters.blocked_polls`.
+///
+/// A loaded machine can keep a thread off the CPU for 20 ms in the middle of any poll; sysmon
+/// then marks the poll stuck, a spare P stands in and the stuck P's queue goes back to the
+/// global queue, by design. A check that holds only when nothing was handed off (every
+/// goroutine on M0, an exact count of global takes) is made on a run without that.
+pub fn in_a_run_with_no_stuck_poll<T>(what: &str, runs: usize, mut run: impl FnMut() -> (T, u64)) -> T {
+    for _ in 0..runs {
+        let (seen, blocked_polls) = run();
+        if blocked_polls == 0 {
+            return seen;
+        }
+    }
+    panic!("{what}: sysmon marked a poll stuck in each of {runs} runs");
+}
