@@ -3,15 +3,15 @@
 //! # Design
 //!
 //! sysmon wakes every 20 µs; after 50 rounds in which it had nothing to do it doubles its
-//! sleep, up to 10 ms; when every P is idle and its tick has backed off to 1 ms or more, it
-//! sleeps until a P gets busy (the scheduler unparks it), and wakes to a few 20 µs rounds. While
-//! backed off, a goroutine made runnable on a P nudges it back to the 20 µs tick for a few
-//! rounds: queued work is what a stuck poll would strand, so that is when to watch. Only a
-//! retaken syscall resets the tick to 50 fast rounds; marking a poll blocked or preempting
-//! one buys 5 (`Tick`). A poll with work queued behind it whose thread read as runnable
-//! (descheduled, or computing) is looked at again when its next state read is due, whatever
-//! the tick. `GMP_SYSMON_COUNTS=<ms>` prints what sysmon did per second. Each round it looks
-//! at every P:
+//! sleep, up to 10 ms; when every P has stayed idle for a whole round (no poll ran since the
+//! last one) and its tick has backed off to 1 ms or more, it sleeps until a P gets busy (the
+//! scheduler unparks it), and wakes to a few 20 µs rounds. While backed off, a goroutine made
+//! runnable on a P nudges it back to the 20 µs tick for a few rounds: queued work is what a
+//! stuck poll would strand, so that is when to watch. Only a retaken syscall resets the tick to
+//! 50 fast rounds; marking a poll blocked or preempting one buys 5 (`Tick`). A poll with work
+//! queued behind it whose thread read as runnable (descheduled, or computing) is looked at
+//! again when its next state read is due, whatever the tick. `GMP_SYSMON_COUNTS=<ms>` prints
+//! what sysmon did per second. Each round it looks at every P:
 //!
 //! - **Go's `retake` rule** decides, for a P whose M is blocked (in `gmp::syscall`, or in a
 //!   poll that has not moved for a round), whether to take the P away: yes if goroutines are
@@ -200,6 +200,7 @@ fn run(weak: Weak<Shared>) {
     let mut counts = Counts::default();
     let mut counts_since = Instant::now();
     let mut lingers_before = (0, 0);
+    let mut idle_streak = IdleStreak::default();
     loop {
         let sleep = tick.next_sleep();
         thread::park_timeout(tick.recheck_in.map_or(sleep, |recheck| recheck.clamp(MIN_DELAY, sleep)));
@@ -218,10 +219,12 @@ fn run(weak: Weak<Shared>) {
             continue;
         }
         // With schedtrace on, sysmon never sleeps deeply (as in Go), so the lines keep coming.
-        // Only a sysmon that has backed off sleeps deeply: a runtime that goes idle between
-        // bursts of requests (hundreds of times a second under load) would otherwise pay a
-        // sysmon wake-up (a futex wake on the P's side, a context switch) at every burst.
-        if shared.sched.all_processors_idle() && shared.trace.schedtrace.is_none() && tick.may_sleep_deeply() {
+        // Only a sysmon that has backed off sleeps deeply, and only once every P has stayed
+        // idle for a whole round (`IdleStreak`): a runtime that goes idle between bursts of
+        // requests (hundreds of times a second under load) would otherwise pay a sysmon
+        // wake-up (a futex wake on the P's side, a context switch) at many of them.
+        let may_sleep = shared.trace.schedtrace.is_none() && tick.may_sleep_deeply();
+        if idle_streak.stayed_idle(&shared, may_sleep) {
             counts.deep_sleeps += 1;
             if deep_sleep(shared) {
                 return;
@@ -272,6 +275,38 @@ fn run(weak: Weak<Shared>) {
         if crate::runtime::trace::is_on() {
             crate::runtime::trace::sysmon_round(&shared);
         }
+    }
+}
+
+/// When sysmon may sleep deeply: every P idle at two rounds in a row with no poll run in
+/// between. Under load the Ps of a server go idle for a few tens of microseconds at a time,
+/// hundreds of times a second, and a deep sleep taken in one of those gaps ends at once with
+/// a futex wake from the M that takes a P (`wake_sysmon`) and a few 20 µs rounds: on a
+/// 2-core machine each of those wake-ups may preempt an M that holds queued goroutines (or
+/// the client). Waiting for one backed-off round (1 to 10 ms) before the deep sleep lets
+/// only a runtime that is really idle sleep; one that is idle pays one more round first.
+#[derive(Debug, Default)]
+struct IdleStreak {
+    /// The sum of the Ps' `polls` counters at a round that found every P idle (and sysmon
+    /// backed off), until a round finds a P busy.
+    polls_when_idle: Option<u64>,
+}
+
+impl IdleStreak {
+    /// True if sysmon should sleep deeply now: `may_sleep` (backed off, no schedtrace), every
+    /// P idle, and the same at the previous round with no poll run since.
+    fn stayed_idle(&mut self, shared: &Shared, may_sleep: bool) -> bool {
+        if !may_sleep || !shared.sched.all_processors_idle() {
+            self.polls_when_idle = None;
+            return false;
+        }
+        let polls = shared.sched.processors.iter().map(|processor| processor.polls()).fold(0u64, u64::wrapping_add);
+        if self.polls_when_idle == Some(polls) {
+            self.polls_when_idle = None;
+            return true;
+        }
+        self.polls_when_idle = Some(polls);
+        false
     }
 }
 
