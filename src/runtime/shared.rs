@@ -246,8 +246,13 @@ impl Shared {
 
     /// Starts a worker thread (M) that begins with `wakeup`.
     pub(crate) fn start_thread(self: Arc<Self>, wakeup: Wakeup) -> bool {
-        if self.machines.fetch_add(1, Ordering::AcqRel) >= self.config.max_threads {
-            self.machines.fetch_sub(1, Ordering::AcqRel);
+        // Reserve a slot without ever counting past the limit: an add-then-undo would let
+        // `thread_count` (and `stats().threads`) read max_threads + 1 for a moment.
+        let limit = self.config.max_threads;
+        let reserved = self
+            .machines
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |machines| (machines < limit).then_some(machines + 1));
+        if reserved.is_err() {
             self.thread_limit_reached();
             return false;
         }
