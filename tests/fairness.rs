@@ -178,6 +178,47 @@ fn a_yield_goes_behind_every_goroutine_waiting_outside() {
 }
 
 #[test]
+fn a_yield_while_only_ring_overflow_waits_globally_queues_in_the_ring() {
+    // When the global queue holds only the overflow of rings (nothing was queued there from
+    // outside), a yielder waits at its ring's tail behind a batch of that overflow, not at the
+    // global queue's tail behind all of it: sending every yielder through the shared queue
+    // while the rings' overflow keeps it non-empty made 1,000 yielders on 2 Ps run 5x slower
+    // than on 1. So when the yielder resumes, some of the goroutines spawned before it have
+    // not run yet (those still in the global queue).
+    const FILLERS: usize = 400;
+    let (fillers_ran, stats) = common::in_a_run_with_no_stuck_poll("a yield with only overflow queued", 20, || {
+        let rt = one_processor();
+        let fillers = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (fillers_ran, stats) = within(Duration::from_secs(30), "the yielder to run again", || {
+            rt.block_on(async {
+                // M0 holds the P: the fillers fill its ring, which overflows into the global
+                // queue; the yielder, spawned last, is in runnext and runs first.
+                for _ in 0..FILLERS {
+                    let fillers = fillers.clone();
+                    drop(gmp::spawn(async move { fillers.fetch_add(1, Ordering::AcqRel) }));
+                }
+                let yielder = gmp::spawn({
+                    let fillers = fillers.clone();
+                    async move {
+                        let before = fillers.load(Ordering::Acquire);
+                        gmp::yield_now().await;
+                        (fillers.load(Ordering::Acquire) - before, gmp::runtime::stats())
+                    }
+                });
+                yielder.await.unwrap()
+            })
+        });
+        let blocked = stats.counters.blocked_polls + stats.counters.preemptions;
+        ((fillers_ran, stats), blocked)
+    });
+    assert!(fillers_ran > 0, "the yielder ran again before any goroutine queued ahead of it: {stats:?}");
+    assert!(
+        fillers_ran < FILLERS,
+        "the yielder waited behind all {FILLERS} goroutines, the global queue's overflow too: {stats:?}"
+    );
+}
+
+#[test]
 fn two_goroutines_ping_ponging_through_runnext_do_not_starve_a_third() {
     // A and B wake each other forever; every wake puts the partner in runnext. Unless runnext
     // hand-offs share one time slice, the goroutine waiting in the ring never runs again.
