@@ -4,9 +4,17 @@
 //! A lock-free unbounded MPMC queue (`concurrent-queue`). Pushes and pops are independent
 //! CASes; a "batch" is a run of pushes or pops, not an atomic unit, which is all the scheduler
 //! needs: every item is delivered exactly once and each producer's items keep their order.
+//!
+//! Beside the items the queue keeps one hint, whether it may hold work queued from outside
+//! any P (`push_from_outside`) rather than only rings' overflow: raised by such a push,
+//! lowered when a P finds the queue empty (`is_drained`). It decides where a yield goes
+//! (`Scheduler::ready_local`). It is in no protocol (std's atomic, relaxed): read wrong, a
+//! yielder waits in its ring instead of here or the other way round, and nothing is lost.
 
+use crate::loom::CachePadded;
 use crate::runq::{LocalQueue, Overflow, QueueItem, LOCAL_QUEUE_CAPACITY};
 use concurrent_queue::ConcurrentQueue;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 /// Most goroutines one P takes from the global queue at once (Go: 128; 2 under loom).
 pub const GLOBAL_BATCH_LIMIT: usize = crate::loom::real_or_model(128, 2);
@@ -33,6 +41,8 @@ pub struct Taken<T> {
 /// The runtime-wide queue of runnable goroutines.
 pub struct GlobalQueue<T> {
     queue: ConcurrentQueue<T>,
+    /// The outside-work hint (module docs); on a line of its own, read at every yield.
+    outside: CachePadded<AtomicBool>,
 }
 
 impl<T> std::fmt::Debug for GlobalQueue<T> {
@@ -50,7 +60,7 @@ impl<T> Default for GlobalQueue<T> {
 impl<T> GlobalQueue<T> {
     /// An empty queue.
     pub fn new() -> Self {
-        Self { queue: ConcurrentQueue::unbounded() }
+        Self { queue: ConcurrentQueue::unbounded(), outside: CachePadded(AtomicBool::new(false)) }
     }
 
     /// Queued items (a snapshot).
@@ -61,6 +71,30 @@ impl<T> GlobalQueue<T> {
     /// True if nothing is queued (a snapshot).
     pub fn is_empty(&self) -> bool {
         self.queue.is_empty()
+    }
+
+    /// True if nothing is queued (a snapshot); then nothing queued from outside waits here
+    /// either, and the outside-work hint is lowered.
+    pub fn is_drained(&self) -> bool {
+        let empty = self.queue.is_empty();
+        if empty && self.outside.load(Relaxed) {
+            self.outside.store(false, Relaxed);
+        }
+        empty
+    }
+
+    /// True if work queued from outside any P may wait here (the hint, module docs).
+    pub fn may_hold_outside_work(&self) -> bool {
+        self.outside.load(Relaxed)
+    }
+
+    /// Queues `item`, made runnable from outside any P, and raises the outside-work hint
+    /// (stored only when it flips, so spawns from outside do not write its line each time).
+    pub fn push_from_outside(&self, item: T) {
+        if !self.outside.load(Relaxed) {
+            self.outside.store(true, Relaxed);
+        }
+        Overflow::push(self, item);
     }
 
     /// Takes the oldest item.

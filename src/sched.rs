@@ -155,12 +155,6 @@ pub struct Scheduler<T: QueueItem> {
     /// not explore them.
     lingers_found: CachePadded<std::sync::atomic::AtomicU64>,
     lingers_given_up: std::sync::atomic::AtomicU64,
-    /// Raised when a goroutine is queued globally from outside any P (a spawn or a wake from
-    /// a thread without one), lowered when a P finds the global queue empty: whether the
-    /// global queue may hold outside work rather than only the overflow of rings. It decides
-    /// where a yield goes (see `ready_local`). A hint in no protocol (std's atomic): read
-    /// wrong, a yielder waits in the ring instead of the global queue or the other way round.
-    outside_queued: CachePadded<std::sync::atomic::AtomicBool>,
 }
 
 impl<T: QueueItem> std::fmt::Debug for Scheduler<T> {
@@ -209,7 +203,6 @@ impl<T: QueueItem> Scheduler<T> {
             sysmon_backed_off: AtomicBool::new(false),
             lingers_found: CachePadded(std::sync::atomic::AtomicU64::new(0)),
             lingers_given_up: std::sync::atomic::AtomicU64::new(0),
-            outside_queued: CachePadded(std::sync::atomic::AtomicBool::new(false)),
         }
     }
 
@@ -270,12 +263,11 @@ impl<T: QueueItem> Scheduler<T> {
                 self.preempted(item);
                 return;
             }
-            if self.global.is_empty() {
-                self.forget_outside_work();
-            } else if self.outside_queued.load(Relaxed) {
-                self.yielded_behind_global(p, item);
-                return;
-            } else {
+            if !self.global.is_drained() {
+                if self.global.may_hold_outside_work() {
+                    self.yielded_behind_global(p, item);
+                    return;
+                }
                 // Only the overflow of rings waits globally: the yielder waits behind its ring
                 // and a fair batch of that taken in ahead of it, instead of a round trip
                 // through the shared queue at every yield.
@@ -320,14 +312,6 @@ impl<T: QueueItem> Scheduler<T> {
         self.take_global_batch(&self.processors[p]);
     }
 
-    /// The global queue was found empty: no outside work waits there any more.
-    #[inline]
-    fn forget_outside_work(&self) {
-        if self.outside_queued.load(Relaxed) {
-            self.outside_queued.store(false, Relaxed);
-        }
-    }
-
     #[cold]
     fn preempted(&self, item: T) {
         self.global.push(item);
@@ -336,10 +320,7 @@ impl<T: QueueItem> Scheduler<T> {
 
     /// Makes `item` runnable from outside any P: global queue, then wake an idle P.
     pub fn ready_global(&self, item: T) {
-        if !self.outside_queued.load(Relaxed) {
-            self.outside_queued.store(true, Relaxed);
-        }
-        self.global.push(item);
+        self.global.push_from_outside(item);
         self.wake_if_idle();
     }
 
@@ -441,8 +422,7 @@ impl<T: QueueItem> Scheduler<T> {
     /// Owner of `processor`, whose queue is empty: a batch from the global queue (see
     /// `GlobalQueue::pop_batch_into`), counted.
     fn take_global_batch_when_empty(&self, processor: &Processor<T>) -> Option<T> {
-        if self.global.is_empty() {
-            self.forget_outside_work();
+        if self.global.is_drained() {
             return None;
         }
         let taken = self.global.pop_batch_into(&processor.queue, self.maxprocs);
