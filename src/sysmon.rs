@@ -26,7 +26,9 @@
 //! - **A P running a poll** (`polls` odd): sysmon notes when it first saw the current value of
 //!   `polls`. A poll running past 10 ms gets its P's `preempt` flag set, so gmp's cooperative
 //!   points make the goroutine yield (to the end of the global queue). A poll that is *stuck* —
-//!   its thread sleeps in the kernel (a blocking call inside a future) for a sysmon round, or
+//!   its thread sleeps in the kernel (a blocking call inside a future) for a sysmon round (at
+//!   the fast tick, with work queued behind it: an early round about 25 µs after the first
+//!   sighting), or
 //!   it has run 20 ms — gets its P marked blocked if the rule says so, and a spare P (allp
 //!   grows as needed) and another M take over its queued goroutines (runnext included). When
 //!   the poll returns, its M notices the mark and retires a P, so `maxprocs` Ps run goroutines
@@ -56,6 +58,13 @@ use crate::runtime::trace::SysmonAction;
 
 /// sysmon's shortest sleep (Go: 20 µs).
 const MIN_DELAY: Duration = Duration::from_micros(20);
+/// sysmon's shortest sleep before a poll's thread is due for a look (`next_recheck`). A
+/// sleep this short still takes about 25 µs on a 2-CPU VM (a 20 µs one about 40 µs).
+const RECHECK_FLOOR: Duration = Duration::from_micros(1);
+/// How long a poll first seen at the fast tick with goroutines queued behind it runs before
+/// sysmon looks at its thread (`watch_poll`); with the sleep's overshoot, that look comes
+/// about 25 µs after the first sighting.
+const LOOK_AGAIN_AFTER: Duration = Duration::from_micros(5);
 /// sysmon's longest sleep while some P is busy (Go: 10 ms).
 const MAX_DELAY: Duration = Duration::from_millis(10);
 /// Idle rounds before the sleep starts doubling (Go: 50).
@@ -203,7 +212,8 @@ fn run(weak: Weak<Shared>) {
     let mut idle_streak = IdleStreak::default();
     loop {
         let sleep = tick.next_sleep();
-        thread::park_timeout(tick.recheck_in.map_or(sleep, |recheck| recheck.clamp(MIN_DELAY, sleep)));
+        let early = tick.recheck_in.filter(|&recheck| recheck < sleep);
+        thread::park_timeout(early.map_or(sleep, |recheck| recheck.max(RECHECK_FLOOR)));
         let Some(shared) = weak.upgrade() else { return };
         if shared.sched.is_shut_down() {
             return;
@@ -269,9 +279,9 @@ fn run(weak: Weak<Shared>) {
                 counts_since = now;
             }
         }
-        let acted = retake(&shared, &mut notes, now, &mut counts);
+        let acted = retake(&shared, &mut notes, now, tick.next_sleep() == MIN_DELAY, &mut counts);
         tick.recheck_in = next_recheck(&shared, &notes, now);
-        tick.after_round(acted, now, &shared);
+        tick.after_round(acted, early.is_some(), now, &shared);
         if crate::runtime::trace::is_on() {
             crate::runtime::trace::sysmon_round(&shared);
         }
@@ -390,7 +400,13 @@ impl Tick {
         self.fast_rounds = ROUNDS_PER_NUDGE;
     }
 
-    fn after_round(&mut self, acted: Acted, now: Instant, shared: &Shared) {
+    /// `early`: the round came before the tick, for a poll due for a look (`next_recheck`).
+    /// Unless it acted, it leaves the schedule as it was: it neither uses up a fast round a
+    /// nudge bought nor counts towards the back-off.
+    fn after_round(&mut self, acted: Acted, early: bool, now: Instant, shared: &Shared) {
+        if early && acted == Acted::Nothing {
+            return;
+        }
         self.fast_rounds = self.fast_rounds.saturating_sub(1);
         if acted == Acted::Syscall {
             self.idle_rounds = 0;
@@ -447,7 +463,8 @@ fn deep_sleep(shared: Arc<Shared>) -> bool {
 }
 
 /// One pass over the Ps. Returns what sysmon did (retook, preempted or marked blocked).
-fn retake(shared: &Shared, notes: &mut [ProcessorNotes], now: Instant, counts: &mut Counts) -> Acted {
+/// `fast`: sysmon is at its 20 µs tick (see `watch_poll`).
+fn retake(shared: &Shared, notes: &mut [ProcessorNotes], now: Instant, fast: bool, counts: &mut Counts) -> Acted {
     let mut acted = Acted::Nothing;
     for (p, processor) in shared.sched.processors.iter().enumerate() {
         let note = &mut notes[p];
@@ -459,7 +476,7 @@ fn retake(shared: &Shared, notes: &mut [ProcessorNotes], now: Instant, counts: &
                 }
             }
             ProcessorStatus::Running => {
-                if watch_poll(shared, p, note, now, counts) {
+                if watch_poll(shared, p, note, now, fast, counts) {
                     acted = acted.max(Acted::Poll);
                 }
                 // Ending a time slice is housekeeping, as Go's preemptions are: it does not
@@ -497,7 +514,21 @@ fn watch_syscall(
     true
 }
 
-fn watch_poll(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: Instant, counts: &mut Counts) -> bool {
+/// Watches the poll running on P `p`. `fast`: sysmon is at its 20 µs tick; a poll first
+/// seen then with goroutines queued behind it is looked at again in an early round, once it
+/// has run `LOOK_AGAIN_AFTER` since that sighting, rather than at the next tick: a 20 µs sleep
+/// takes about 40 µs on a 2-CPU VM, the shortest about 25 µs, and a blocked poll's queue
+/// waited for a whole tick after the sighting (tour's handoff: p50 120 µs before, 98 µs after).
+/// While backed off, sysmon does not do this: under load every round finds such a poll, and
+/// the early rounds would keep it awake every 25 µs.
+fn watch_poll(
+    shared: &Shared,
+    p: ProcessorId,
+    note: &mut ProcessorNotes,
+    now: Instant,
+    fast: bool,
+    counts: &mut Counts,
+) -> bool {
     let processor = &shared.sched.processors[p];
     let polls = processor.polls();
     if polls != note.polls {
@@ -509,6 +540,10 @@ fn watch_poll(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: I
         note.recheck = false;
         if polls % 2 == 1 {
             crate::poll_watch::note_first_sighting(processor, polls, shared.coarse_now());
+            if fast && !processor.queue.is_empty() {
+                note.recheck = true;
+                note.next_state_check = LOOK_AGAIN_AFTER;
+            }
         }
         return false;
     }
@@ -525,7 +560,9 @@ fn watch_poll(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: I
         acted = true;
         traced(shared, SysmonAction::Preempt, p);
     }
-    if !note.handed_off && retake_is_wanted(shared, p, age) {
+    // A poll is looked at once it has been seen running for `LOOK_AGAIN_AFTER` (at a tick's
+    // round, a whole tick; at an early round, a little more).
+    if !note.handed_off && age >= LOOK_AGAIN_AFTER && retake_is_wanted(shared, p, age) {
         let computing = age >= STUCK_COMPUTING_AFTER;
         let stuck = computing
             || (age >= note.next_state_check && {
@@ -553,8 +590,9 @@ fn watch_poll(shared: &Shared, p: ProcessorId, note: &mut ProcessorNotes, now: I
     acted
 }
 
-/// How soon a poll whose thread last read as runnable, with goroutines queued behind it, is
-/// due for another read of its state. Without this a poll descheduled by the OS at the moment
+/// How soon a poll with goroutines queued behind it is due for a (next) read of its thread's
+/// state: one first seen at the fast tick (`watch_poll`), or one whose thread last read as
+/// runnable. Without this a poll descheduled by the OS at the moment
 /// of the read (a 2-CPU machine under load) waited for the backed-off tick (up to 10 ms)
 /// before its next look, though it had gone to sleep in the kernel right after. The reads
 /// double in spacing (`next_state_check`), so a long computing poll costs few rounds.
