@@ -279,7 +279,11 @@ fn run(weak: Weak<Shared>) {
                 counts_since = now;
             }
         }
-        let acted = retake(&shared, &mut notes, now, tick.next_sleep() == MIN_DELAY, &mut counts);
+        // Only a round at the 20 µs tick, not an early one, asks for an early round: under
+        // load each round finds a new poll with work queued, and early rounds asking for more
+        // would keep sysmon at 25 µs rounds that never count towards its back-off.
+        let fast = tick.next_sleep() == MIN_DELAY && early.is_none();
+        let acted = retake(&shared, &mut notes, now, fast, &mut counts);
         tick.recheck_in = next_recheck(&shared, &notes, now);
         tick.after_round(acted, early.is_some(), now, &shared);
         if crate::runtime::trace::is_on() {
@@ -463,7 +467,7 @@ fn deep_sleep(shared: Arc<Shared>) -> bool {
 }
 
 /// One pass over the Ps. Returns what sysmon did (retook, preempted or marked blocked).
-/// `fast`: sysmon is at its 20 µs tick (see `watch_poll`).
+/// `fast`: a round at sysmon's 20 µs tick, not an early one (see `watch_poll`).
 fn retake(shared: &Shared, notes: &mut [ProcessorNotes], now: Instant, fast: bool, counts: &mut Counts) -> Acted {
     let mut acted = Acted::Nothing;
     for (p, processor) in shared.sched.processors.iter().enumerate() {
@@ -514,7 +518,7 @@ fn watch_syscall(
     true
 }
 
-/// Watches the poll running on P `p`. `fast`: sysmon is at its 20 µs tick; a poll first
+/// Watches the poll running on P `p`. `fast`: a round at sysmon's 20 µs tick; a poll first
 /// seen then with goroutines queued behind it is looked at again in an early round, once it
 /// has run `LOOK_AGAIN_AFTER` since that sighting, rather than at the next tick: a 20 µs sleep
 /// takes about 40 µs on a 2-CPU VM, the shortest about 25 µs, and a blocked poll's queue
