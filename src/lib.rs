@@ -122,7 +122,7 @@ loom::only_under_loom! {
         pub use crate::global_queue::{GlobalQueue, Taken, GLOBAL_BATCH_LIMIT};
         pub use crate::netpoll::gate::{GateOutcome, WaitGate};
         pub use crate::processor::{Processor, ProcessorStatus};
-        pub use crate::registry::ShardLock;
+        pub use crate::registry::{EntrySlots, ShardLock, SlotsOwner};
         pub use crate::runq::{LocalQueue, Overflow, QueueItem, LOCAL_QUEUE_CAPACITY};
         pub use crate::sched::{Machine, Platform, Scheduler, Wakeup};
     }

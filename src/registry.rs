@@ -4,9 +4,12 @@
 //!
 //! Every goroutine is registered from spawn until its future is dropped (on completion or
 //! cancellation). An entry is a waker of the goroutine packed in 8 bytes (`compact.rs`) that
-//! holds no reference to the task: spawn and exit pay no reference-count RMWs for it. The
-//! entry is removed under its shard's lock as the future is dropped, which async-task does
-//! before it frees the task, so an entry read under the lock names a live task. A goroutine
+//! holds no reference to the task: spawn and exit pay no reference-count RMWs for it. An
+//! entry is put in its shard's slots under the shard's lock and removed, without the lock, by
+//! its goroutine as the future is dropped, which async-task does before it frees the task;
+//! readers (dump, the shutdown sweep, abort's wake) announce themselves before taking the lock,
+//! and a goroutine that leaves while one is counted waits for the lock, so an entry a reader
+//! sees names a live task (`slots.rs`). A goroutine
 //! that parks takes one reference for its entry then (a goroutine nobody else can wake stays
 //! alive until the shutdown sweep, as in Go), and gives it back when it leaves. Its metadata is found from
 //! the waker's data pointer (the task header) at an offset that is the same for every task, learned
@@ -19,7 +22,8 @@
 //! dropped, however it is parked), `num_goroutine()`, and `dump()`.
 //!
 //! It is sharded to keep spawns on different Ps off each other's locks (`shard_lock.rs`, a shard
-//! on cache lines of its own): a goroutine spawned on
+//! on cache lines of its own; leaving takes no lock, so the lock is the spawners' only): a
+//! goroutine spawned on
 //! P `i` lives in shard `i` (spawns from threads without a P go to one shard in runs of 64,
 //! then the next), and since most goroutines finish
 //! on the P that spawned them, a shard's lock mostly stays in one core's cache. The shard and
@@ -37,9 +41,11 @@ use std::task::Waker;
 
 mod compact;
 mod shard_lock;
+mod slots;
 
 use compact::CompactWaker;
 pub use shard_lock::{ShardGuard, ShardLock};
+pub use slots::{EntrySlots, SlotsOwner};
 
 /// The bytes of a task's registry entry (for the size test in `runtime/metadata.rs`).
 #[cfg(test)]
@@ -47,13 +53,28 @@ pub(crate) const ENTRY_BYTES: usize = std::mem::size_of::<Option<CompactWaker>>(
 
 use crate::goroutine::{Goroutine, GoroutineState, WaitReason, REGISTRY_SLOT_LIMIT};
 use crate::loom::CachePadded;
-/// A shard on cache lines of its own: the shards of two Ps never share one.
-type PaddedShard = CachePadded<ShardLock<Shard>>;
+
+/// A shard: its lock (on cache lines of its own, so the shards of two Ps never share one) and
+/// its packed entries, which goroutines leave without the lock (`slots.rs`).
+struct ShardCell {
+    lock: CachePadded<ShardLock<Shard>>,
+    slots: EntrySlots,
+}
 
 /// Takes a shard's lock.
 #[inline]
-fn lock(shard: &PaddedShard) -> ShardGuard<'_, Shard> {
-    shard.0.lock()
+fn lock(shard: &ShardCell) -> ShardGuard<'_, Shard> {
+    shard.lock.0.lock()
+}
+
+/// Runs `read` on a shard as a reader that may turn its entries into wakers or read the
+/// goroutines they name (`slots.rs`): counted in the shard's readers before taking the lock,
+/// so a goroutine leaving meanwhile waits until the lock is released.
+fn read<R>(shard: &ShardCell, read: impl FnOnce(&Shard, &EntrySlots) -> R) -> R {
+    shard.slots.begin_read();
+    let result = read(&lock(shard), &shard.slots);
+    shard.slots.end_read();
+    result
 }
 
 /// Spawns from one thread without a P that go to the same shard before it moves on.
@@ -130,56 +151,53 @@ unsafe impl Send for Pointed {}
 
 #[derive(Default)]
 struct Shard {
-    /// One packed waker per goroutine whose metadata lies at `METADATA_OFFSET` from its data
-    /// pointer (8 bytes a goroutine, `compact.rs`; its task is alive while the entry is here,
-    /// module docs).
-    slots: Vec<Option<CompactWaker>>,
-    free: Vec<u32>,
-    /// The rest (rare: main goroutines), with their metadata pointers.
+    /// The lock holder's part of the packed entries (`slots.rs`): one packed waker per
+    /// goroutine whose metadata lies at `METADATA_OFFSET` from its data pointer (8 bytes a
+    /// goroutine, `compact.rs`; its task is alive while the entry is there, module docs).
+    owner: SlotsOwner,
+    /// The rest (rare: main goroutines), with their metadata pointers, left under the lock.
     pointed: Vec<Option<Pointed>>,
     pointed_free: Vec<u32>,
-    len: usize,
+    pointed_len: usize,
     closed: bool,
 }
 
+/// The entry a slot's value holds.
+fn entry_of(bits: u64) -> CompactWaker {
+    CompactWaker::from_bits(bits).expect("an entry is not 0")
+}
+
 impl Shard {
-    /// Every registered goroutine.
-    fn goroutines(&self) -> impl Iterator<Item = *const Goroutine> + '_ {
-        let compact = self.slots.iter().flatten().map(goroutine_of);
+    /// Every registered goroutine (a reader's: `read`).
+    fn goroutines<'a>(&'a self, slots: &'a EntrySlots) -> impl Iterator<Item = *const Goroutine> + 'a {
+        let compact = slots.entries(&self.owner).map(|bits| goroutine_of(&entry_of(bits)));
         compact.chain(self.pointed.iter().flatten().map(|p| p.goroutine))
     }
 
-    /// A clone of every registered goroutine's waker.
-    fn wakers(&self) -> impl Iterator<Item = Waker> + '_ {
-        // SAFETY: read under the shard's lock (`&self` is borrowed from its guard): an entry
-        // is removed under it before its task's future is dropped, so its task is alive.
-        let compact = self.slots.iter().flatten().map(|entry| unsafe { entry.to_waker() });
+    /// A clone of every registered goroutine's waker (a reader's: `read`).
+    fn wakers<'a>(&'a self, slots: &'a EntrySlots) -> impl Iterator<Item = Waker> + 'a {
+        // SAFETY: read as a reader under the shard's lock (`read`): a goroutine leaving waits
+        // for the lock before its future is dropped (`slots.rs`), so the entry's task is alive.
+        let compact = slots.entries(&self.owner).map(|bits| unsafe { entry_of(bits).to_waker() });
         compact.chain(self.pointed.iter().flatten().map(|p| p.waker.clone()))
     }
 
-    /// True if `slot` (of the `pointed` list if `pointed`) holds `goroutine`.
-    fn holds(&self, slot: u32, pointed: bool, goroutine: *const Goroutine) -> bool {
+    /// A clone of the waker at `slot` if it is `goroutine`'s (a reader's: `read`).
+    fn waker_at(&self, slots: &EntrySlots, slot: u32, pointed: bool, goroutine: *const Goroutine) -> Option<Waker> {
         if pointed {
-            matches!(self.pointed.get(slot as usize), Some(Some(p)) if std::ptr::eq(p.goroutine, goroutine))
-        } else {
-            matches!(self.slots.get(slot as usize), Some(Some(w)) if std::ptr::eq(goroutine_of(w), goroutine))
+            return match self.pointed.get(slot as usize) {
+                Some(Some(p)) if std::ptr::eq(p.goroutine, goroutine) => Some(p.waker.clone()),
+                _ => None,
+            };
         }
-    }
-
-    /// A clone of the waker at `slot` if it is `goroutine`'s.
-    fn waker_at(&self, slot: u32, pointed: bool, goroutine: *const Goroutine) -> Option<Waker> {
-        if !self.holds(slot, pointed, goroutine) {
-            None
-        } else if pointed {
-            self.pointed[slot as usize].as_ref().map(|p| p.waker.clone())
-        } else {
-            // SAFETY: as in `wakers`: under the lock, the entry's task is alive.
-            self.slots[slot as usize].as_ref().map(|entry| unsafe { entry.to_waker() })
-        }
+        let entry = entry_of(slots.entry(&self.owner, slot)?);
+        // SAFETY: as in `wakers`: a reader under the lock, the entry's task is alive.
+        std::ptr::eq(goroutine_of(&entry), goroutine).then(|| unsafe { entry.to_waker() })
     }
 }
 
-/// Puts `value` in a free slot of `slots` whose location (`shard` of `shards`) fits, if any.
+/// Puts `value` in a free slot of `slots` (the pointed list) whose location (`shard` of
+/// `shards`) fits, if any.
 fn put<T>(
     slots: &mut Vec<Option<T>>,
     free: &mut Vec<u32>,
@@ -220,7 +238,7 @@ pub struct GoroutineRecord {
 
 /// The set of live goroutines.
 pub struct Registry {
-    shards: Box<[PaddedShard]>,
+    shards: Box<[ShardCell]>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -233,7 +251,8 @@ impl Registry {
     /// A registry with at least `shards` shards (a power of two).
     pub fn new(shards: usize) -> Self {
         let shards = shards.max(1).next_power_of_two();
-        Self { shards: (0..shards).map(|_| CachePadded(ShardLock::new(Shard::default()))).collect() }
+        let shard = || ShardCell { lock: CachePadded(ShardLock::new(Shard::default())), slots: EntrySlots::new() };
+        Self { shards: (0..shards).map(|_| shard()).collect() }
     }
 
     /// Registers the goroutine of a task in the shard of P `processor` (if given). Returns
@@ -295,23 +314,32 @@ impl Registry {
         let first = processor.map_or_else(|| foreign_shard(count), |p| p & (count - 1));
         for step in 0..count {
             let shard_index = (first + step) & (count - 1);
-            let mut shard = lock(&self.shards[shard_index]);
+            let cell = &self.shards[shard_index];
+            let mut shard = lock(cell);
             if shard.closed {
                 return false;
             }
             let shard = &mut *shard;
             let placed = match entry {
                 Entry::Compact(packed) => {
-                    put(&mut shard.slots, &mut shard.free, packed, (shard_index, count, false)).map_err(Entry::Compact)
+                    let limit = POINTED >> count.trailing_zeros();
+                    match cell.slots.claim(&mut shard.owner, limit) {
+                        Some(slot) => {
+                            cell.slots.fill(&mut shard.owner, slot, packed.into_bits());
+                            Ok(location(shard_index, count, slot, false).expect("a slot below the limit fits"))
+                        }
+                        None => Err(Entry::Compact(packed)),
+                    }
                 }
                 Entry::Pointed(whole) => {
                     let at = (shard_index, count, true);
-                    put(&mut shard.pointed, &mut shard.pointed_free, whole, at).map_err(Entry::Pointed)
+                    let placed = put(&mut shard.pointed, &mut shard.pointed_free, whole, at).map_err(Entry::Pointed);
+                    shard.pointed_len += usize::from(placed.is_ok());
+                    placed
                 }
             };
             match placed {
                 Ok(location) => {
-                    shard.len += 1;
                     goroutine.set_registry_slot(location);
                     return true;
                 }
@@ -327,45 +355,52 @@ impl Registry {
     /// future is dropped, while its task is alive.
     pub fn remove(&self, goroutine: &Goroutine, location: u32, counted: bool) {
         let (shard_index, slot, pointed) = decode(location, self.shards.len());
-        let removed = {
-            let mut shard = lock(&self.shards[shard_index]);
-            if !shard.holds(slot, pointed, goroutine) {
-                return;
-            }
-            let shard = &mut *shard;
-            shard.len -= 1;
-            if pointed {
+        let cell = &self.shards[shard_index];
+        if pointed {
+            let whole = {
+                let mut shard = lock(cell);
+                match shard.pointed.get(slot as usize) {
+                    Some(Some(p)) if std::ptr::eq(p.goroutine, goroutine) => {}
+                    _ => return,
+                }
+                shard.pointed_len -= 1;
                 shard.pointed_free.push(slot);
-                (shard.pointed[slot as usize].take(), None)
-            } else {
-                shard.free.push(slot);
-                (None, shard.slots[slot as usize].take())
-            }
-        };
-        // The reference goes outside the lock.
-        let (whole, packed) = removed;
-        drop(whole);
-        if let Some(packed) = packed {
-            // SAFETY: the caller is the goroutine's future being dropped, inside its live
-            // task; `counted` is its own record of the reference it took.
-            unsafe { packed.release(counted) };
+                shard.pointed[slot as usize].take()
+            };
+            drop(whole); // the reference goes outside the lock
+            return;
         }
+        // Without the lock (`slots.rs`): a reader counted meanwhile is waited out before the
+        // future, and so the task, may go.
+        let ours = |bits| std::ptr::eq(goroutine_of(&entry_of(bits)), goroutine);
+        let Some((bits, reader_seen)) = cell.slots.clear(slot, ours) else { return };
+        if reader_seen {
+            drop(lock(cell));
+        }
+        // SAFETY: the caller is the goroutine's future being dropped, inside its live task;
+        // `counted` is its own record of the reference it took.
+        unsafe { entry_of(bits).release(counted) };
     }
 
     /// Wakes `goroutine`, registered at `location`, if it still is (abort uses this: the
     /// registry holds a waker of every live goroutine).
     pub fn wake(&self, goroutine: &Goroutine, location: u32) {
         let (shard_index, slot, pointed) = decode(location, self.shards.len());
-        let Some(waker) = lock(&self.shards[shard_index]).waker_at(slot, pointed, goroutine) else {
-            return;
-        };
+        let found = read(&self.shards[shard_index], |shard, slots| shard.waker_at(slots, slot, pointed, goroutine));
+        let Some(waker) = found else { return };
         // Outside the lock: the wake may queue the goroutine, or drop it at shutdown.
         waker.wake();
     }
 
     /// Live goroutines.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).len).sum()
+        self.shards
+            .iter()
+            .map(|cell| {
+                let shard = lock(cell);
+                cell.slots.live(&shard.owner) + shard.pointed_len
+            })
+            .sum()
     }
 
     /// Closes every shard against new goroutines (later inserts return false).
@@ -380,8 +415,8 @@ impl Registry {
     /// that races with a still-running M cannot lose a goroutine (a later sweep finds it).
     pub fn wakers(&self) -> Vec<Waker> {
         let mut wakers = Vec::new();
-        for shard in self.shards.iter() {
-            wakers.extend(lock(shard).wakers());
+        for cell in self.shards.iter() {
+            read(cell, |shard, slots| wakers.extend(shard.wakers(slots)));
         }
         wakers
     }
@@ -389,9 +424,8 @@ impl Registry {
     /// A snapshot of every live goroutine (without the per-P facts `poll_watch` adds).
     pub fn records(&self) -> Vec<GoroutineRecord> {
         let mut records = Vec::new();
-        for shard in self.shards.iter() {
-            let shard = lock(shard);
-            records.extend(shard.goroutines().map(record));
+        for cell in self.shards.iter() {
+            read(cell, |shard, slots| records.extend(shard.goroutines(slots).map(record)));
         }
         records.sort_by_key(|r| r.id);
         records
@@ -400,9 +434,12 @@ impl Registry {
     /// The record of goroutine `id`, if it is live (a scan: for rare callers, such as the
     /// long-poll warning).
     pub fn find(&self, id: u64) -> Option<GoroutineRecord> {
-        self.shards.iter().find_map(|shard| {
-            // SAFETY: under the lock, a registered goroutine's task (and metadata) is alive.
-            lock(shard).goroutines().find(|&g| unsafe { &*g }.id() == id).map(record)
+        self.shards.iter().find_map(|cell| {
+            read(cell, |shard, slots| {
+                // SAFETY: a reader under the lock: a registered goroutine's task (and
+                // metadata) is alive.
+                shard.goroutines(slots).find(|&g| unsafe { &*g }.id() == id).map(record)
+            })
         })
     }
 }

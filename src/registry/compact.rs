@@ -9,10 +9,10 @@
 //! does not, or the 4,097th vtable, is refused and the registry keeps it whole). The entry
 //! is made from a task's raw pointer and its task type's vtable, and holds **no reference**
 //! of its own (a waker clone and its drop are two atomic RMWs on the task's state, a quarter
-//! of a goroutine's registry cost). That is sound because the registry removes the entry,
-//! under its shard lock, when the goroutine's future is dropped, and async-task drops a
-//! task's future before it frees the task: an entry read under the lock always names a live
-//! task, which is all that cloning it (`to_waker`) needs. A goroutine that parks takes a
+//! of a goroutine's registry cost). That is sound because the goroutine removes its entry
+//! when its future is dropped, waiting out any reader of its shard (`slots.rs`), and
+//! async-task drops a task's future before it frees the task: an entry a reader sees always
+//! names a live task, which is all that cloning it (`to_waker`) needs. A goroutine that parks takes a
 //! reference for its entry then (`GoroutineFuture`), which keeps a goroutine that nobody
 //! else can wake alive, as Go keeps it; the entry's owner says at removal whether it did.
 //!
@@ -103,11 +103,23 @@ impl CompactWaker {
     /// `None` if the pointer or the vtable does not fit.
     pub(super) fn for_task(data: *const (), task_type: TypeId, waker: impl FnOnce() -> Waker) -> Option<Self> {
         let data = data.expose_provenance() as u64;
-        if data >> DATA_BITS != 0 || data == 0 {
+        // An odd pointer would read as a free slot (`slots.rs`); a task's never is.
+        if data >> DATA_BITS != 0 || data == 0 || data & 1 != 0 {
             return None;
         }
         let vtable = task_vtable(task_type, waker)?;
         Some(Self(NonZeroU64::new(data | (vtable as u64) << DATA_BITS).expect("the data pointer is not null")))
+    }
+
+    /// The entry as a slot's value (not 0, low bit 0: `for_task` refuses odd pointers).
+    pub(super) fn into_bits(self) -> u64 {
+        self.0.get()
+    }
+
+    /// The entry a slot's value holds (`into_bits`). It holds no reference, so making one is
+    /// safe; using it as a waker is what needs the task alive.
+    pub(super) fn from_bits(bits: u64) -> Option<Self> {
+        NonZeroU64::new(bits).map(Self)
     }
 
     /// The waker's data pointer.
@@ -118,8 +130,9 @@ impl CompactWaker {
     /// The waker, borrowed (it must not be dropped: the entry holds no reference).
     ///
     /// # Safety
-    /// The task must be alive: the caller holds the entry's shard lock (the entry is removed
-    /// under it before the task's future is dropped, and so before the task is freed).
+    /// The task must be alive: the caller reads the entry as a reader of its shard, or is the
+    /// entry's goroutine leaving (`slots.rs`: the entry goes before the task's future is
+    /// dropped, and so before the task is freed).
     unsafe fn borrowed(&self) -> ManuallyDrop<Waker> {
         // Acquire pairs with the Release in `intern_slow`; the index was interned before this
         // entry was made.

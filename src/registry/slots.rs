@@ -1,0 +1,289 @@
+//! A registry shard's packed entries: slots that the shard's lock holder fills and that each
+//! entry's goroutine clears without the lock.
+//!
+//! # Design
+//!
+//! A goroutine registers under its shard's lock and leaves as its future is dropped, usually on
+//! another P than the one that spawned it (a thief ran it). Taking the lock to leave made the
+//! spawner and the Ms finishing its goroutines contend for it on every goroutine: spawn-heavy
+//! workloads on 2–4 Ms spent about a third of their time in the registry, nearly half of that
+//! spinning. Here a goroutine leaves with no lock:
+//!
+//! - **Slots** are `AtomicU64`s in chunks that never move (chunk `k` holds `FIRST_CHUNK << k`
+//!   slots, allocated by the lock holder as the shard grows, freed with it), so a slot's
+//!   address is valid without the lock. A slot is 0 (never used), an entry (a packed waker:
+//!   its low bit is 0, as a task pointer is aligned), or a link of the free list (low bit 1).
+//! - **One word** (`freed`) holds the top of the shard's stack of freed slots (a Treiber
+//!   stack that its one consumer, the lock holder, empties whole) and, in its high half, the
+//!   count of readers. Every access to it is an RMW, so all of them are in one order (the
+//!   word's modification order), with no `SeqCst` needed.
+//! - **Leaving** (`clear`): the goroutine overwrites its own slot with a free-list link and
+//!   pushes the slot with a CAS (`AcqRel`), which also reads the reader count. Only if a
+//!   reader is counted does it take and release the shard lock, which waits out the reader.
+//! - **Readers** (dump, the shutdown sweep, abort's wake: whoever turns an entry into a waker
+//!   or reads the goroutine it names) add themselves to the count (`AcqRel`) before they take
+//!   the lock and take themselves off (`Release`) after it. If the clearer's CAS comes first,
+//!   the reader's increment reads what it wrote, so the reader sees the slot cleared. If the
+//!   increment comes first, the clearer sees the reader and waits for the lock: either the
+//!   reader holds it (and has finished with the entry when it lets go), or the clearer takes
+//!   it first and the reader, locking after, sees the slot cleared. If the reader's decrement
+//!   came first too, the clearer's CAS acquires it, and everything the reader did happens
+//!   before the task is freed. So a reader never dereferences an entry whose task may be
+//!   freed: the goroutine's future is dropped, and the task freed, only after `clear` returns.
+//! - **Claiming** (`claim`, lock holder only) takes a slot from its private chain of free
+//!   slots; when that is empty it takes the whole `freed` stack at once (one RMW per batch),
+//!   else it opens a new slot at the end. With one consumer the stack has no ABA: a slot on
+//!   it can only come back after the consumer has taken it.
+//! - **Counting** (`live`) scans the opened slots under the lock: `num_goroutine()` and
+//!   `stats()` pay for it, not every goroutine (the slots are 8 bytes: a million goroutines
+//!   scan in about a millisecond).
+//!
+//! # Who may touch what
+//!
+//! `claim` and `fill` run under the shard lock, with the lock holder's `SlotsOwner`; `clear`
+//! runs on the entry's goroutine, once, without the lock; `entries` runs under the lock inside
+//! `begin_read`/`end_read`. loom-tests/tests/registry_slots.rs models the reader and free-list
+//! protocols.
+
+use crate::loom::{AtomicPtr, AtomicU64, CachePadded, Ordering};
+
+/// Slots in the first chunk; each next chunk doubles.
+const FIRST_CHUNK: usize = crate::loom::real_or_model(64, 2);
+/// Chunks a shard may grow to: `FIRST_CHUNK << CHUNKS` slots, more than a location can name.
+const CHUNKS: usize = 26;
+/// The low bit of a slot: it is a link of the free list (or of the lock holder's chain).
+const FREE: u64 = 1;
+/// The low half of `freed`: the top slot's index plus one (0: empty).
+const TOP_MASK: u64 = (1 << 32) - 1;
+/// One reader in `freed`'s high half.
+const READER: u64 = 1 << 32;
+
+/// The chunk holding slot `slot`, and the slot's index in it.
+fn chunk_of(slot: usize) -> (usize, usize) {
+    let chunk = (usize::BITS - 1 - (slot / FIRST_CHUNK + 1).leading_zeros()) as usize;
+    (chunk, slot - FIRST_CHUNK * ((1 << chunk) - 1))
+}
+
+/// A free-list link to slot `next_plus_one - 1` (0: the end of the list).
+fn link(next_plus_one: u64) -> u64 {
+    next_plus_one << 1 | FREE
+}
+
+/// True if a slot's value is an entry (not 0, not a link).
+pub(crate) fn is_entry(value: u64) -> bool {
+    value != 0 && value & FREE == 0
+}
+
+/// The part of a shard's slots only its lock holder touches (kept in the locked shard).
+#[derive(Debug, Default)]
+pub struct SlotsOwner {
+    /// Slots opened so far (every slot below is in an allocated chunk).
+    high: u32,
+    /// The lock holder's chain of free slots taken from `freed` (index plus one; 0: empty).
+    chain: u64,
+}
+
+/// A shard's slots (module docs).
+pub struct EntrySlots {
+    chunks: [AtomicPtr<AtomicU64>; CHUNKS],
+    /// (readers that may dereference entries now << 32) | (top freed slot's index plus one).
+    freed: CachePadded<AtomicU64>,
+}
+
+impl std::fmt::Debug for EntrySlots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntrySlots").finish_non_exhaustive()
+    }
+}
+
+impl Default for EntrySlots {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EntrySlots {
+    /// No slots yet.
+    pub fn new() -> Self {
+        Self {
+            chunks: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
+            freed: CachePadded(AtomicU64::new(0)),
+        }
+    }
+
+    /// Slot `slot`, if its chunk exists.
+    fn cell(&self, slot: usize) -> Option<&AtomicU64> {
+        let (chunk, index) = chunk_of(slot);
+        let base = self.chunks.get(chunk)?.load(Ordering::Acquire);
+        if base.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null chunk pointer was published (Release, `open_chunk`) after its
+        // `FIRST_CHUNK << chunk` slots were initialised, and `index` is below that; chunks are
+        // freed only when the slots are dropped, which needs `&mut self`.
+        Some(unsafe { &*base.add(index) })
+    }
+
+    /// Lock holder: a free slot below `limit`, reusing a cleared one if any. None if every
+    /// slot below `limit` is in use.
+    pub fn claim(&self, owner: &mut SlotsOwner, limit: u32) -> Option<u32> {
+        if owner.chain == 0 {
+            // Take the whole stack, leaving the readers. Acquire pairs with the clearers'
+            // pushes, so their links are visible below.
+            owner.chain = self.freed.fetch_and(!TOP_MASK, Ordering::Acquire) & TOP_MASK;
+        }
+        if owner.chain != 0 {
+            let slot = (owner.chain - 1) as u32;
+            let cell = self.cell(slot as usize).expect("a freed slot's chunk exists");
+            owner.chain = cell.load(Ordering::Relaxed) >> 1;
+            return Some(slot);
+        }
+        if owner.high >= limit {
+            return None;
+        }
+        let slot = owner.high;
+        if self.cell(slot as usize).is_none() {
+            self.open_chunk(chunk_of(slot as usize).0);
+        }
+        owner.high += 1;
+        Some(slot)
+    }
+
+    /// Lock holder: allocates chunk `chunk`, zeroed.
+    #[cold]
+    fn open_chunk(&self, chunk: usize) {
+        let slots: Box<[AtomicU64]> = (0..FIRST_CHUNK << chunk).map(|_| AtomicU64::new(0)).collect();
+        let base = Box::into_raw(slots).cast::<AtomicU64>();
+        self.chunks[chunk].store(base, Ordering::Release);
+    }
+
+    /// Lock holder: puts entry `value` (low bit 0, not 0) in `slot`, just claimed.
+    pub fn fill(&self, _owner: &mut SlotsOwner, slot: u32, value: u64) {
+        debug_assert!(is_entry(value), "an entry's low bit is 0");
+        self.cell(slot as usize).expect("a claimed slot's chunk exists").store(value, Ordering::Release);
+    }
+
+    /// The entry's goroutine, leaving: if `slot` holds an entry that `ours` accepts, frees the
+    /// slot and returns the entry; `Some((entry, true))` if a reader was counted meanwhile: the
+    /// caller must then take and release the shard lock before the entry's task may be freed.
+    pub fn clear(&self, slot: u32, ours: impl FnOnce(u64) -> bool) -> Option<(u64, bool)> {
+        let cell = self.cell(slot as usize)?;
+        let value = cell.load(Ordering::Relaxed);
+        if !is_entry(value) || !ours(value) {
+            return None;
+        }
+        let mut old = self.freed.load(Ordering::Relaxed);
+        loop {
+            // The first store clears the entry; the CAS publishes it (module docs).
+            cell.store(link(old & TOP_MASK), Ordering::Relaxed);
+            let new = (old & !TOP_MASK) | (slot as u64 + 1);
+            match self.freed.compare_exchange_weak(old, new, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => return Some((value, old >> 32 != 0)),
+                Err(now) => old = now,
+            }
+        }
+    }
+
+    /// A reader announces itself, before it takes the shard lock (module docs).
+    pub fn begin_read(&self) {
+        self.freed.fetch_add(READER, Ordering::AcqRel);
+    }
+
+    /// A reader is done, after it released the shard lock.
+    pub fn end_read(&self) {
+        self.freed.fetch_sub(READER, Ordering::Release);
+    }
+
+    /// Under the lock, inside `begin_read`/`end_read`: every entry now in the slots.
+    pub fn entries<'a>(&'a self, owner: &SlotsOwner) -> impl Iterator<Item = u64> + 'a {
+        (0..owner.high as usize).filter_map(move |slot| {
+            let value = self.cell(slot).expect("an opened slot's chunk exists").load(Ordering::Acquire);
+            is_entry(value).then_some(value)
+        })
+    }
+
+    /// Under the lock: the entry in `slot`, if any (inside `begin_read`/`end_read` to use it).
+    pub fn entry(&self, owner: &SlotsOwner, slot: u32) -> Option<u64> {
+        if slot >= owner.high {
+            return None;
+        }
+        let value = self.cell(slot as usize)?.load(Ordering::Acquire);
+        is_entry(value).then_some(value)
+    }
+
+    /// Under the lock: how many entries the slots hold (a scan; it dereferences none).
+    pub fn live(&self, owner: &SlotsOwner) -> usize {
+        (0..owner.high as usize)
+            .filter(|&slot| is_entry(self.cell(slot).expect("an opened slot's chunk exists").load(Ordering::Relaxed)))
+            .count()
+    }
+}
+
+impl Drop for EntrySlots {
+    fn drop(&mut self) {
+        for (chunk, pointer) in self.chunks.iter().enumerate() {
+            let base = pointer.load(Ordering::Relaxed);
+            if !base.is_null() {
+                let slots = std::ptr::slice_from_raw_parts_mut(base, FIRST_CHUNK << chunk);
+                // SAFETY: `open_chunk` made this pointer with `Box::into_raw` of a boxed slice
+                // of exactly this length, and it is freed once, here (`&mut self`).
+                drop(unsafe { Box::from_raw(slots) });
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_map_to_chunks_that_double() {
+        assert_eq!(chunk_of(0), (0, 0));
+        assert_eq!(chunk_of(FIRST_CHUNK - 1), (0, FIRST_CHUNK - 1));
+        assert_eq!(chunk_of(FIRST_CHUNK), (1, 0));
+        assert_eq!(chunk_of(3 * FIRST_CHUNK - 1), (1, 2 * FIRST_CHUNK - 1));
+        assert_eq!(chunk_of(3 * FIRST_CHUNK), (2, 0));
+        let last = (FIRST_CHUNK << CHUNKS) - FIRST_CHUNK - 1;
+        assert_eq!(chunk_of(last).0, CHUNKS - 1);
+        const { assert!((FIRST_CHUNK << CHUNKS) > 1 << 30, "more slots than a location names") };
+    }
+
+    /// Cleared slots come back, each once, before new ones are opened; the live count follows.
+    #[test]
+    fn cleared_slots_are_reused_once_and_counted() {
+        let slots = EntrySlots::new();
+        let mut owner = SlotsOwner::default();
+        let claimed: Vec<u32> = (0..200).map(|_| slots.claim(&mut owner, u32::MAX).unwrap()).collect();
+        assert_eq!(claimed, (0..200).collect::<Vec<_>>());
+        for &slot in &claimed {
+            slots.fill(&mut owner, slot, (slot as u64 + 1) << 4);
+        }
+        for slot in (10..200).step_by(3) {
+            let (value, readers) = slots.clear(slot, |value| value == (slot as u64 + 1) << 4).unwrap();
+            assert_eq!((value, readers), ((slot as u64 + 1) << 4, false));
+            assert!(slots.clear(slot, |_| true).is_none(), "cleared once");
+        }
+        let cleared = (10..200).step_by(3).count();
+        assert_eq!(slots.live(&owner), 200 - cleared);
+        assert_eq!(slots.entries(&owner).count(), 200 - cleared);
+        let mut reused: Vec<u32> = (0..cleared).map(|_| slots.claim(&mut owner, u32::MAX).unwrap()).collect();
+        reused.sort();
+        assert_eq!(reused, (10..200).step_by(3).collect::<Vec<_>>());
+        assert_eq!(slots.claim(&mut owner, u32::MAX), Some(200), "then a new slot");
+        assert_eq!(slots.claim(&mut owner, 201), None, "none past the limit");
+    }
+
+    #[test]
+    fn a_reader_makes_a_clearer_wait() {
+        let slots = EntrySlots::new();
+        let mut owner = SlotsOwner::default();
+        let slot = slots.claim(&mut owner, 8).unwrap();
+        slots.fill(&mut owner, slot, 0x40);
+        slots.begin_read();
+        assert_eq!(slots.entry(&owner, slot), Some(0x40));
+        assert_eq!(slots.clear(slot, |_| true), Some((0x40, true)));
+        slots.end_read();
+        assert_eq!(slots.entry(&owner, slot), None);
+    }
+}
