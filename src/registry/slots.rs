@@ -127,9 +127,10 @@ impl EntrySlots {
     /// Lock holder: a free slot below `limit`, reusing a cleared one if any. None if every
     /// slot below `limit` is in use.
     pub fn claim(&self, owner: &mut SlotsOwner, limit: u32) -> Option<u32> {
-        if owner.chain == 0 {
-            // Take the whole stack, leaving the readers. Acquire pairs with the clearers'
-            // pushes, so their links are visible below.
+        // Take the whole stack, leaving the readers, if it looks non-empty (a load, not an RMW,
+        // while the leavers keep the line busy and nothing is freed). Acquire pairs with the
+        // clearers' pushes, so their links are visible below.
+        if owner.chain == 0 && self.freed.load(Ordering::Relaxed) & TOP_MASK != 0 {
             owner.chain = self.freed.fetch_and(!TOP_MASK, Ordering::Acquire) & TOP_MASK;
         }
         if owner.chain != 0 {
