@@ -23,11 +23,10 @@
 //!
 //! It is sharded to keep spawns on different Ps off each other's locks (`shard_lock.rs`, a shard
 //! on cache lines of its own; leaving takes no lock, so the lock is the spawners' only): a
-//! goroutine spawned on
-//! P `i` lives in shard `i` (spawns from threads without a P go to one shard in runs of 64,
-//! then the next), and since most goroutines finish
-//! on the P that spawned them, a shard's lock mostly stays in one core's cache. The shard and
-//! slot are stored in the goroutine's metadata, in 31 bits (`location`).
+//! goroutine spawned on P `i` lives in shard `i` (spawns from threads without a P go to one
+//! shard in runs of 64, then the next), so a shard's lock mostly stays in its spawner's cache
+//! wherever its goroutines finish. The shard and slot are stored in the goroutine's metadata,
+//! in 31 bits (`location`).
 //!
 //! # Shutdown race
 //!
@@ -45,7 +44,7 @@ mod slots;
 
 use compact::CompactWaker;
 pub use shard_lock::{ShardGuard, ShardLock};
-pub use slots::{EntrySlots, SlotsOwner};
+pub use slots::{EntrySlots, Reading, SlotsOwner};
 
 /// The bytes of a task's registry entry (for the size test in `runtime/metadata.rs`).
 #[cfg(test)]
@@ -70,11 +69,11 @@ fn lock(shard: &ShardCell) -> ShardGuard<'_, Shard> {
 /// Runs `read` on a shard as a reader that may turn its entries into wakers or read the
 /// goroutines they name (`slots.rs`): counted in the shard's readers before taking the lock,
 /// so a goroutine leaving meanwhile waits until the lock is released.
-fn read<R>(shard: &ShardCell, read: impl FnOnce(&Shard, &EntrySlots) -> R) -> R {
-    shard.slots.begin_read();
-    let result = read(&lock(shard), &shard.slots);
-    shard.slots.end_read();
-    result
+fn read<R>(shard: &ShardCell, read: impl FnOnce(&Shard, &Reading<'_>) -> R) -> R {
+    let reading = shard.slots.begin_read();
+    let guard = lock(shard);
+    // The guard goes first (declared last), then the reading, also when `read` panics.
+    read(&guard, &reading)
 }
 
 /// Spawns from one thread without a P that go to the same shard before it moves on.
@@ -86,8 +85,8 @@ crate::loom::thread_local! {
 }
 
 /// The shard for a spawn from a thread without a P: a run of `FOREIGN_RUN` spawns goes to one
-/// shard (its lock stays in this thread's cache), then the next shard, so the Ms removing
-/// those goroutines as they finish mostly work on a shard the spawner has left.
+/// shard (its lock stays in this thread's cache), then the next shard, so that spawns from
+/// several such threads spread over the shards' locks.
 fn foreign_shard(count: usize) -> usize {
     FOREIGN_SHARD.with(|state| {
         let (shard, used) = state.get();
@@ -169,13 +168,13 @@ fn entry_of(bits: u64) -> CompactWaker {
 
 impl Shard {
     /// Every registered goroutine (a reader's: `read`).
-    fn goroutines<'a>(&'a self, slots: &'a EntrySlots) -> impl Iterator<Item = *const Goroutine> + 'a {
+    fn goroutines<'a>(&'a self, slots: &'a Reading<'_>) -> impl Iterator<Item = *const Goroutine> + 'a {
         let compact = slots.entries(&self.owner).map(|bits| goroutine_of(&entry_of(bits)));
         compact.chain(self.pointed.iter().flatten().map(|p| p.goroutine))
     }
 
     /// A clone of every registered goroutine's waker (a reader's: `read`).
-    fn wakers<'a>(&'a self, slots: &'a EntrySlots) -> impl Iterator<Item = Waker> + 'a {
+    fn wakers<'a>(&'a self, slots: &'a Reading<'_>) -> impl Iterator<Item = Waker> + 'a {
         // SAFETY: read as a reader under the shard's lock (`read`): a goroutine leaving waits
         // for the lock before its future is dropped (`slots.rs`), so the entry's task is alive.
         let compact = slots.entries(&self.owner).map(|bits| unsafe { entry_of(bits).to_waker() });
@@ -183,7 +182,7 @@ impl Shard {
     }
 
     /// A clone of the waker at `slot` if it is `goroutine`'s (a reader's: `read`).
-    fn waker_at(&self, slots: &EntrySlots, slot: u32, pointed: bool, goroutine: *const Goroutine) -> Option<Waker> {
+    fn waker_at(&self, slots: &Reading<'_>, slot: u32, pointed: bool, goroutine: *const Goroutine) -> Option<Waker> {
         if pointed {
             return match self.pointed.get(slot as usize) {
                 Some(Some(p)) if std::ptr::eq(p.goroutine, goroutine) => Some(p.waker.clone()),
@@ -325,6 +324,7 @@ impl Registry {
                     let limit = POINTED >> count.trailing_zeros();
                     match cell.slots.claim(&mut shard.owner, limit) {
                         Some(slot) => {
+                            debug_assert!(!cell.slots.holds_entry(&shard.owner, slot), "claimed a slot in use");
                             cell.slots.fill(&mut shard.owner, slot, packed.into_bits());
                             Ok(location(shard_index, count, slot, false).expect("a slot below the limit fits"))
                         }
@@ -447,7 +447,8 @@ impl Registry {
 /// The record of a registered goroutine (read under its shard's lock, whose entry keeps it
 /// alive).
 fn record(g: *const Goroutine) -> GoroutineRecord {
-    // SAFETY: read under the shard's lock, while the entry exists: its task, and so the
+    // SAFETY: read by a counted reader under the shard's lock (`read`), while the entry
+    // exists: its task, and so the
     // metadata, is alive (module docs).
     let g = unsafe { &*g };
     GoroutineRecord {

@@ -9,7 +9,9 @@
 //!   it, and so does a relaxed push: the bugs injected once to show the model has teeth.)
 //! - `freed_slots_come_back_once_and_none_is_lost`: two goroutines leave while the lock
 //!   holder claims slots: a claimed slot never holds a live entry, no slot is handed out twice,
-//!   and both freed slots come back.
+//!   and both freed slots come back. (A relaxed take of the stack fails it.)
+//! - `a_claim_keeps_the_readers_counted`: a claim while a reader reads and a goroutine
+//!   leaves. (Taking the stack with a swap that also zeroes the reader count fails it.)
 #![cfg(loom)]
 
 use gmp::loom_exports::{EntrySlots, ShardLock, SlotsOwner};
@@ -57,33 +59,39 @@ fn leave(shard: &Shard, slot: u32) -> bool {
     true
 }
 
+/// A reader as the registry's `read`: counted, then the lock; reads the task of each entry.
+fn read_tasks(shard: &Shard, task: &UnsafeCell<u32>) {
+    let reading = shard.slots.begin_read();
+    let owner = shard.lock.lock();
+    // Task 0's entry, if still there (a spawner may have filled a freed slot with another).
+    for value in reading.entries(&owner).filter(|&value| task_of(value) == 0) {
+        // SAFETY: the model's claim under test: the task is not freed meanwhile.
+        let seen = task.with(|value| unsafe { *value });
+        assert_eq!(seen, 7, "a reader saw an entry whose task was freed");
+    }
+    drop(owner);
+    drop(reading);
+}
+
+/// A goroutine leaving slot 0 and then freeing its task (`task`).
+fn leave_and_free(shard: Arc<Shard>, task: Arc<UnsafeCell<u32>>) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        assert!(leave(&shard, 0));
+        task.with_mut(|value| unsafe { *value = 0 });
+    })
+}
+
 #[test]
 fn a_reader_never_uses_an_entry_whose_task_is_freed() {
     loom::model(|| {
         let shard = Arc::new(shard_with(1));
         let task = Arc::new(UnsafeCell::new(7u32));
-        let leaver = {
-            let (shard, task) = (shard.clone(), task.clone());
-            thread::spawn(move || {
-                assert!(leave(&shard, 0));
-                // The future is dropped and the task freed: nobody may read it now.
-                task.with_mut(|value| unsafe { *value = 0 });
-            })
-        };
-        shard.slots.begin_read();
-        {
-            let owner = shard.lock.lock();
-            for value in shard.slots.entries(&owner) {
-                assert_eq!(task_of(value), 0);
-                // SAFETY: the model's claim under test: the task is not freed meanwhile.
-                let seen = task.with(|value| unsafe { *value });
-                assert_eq!(seen, 7, "a reader saw an entry whose task was freed");
-            }
-        }
-        shard.slots.end_read();
+        // The future is dropped and the task freed after `leave`: nobody may read it then.
+        let leaver = leave_and_free(shard.clone(), task.clone());
+        read_tasks(&shard, &task);
         leaver.join().unwrap();
         let owner = shard.lock.lock();
-        assert_eq!(shard.slots.entries(&owner).count(), 0, "the entry left");
+        assert_eq!(shard.slots.begin_read().entries(&owner).count(), 0, "the entry left");
         assert_eq!(shard.slots.live(&owner), 0);
     });
 }
@@ -103,7 +111,7 @@ fn freed_slots_come_back_once_and_none_is_lost() {
         let first = {
             let mut owner = shard.lock.lock();
             let slot = shard.slots.claim(&mut owner, 16).unwrap();
-            assert!(shard.slots.entry(&owner, slot).is_none(), "claimed a slot that holds an entry");
+            assert!(!shard.slots.holds_entry(&owner, slot), "claimed a slot that holds an entry");
             shard.slots.fill(&mut owner, slot, entry(10 + slot as usize));
             slot
         };
@@ -114,7 +122,7 @@ fn freed_slots_come_back_once_and_none_is_lost() {
         let mut claimed = vec![first];
         while claimed.len() < 4 {
             let slot = shard.slots.claim(&mut owner, 16).unwrap();
-            assert!(shard.slots.entry(&owner, slot).is_none(), "claimed a slot that holds an entry");
+            assert!(!shard.slots.holds_entry(&owner, slot), "claimed a slot that holds an entry");
             assert!(!claimed.contains(&slot), "slot {slot} handed out twice: {claimed:?}");
             claimed.push(slot);
         }
@@ -122,5 +130,30 @@ fn freed_slots_come_back_once_and_none_is_lost() {
         // Slots 0 and 1 came back; 3 and 4 are new only if 0 or 1 was not yet free at the first claim.
         assert!(claimed.contains(&0) && claimed.contains(&1), "a freed slot was lost: {claimed:?}");
         assert_eq!(shard.slots.live(&owner), 1 + 1, "slot 2 and the first claim");
+    });
+}
+
+/// A spawner claiming a slot (which takes the free stack with an RMW on the word that counts
+/// readers) while a reader reads, then the same thread's goroutine leaving: the reader stays
+/// counted through the claim, so the leaver still waits for it. (Taking the stack with a swap
+/// that zeroes the whole word, reader count included, fails this model. Two threads: three
+/// contending for the spin lock make loom's search endless, see shard_lock.rs.)
+#[test]
+fn a_claim_keeps_the_readers_counted() {
+    loom::model(|| {
+        let shard = Arc::new(shard_with(1));
+        let task = Arc::new(UnsafeCell::new(7u32));
+        let reader = {
+            let (shard, task) = (shard.clone(), task.clone());
+            thread::spawn(move || read_tasks(&shard, &task))
+        };
+        {
+            let mut owner = shard.lock.lock();
+            let slot = shard.slots.claim(&mut owner, 16).unwrap();
+            shard.slots.fill(&mut owner, slot, entry(20 + slot as usize));
+        }
+        assert!(leave(&shard, 0));
+        task.with_mut(|value| unsafe { *value = 0 });
+        reader.join().unwrap();
     });
 }

@@ -2,14 +2,14 @@
 //!
 //! # Design
 //!
-//! Every goroutine takes its shard's lock twice, to register and to leave, and the critical
-//! sections are a handful of stores (a slot pushed or popped). Usually nobody contends: the M
-//! that spawns a goroutine on P `i` is the one that finishes it, in shard `i`. `std`'s mutex
-//! releases with an RMW, because it must learn whether a waiter went to sleep; this lock never
-//! puts a waiter to sleep (it spins briefly, then yields its thread until the holder is done),
-//! so its release is a `Release` store, and a goroutine's registry cost is two RMWs, not four.
-//! The rare long holders (`dump`, the shutdown sweep over a large shard) make others yield
-//! meanwhile, which is no longer than they would have slept.
+//! Every goroutine takes its shard's lock once, to register (it leaves without it, `slots.rs`,
+//! unless a reader is counted), and the critical section is a handful of stores (a slot
+//! claimed and filled). Usually nobody contends: spawns on P `i` go to shard `i`. `std`'s
+//! mutex releases with an RMW, because it must learn whether a waiter went to sleep; this lock
+//! never puts a waiter to sleep (it spins briefly, then yields its thread until the holder is
+//! done), so its release is a `Release` store: one RMW per spawn, not two. The rare long
+//! holders (`dump`, the shutdown sweep over a large shard) make others yield meanwhile, which
+//! is no longer than they would have slept.
 //!
 //! Invariant: `value` is touched only through a [`ShardGuard`], and at most one guard of a
 //! lock exists at a time (the `Acquire` CAS that makes one pairs with the `Release` store of

@@ -15,14 +15,16 @@
 //!   its low bit is 0, as a task pointer is aligned), or a link of the free list (low bit 1).
 //! - **One word** (`freed`) holds the top of the shard's stack of freed slots (a Treiber
 //!   stack that its one consumer, the lock holder, empties whole) and, in its high half, the
-//!   count of readers. Every access to it is an RMW, so all of them are in one order (the
-//!   word's modification order), with no `SeqCst` needed.
+//!   count of readers. Every write to it is an RMW, so all of them are in one order (the
+//!   word's modification order) and each acquiring one synchronises with every releasing one
+//!   before it, with no `SeqCst` needed.
 //! - **Leaving** (`clear`): the goroutine overwrites its own slot with a free-list link and
 //!   pushes the slot with a CAS (`AcqRel`), which also reads the reader count. Only if a
 //!   reader is counted does it take and release the shard lock, which waits out the reader.
 //! - **Readers** (dump, the shutdown sweep, abort's wake: whoever turns an entry into a waker
-//!   or reads the goroutine it names) add themselves to the count (`AcqRel`) before they take
-//!   the lock and take themselves off (`Release`) after it. If the clearer's CAS comes first,
+//!   or reads the goroutine it names) add themselves to the count (`AcqRel`, `begin_read`)
+//!   before they take the lock and take themselves off (`Release`, the returned `Reading`'s
+//!   drop) after it. Entries are read only through a `Reading`. If the clearer's CAS comes first,
 //!   the reader's increment reads what it wrote, so the reader sees the slot cleared. If the
 //!   increment comes first, the clearer sees the reader and waits for the lock: either the
 //!   reader holds it (and has finished with the entry when it lets go), or the clearer takes
@@ -35,14 +37,15 @@
 //!   else it opens a new slot at the end. With one consumer the stack has no ABA: a slot on
 //!   it can only come back after the consumer has taken it.
 //! - **Counting** (`live`) scans the opened slots under the lock: `num_goroutine()` and
-//!   `stats()` pay for it, not every goroutine (the slots are 8 bytes: a million goroutines
-//!   scan in about a millisecond).
+//!   `stats()` pay for it, not every goroutine. The scan is as long as the most slots the
+//!   shard ever had open (they are 8 bytes: a million take about a millisecond), and it holds
+//!   off the shard's spawners meanwhile.
 //!
 //! # Who may touch what
 //!
 //! `claim` and `fill` run under the shard lock, with the lock holder's `SlotsOwner`; `clear`
-//! runs on the entry's goroutine, once, without the lock; `entries` runs under the lock inside
-//! `begin_read`/`end_read`. loom-tests/tests/registry_slots.rs models the reader and free-list
+//! runs on the entry's goroutine, once, without the lock; `Reading::entries` and `entry` run
+//! under the lock, taken after `begin_read` and released before the `Reading` goes. loom-tests/tests/registry_slots.rs models the reader and free-list
 //! protocols.
 
 use crate::loom::{AtomicPtr, AtomicU64, CachePadded, Ordering};
@@ -127,10 +130,11 @@ impl EntrySlots {
     /// Lock holder: a free slot below `limit`, reusing a cleared one if any. None if every
     /// slot below `limit` is in use.
     pub fn claim(&self, owner: &mut SlotsOwner, limit: u32) -> Option<u32> {
-        // Take the whole stack, leaving the readers, if it looks non-empty (a load, not an RMW,
-        // while the leavers keep the line busy and nothing is freed). Acquire pairs with the
-        // clearers' pushes, so their links are visible below.
-        if owner.chain == 0 && self.freed.load(Ordering::Relaxed) & TOP_MASK != 0 {
+        // Take the whole stack, leaving the readers. Acquire pairs with the clearers' pushes,
+        // so their links are visible below. (A relaxed look first, to skip the RMW while
+        // nothing is freed, measured no faster, could open new slots while freed ones waited,
+        // and hid the concurrent claim from the loom model.)
+        if owner.chain == 0 {
             owner.chain = self.freed.fetch_and(!TOP_MASK, Ordering::Acquire) & TOP_MASK;
         }
         if owner.chain != 0 {
@@ -185,38 +189,70 @@ impl EntrySlots {
         }
     }
 
-    /// A reader announces itself, before it takes the shard lock (module docs).
-    pub fn begin_read(&self) {
+    /// A reader announces itself, before it takes the shard lock; it reads entries through
+    /// the `Reading`, and drops it after releasing the lock (module docs).
+    pub fn begin_read(&self) -> Reading<'_> {
         self.freed.fetch_add(READER, Ordering::AcqRel);
+        Reading { slots: self }
     }
 
-    /// A reader is done, after it released the shard lock.
-    pub fn end_read(&self) {
-        self.freed.fetch_sub(READER, Ordering::Release);
+    /// The slots opened so far, below `high`, chunk by chunk.
+    fn opened(&self, high: u32) -> impl Iterator<Item = &AtomicU64> + '_ {
+        let high = high as usize;
+        (0..CHUNKS)
+            .map_while(move |chunk| {
+                let start = FIRST_CHUNK * ((1 << chunk) - 1);
+                if start >= high {
+                    return None;
+                }
+                let base = self.chunks[chunk].load(Ordering::Acquire);
+                assert!(!base.is_null(), "an opened slot's chunk exists");
+                let len = (FIRST_CHUNK << chunk).min(high - start);
+                // SAFETY: as in `cell`: a published chunk of `FIRST_CHUNK << chunk` initialised
+                // slots, freed only with `&mut self`; `len` is no more than that.
+                Some(unsafe { std::slice::from_raw_parts(base, len) })
+            })
+            .flatten()
     }
 
-    /// Under the lock, inside `begin_read`/`end_read`: every entry now in the slots.
-    pub fn entries<'a>(&'a self, owner: &SlotsOwner) -> impl Iterator<Item = u64> + 'a {
-        (0..owner.high as usize).filter_map(move |slot| {
-            let value = self.cell(slot).expect("an opened slot's chunk exists").load(Ordering::Acquire);
-            is_entry(value).then_some(value)
-        })
-    }
-
-    /// Under the lock: the entry in `slot`, if any (inside `begin_read`/`end_read` to use it).
-    pub fn entry(&self, owner: &SlotsOwner, slot: u32) -> Option<u64> {
-        if slot >= owner.high {
-            return None;
-        }
-        let value = self.cell(slot as usize)?.load(Ordering::Acquire);
-        is_entry(value).then_some(value)
+    /// Under the lock: true if `slot` holds an entry (a check; it dereferences nothing).
+    pub fn holds_entry(&self, owner: &SlotsOwner, slot: u32) -> bool {
+        slot < owner.high && self.cell(slot as usize).is_some_and(|cell| is_entry(cell.load(Ordering::Relaxed)))
     }
 
     /// Under the lock: how many entries the slots hold (a scan; it dereferences none).
     pub fn live(&self, owner: &SlotsOwner) -> usize {
-        (0..owner.high as usize)
-            .filter(|&slot| is_entry(self.cell(slot).expect("an opened slot's chunk exists").load(Ordering::Relaxed)))
-            .count()
+        self.opened(owner.high).filter(|cell| is_entry(cell.load(Ordering::Relaxed))).count()
+    }
+}
+
+/// A counted reader of a shard's entries (`EntrySlots::begin_read`): while it lives, a
+/// goroutine leaving the shard waits for the shard lock, so the entries read through it under
+/// the lock name live tasks. Dropping it (after the lock is released, even by a panic)
+/// uncounts the reader.
+pub struct Reading<'a> {
+    slots: &'a EntrySlots,
+}
+
+impl Reading<'_> {
+    /// Under the lock: every entry now in the slots.
+    pub fn entries<'b>(&'b self, owner: &'b SlotsOwner) -> impl Iterator<Item = u64> + 'b {
+        self.slots.opened(owner.high).map(|cell| cell.load(Ordering::Acquire)).filter(|&value| is_entry(value))
+    }
+
+    /// Under the lock: the entry in `slot`, if any.
+    pub fn entry(&self, owner: &SlotsOwner, slot: u32) -> Option<u64> {
+        if slot >= owner.high {
+            return None;
+        }
+        let value = self.slots.cell(slot as usize)?.load(Ordering::Acquire);
+        is_entry(value).then_some(value)
+    }
+}
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        self.slots.freed.fetch_sub(READER, Ordering::Release);
     }
 }
 
@@ -245,9 +281,9 @@ mod tests {
         assert_eq!(chunk_of(FIRST_CHUNK), (1, 0));
         assert_eq!(chunk_of(3 * FIRST_CHUNK - 1), (1, 2 * FIRST_CHUNK - 1));
         assert_eq!(chunk_of(3 * FIRST_CHUNK), (2, 0));
-        let last = (FIRST_CHUNK << CHUNKS) - FIRST_CHUNK - 1;
-        assert_eq!(chunk_of(last).0, CHUNKS - 1);
-        const { assert!((FIRST_CHUNK << CHUNKS) > 1 << 30, "more slots than a location names") };
+        const { assert!((FIRST_CHUNK as u64) << CHUNKS > 1 << 30, "more slots than a location names") };
+        let last = ((FIRST_CHUNK as u64) << CHUNKS) - FIRST_CHUNK as u64 - 1;
+        assert_eq!(chunk_of(last as usize).0, CHUNKS - 1);
     }
 
     /// Cleared slots come back, each once, before new ones are opened; the live count follows.
@@ -267,7 +303,7 @@ mod tests {
         }
         let cleared = (10..200).step_by(3).count();
         assert_eq!(slots.live(&owner), 200 - cleared);
-        assert_eq!(slots.entries(&owner).count(), 200 - cleared);
+        assert_eq!(slots.begin_read().entries(&owner).count(), 200 - cleared);
         let mut reused: Vec<u32> = (0..cleared).map(|_| slots.claim(&mut owner, u32::MAX).unwrap()).collect();
         reused.sort();
         assert_eq!(reused, (10..200).step_by(3).collect::<Vec<_>>());
@@ -281,10 +317,13 @@ mod tests {
         let mut owner = SlotsOwner::default();
         let slot = slots.claim(&mut owner, 8).unwrap();
         slots.fill(&mut owner, slot, 0x40);
-        slots.begin_read();
-        assert_eq!(slots.entry(&owner, slot), Some(0x40));
+        let reading = slots.begin_read();
+        assert_eq!(reading.entry(&owner, slot), Some(0x40));
         assert_eq!(slots.clear(slot, |_| true), Some((0x40, true)));
-        slots.end_read();
-        assert_eq!(slots.entry(&owner, slot), None);
+        drop(reading);
+        assert_eq!(slots.begin_read().entry(&owner, slot), None);
+        let other = slots.claim(&mut owner, 8).unwrap();
+        slots.fill(&mut owner, other, 0x80);
+        assert_eq!(slots.clear(other, |_| true), Some((0x80, false)), "no reader left counted");
     }
 }
