@@ -397,8 +397,9 @@ impl Registry {
         self.shards
             .iter()
             .map(|cell| {
+                let left = cell.slots.left(); // before the lock (`EntrySlots::live`)
                 let shard = lock(cell);
-                cell.slots.live(&shard.owner) + shard.pointed_len
+                cell.slots.live(&shard.owner, left) + shard.pointed_len
             })
             .sum()
     }
