@@ -157,7 +157,6 @@ struct Shard {
     /// The rest (rare: main goroutines), with their metadata pointers, left under the lock.
     pointed: Vec<Option<Pointed>>,
     pointed_free: Vec<u32>,
-    pointed_len: usize,
     closed: bool,
 }
 
@@ -167,6 +166,11 @@ fn entry_of(bits: u64) -> CompactWaker {
 }
 
 impl Shard {
+    /// The pointed entry at `slot` if it is `goroutine`'s.
+    fn pointed_at(&self, slot: u32, goroutine: *const Goroutine) -> Option<&Pointed> {
+        self.pointed.get(slot as usize)?.as_ref().filter(|p| std::ptr::eq(p.goroutine, goroutine))
+    }
+
     /// Every registered goroutine (a reader's: `read`).
     fn goroutines<'a>(&'a self, slots: &'a Reading<'_>) -> impl Iterator<Item = *const Goroutine> + 'a {
         let compact = slots.entries(&self.owner).map(|bits| goroutine_of(&entry_of(bits)));
@@ -184,10 +188,7 @@ impl Shard {
     /// A clone of the waker at `slot` if it is `goroutine`'s (a reader's: `read`).
     fn waker_at(&self, slots: &Reading<'_>, slot: u32, pointed: bool, goroutine: *const Goroutine) -> Option<Waker> {
         if pointed {
-            return match self.pointed.get(slot as usize) {
-                Some(Some(p)) if std::ptr::eq(p.goroutine, goroutine) => Some(p.waker.clone()),
-                _ => None,
-            };
+            return self.pointed_at(slot, goroutine).map(|p| p.waker.clone());
         }
         let entry = entry_of(slots.entry(&self.owner, slot)?);
         // SAFETY: as in `wakers`: a reader under the lock, the entry's task is alive.
@@ -333,9 +334,7 @@ impl Registry {
                 }
                 Entry::Pointed(whole) => {
                     let at = (shard_index, count, true);
-                    let placed = put(&mut shard.pointed, &mut shard.pointed_free, whole, at).map_err(Entry::Pointed);
-                    shard.pointed_len += usize::from(placed.is_ok());
-                    placed
+                    put(&mut shard.pointed, &mut shard.pointed_free, whole, at).map_err(Entry::Pointed)
                 }
             };
             match placed {
@@ -359,11 +358,9 @@ impl Registry {
         if pointed {
             let whole = {
                 let mut shard = lock(cell);
-                match shard.pointed.get(slot as usize) {
-                    Some(Some(p)) if std::ptr::eq(p.goroutine, goroutine) => {}
-                    _ => return,
+                if shard.pointed_at(slot, goroutine).is_none() {
+                    return;
                 }
-                shard.pointed_len -= 1;
                 shard.pointed_free.push(slot);
                 shard.pointed[slot as usize].take()
             };
@@ -399,7 +396,7 @@ impl Registry {
             .map(|cell| {
                 let left = cell.slots.left(); // before the lock (`EntrySlots::live`)
                 let shard = lock(cell);
-                cell.slots.live(&shard.owner, left) + shard.pointed_len
+                cell.slots.live(&shard.owner, left) + shard.pointed.len() - shard.pointed_free.len()
             })
             .sum()
     }

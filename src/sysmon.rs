@@ -522,7 +522,7 @@ fn watch_syscall(
 /// seen then with goroutines queued behind it is looked at again in an early round, once it
 /// has run `LOOK_AGAIN_AFTER` since that sighting, rather than at the next tick: a 20 µs sleep
 /// takes about 40 µs on a 2-CPU VM, the shortest about 25 µs, and a blocked poll's queue
-/// waited for a whole tick after the sighting (tour's handoff: p50 120 µs before, 98 µs after).
+/// waited for a whole tick after the sighting (tour's handoff: p50 117 µs before, 86 µs after).
 /// While backed off, sysmon does not do this: under load every round finds such a poll, and
 /// the early rounds would keep it awake every 25 µs.
 fn watch_poll(
@@ -540,14 +540,13 @@ fn watch_poll(
         note.polls_seen_at = now;
         note.preempted = false;
         note.handed_off = false;
-        note.next_state_check = Duration::ZERO;
+        // A poll is looked at once it has been seen running for `LOOK_AGAIN_AFTER` (at a
+        // tick's round, a whole tick; at an early round, a little more).
+        note.next_state_check = LOOK_AGAIN_AFTER;
         note.recheck = false;
         if polls % 2 == 1 {
             crate::poll_watch::note_first_sighting(processor, polls, shared.coarse_now());
-            if fast && !processor.queue.is_empty() {
-                note.recheck = true;
-                note.next_state_check = LOOK_AGAIN_AFTER;
-            }
+            note.recheck = fast && !processor.queue.is_empty();
         }
         return false;
     }
@@ -564,9 +563,7 @@ fn watch_poll(
         acted = true;
         traced(shared, SysmonAction::Preempt, p);
     }
-    // A poll is looked at once it has been seen running for `LOOK_AGAIN_AFTER` (at a tick's
-    // round, a whole tick; at an early round, a little more).
-    if !note.handed_off && age >= LOOK_AGAIN_AFTER && retake_is_wanted(shared, p, age) {
+    if !note.handed_off && retake_is_wanted(shared, p, age) {
         let computing = age >= STUCK_COMPUTING_AFTER;
         let stuck = computing
             || (age >= note.next_state_check && {

@@ -72,7 +72,7 @@ fn link(next_plus_one: u64) -> u64 {
 }
 
 /// True if a slot's value is an entry (not 0, not a link).
-pub(crate) fn is_entry(value: u64) -> bool {
+fn is_entry(value: u64) -> bool {
     value != 0 && value & FREE == 0
 }
 
@@ -99,14 +99,6 @@ pub struct EntrySlots {
 struct FreedLine {
     word: AtomicU64,
     left: AtomicU64,
-}
-
-impl std::ops::Deref for FreedLine {
-    type Target = AtomicU64;
-
-    fn deref(&self) -> &AtomicU64 {
-        &self.word
-    }
 }
 
 impl std::fmt::Debug for EntrySlots {
@@ -151,7 +143,7 @@ impl EntrySlots {
         // nothing is freed, measured no faster, could open new slots while freed ones waited,
         // and hid the concurrent claim from the loom model.)
         if owner.chain == 0 {
-            owner.chain = self.freed.fetch_and(!TOP_MASK, Ordering::Acquire) & TOP_MASK;
+            owner.chain = self.freed.word.fetch_and(!TOP_MASK, Ordering::Acquire) & TOP_MASK;
         }
         if owner.chain != 0 {
             let slot = (owner.chain - 1) as u32;
@@ -194,12 +186,12 @@ impl EntrySlots {
         if !is_entry(value) || !ours(value) {
             return None;
         }
-        let mut old = self.freed.load(Ordering::Relaxed);
+        let mut old = self.freed.word.load(Ordering::Relaxed);
         loop {
             // The first store clears the entry; the CAS publishes it (module docs).
             cell.store(link(old & TOP_MASK), Ordering::Relaxed);
             let new = (old & !TOP_MASK) | (slot as u64 + 1);
-            match self.freed.compare_exchange_weak(old, new, Ordering::AcqRel, Ordering::Relaxed) {
+            match self.freed.word.compare_exchange_weak(old, new, Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(_) => {
                     // Release: a count read by `live` (Acquire) shows the fill that preceded it.
                     self.freed.left.fetch_add(1, Ordering::Release);
@@ -213,7 +205,7 @@ impl EntrySlots {
     /// A reader announces itself, before it takes the shard lock; it reads entries through
     /// the `Reading`, and drops it after releasing the lock (module docs).
     pub fn begin_read(&self) -> Reading<'_> {
-        self.freed.fetch_add(READER, Ordering::AcqRel);
+        self.freed.word.fetch_add(READER, Ordering::AcqRel);
         Reading { slots: self }
     }
 
@@ -280,7 +272,7 @@ impl Reading<'_> {
 
 impl Drop for Reading<'_> {
     fn drop(&mut self) {
-        self.slots.freed.fetch_sub(READER, Ordering::Release);
+        self.slots.freed.word.fetch_sub(READER, Ordering::Release);
     }
 }
 
