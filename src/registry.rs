@@ -449,10 +449,13 @@ fn record(g: *const Goroutine) -> GoroutineRecord {
     // exists: its task, and so the
     // metadata, is alive (module docs).
     let g = unsafe { &*g };
+    let state = g.state();
     GoroutineRecord {
         id: g.id(),
-        state: g.state(),
-        wait_reason: g.wait_reason(),
+        state,
+        // A poll records its reason before it parks: only a parked goroutine's reason is
+        // shown, so a record never says `Running` and `Blocking` at once.
+        wait_reason: if state == GoroutineState::Waiting { g.wait_reason() } else { WaitReason::Unknown },
         since_ms: g.since(),
         spawned_at: g.spawned_at(),
         processor: None,

@@ -158,7 +158,8 @@ fn a_goroutine_awaiting_a_blocking_call_waits_for_blocking() {
         let started = Instant::now();
         loop {
             let records = gmp::runtime::goroutines();
-            if records.iter().any(|g| g.id == waiter.id() && g.wait_reason == WaitReason::Blocking) {
+            let parked = |g: &gmp::runtime::GoroutineRecord| g.state == GoroutineState::Waiting;
+            if records.iter().any(|g| g.id == waiter.id() && parked(g) && g.wait_reason == WaitReason::Blocking) {
                 break;
             }
             assert!(started.elapsed() < Duration::from_secs(20), "the waiter never showed the blocking wait reason");
