@@ -27,9 +27,8 @@
 //!   `polls`. A poll running past 10 ms gets its P's `preempt` flag set, so gmp's cooperative
 //!   points make the goroutine yield (to the end of the global queue). A poll that is *stuck* —
 //!   its thread sleeps in the kernel (a blocking call inside a future) for a sysmon round (at
-//!   the fast tick, with work queued behind it: an early round about 25 µs after the first
-//!   sighting), or
-//!   it has run 20 ms — gets its P marked blocked if the rule says so, and a spare P (allp
+//!   the fast tick, with work queued behind it: once it has run 5 µs since its first
+//!   sighting, sysmon spinning beside it meanwhile), or it has run 20 ms — gets its P marked blocked if the rule says so, and a spare P (allp
 //!   grows as needed) and another M take over its queued goroutines (runnext included). When
 //!   the poll returns, its M notices the mark and retires a P, so `maxprocs` Ps run goroutines
 //!   again.
@@ -52,7 +51,8 @@ use std::sync::{Arc, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::processor::{ProcessorId, ProcessorStatus, GLOBAL_QUEUE_INTERVAL};
+use crate::processor::{Processor, ProcessorId, ProcessorStatus, GLOBAL_QUEUE_INTERVAL};
+use crate::runq::QueueItem;
 use crate::runtime::shared::Shared;
 use crate::runtime::trace::SysmonAction;
 
@@ -279,9 +279,8 @@ fn run(weak: Weak<Shared>) {
                 counts_since = now;
             }
         }
-        // Only a round at the 20 µs tick, not an early one, asks for an early round: under
-        // load each round finds a new poll with work queued, and early rounds asking for more
-        // would keep sysmon at 25 µs rounds that never count towards its back-off.
+        // Only a round at the 20 µs tick, not an early one, watches a new poll with work
+        // queued behind it (`watch_poll`): an early round is for one poll's recheck.
         let fast = tick.next_sleep() == MIN_DELAY && early.is_none();
         let acted = retake(&shared, &mut notes, now, fast, &mut counts);
         tick.recheck_in = next_recheck(&shared, &notes, now);
@@ -519,12 +518,12 @@ fn watch_syscall(
 }
 
 /// Watches the poll running on P `p`. `fast`: a round at sysmon's 20 µs tick; a poll first
-/// seen then with goroutines queued behind it is looked at again in an early round, once it
-/// has run `LOOK_AGAIN_AFTER` since that sighting, rather than at the next tick: a 20 µs sleep
-/// takes about 40 µs on a 2-CPU VM, the shortest about 25 µs, and a blocked poll's queue
-/// waited for a whole tick after the sighting (tour's handoff: p50 117 µs before, 86 µs after).
-/// While backed off, sysmon does not do this: under load every round finds such a poll, and
-/// the early rounds would keep it awake every 25 µs.
+/// seen then with goroutines queued behind it is watched on the spot (`outlasts`) until it
+/// ends or has run `LOOK_AGAIN_AFTER` since that sighting, and in the second case its thread
+/// is looked at at once, rather than at the next tick or after a sleep: a 20 µs sleep takes
+/// about 40 µs on a 2-CPU VM and the shortest about 25 µs, while most polls end within the
+/// watch, so it costs sysmon a few microseconds of spinning at most. While backed off, sysmon
+/// does not do this: under load every round finds such a poll.
 fn watch_poll(
     shared: &Shared,
     p: ProcessorId,
@@ -535,25 +534,31 @@ fn watch_poll(
 ) -> bool {
     let processor = &shared.sched.processors[p];
     let polls = processor.polls();
+    let mut age = now.duration_since(note.polls_seen_at);
     if polls != note.polls {
         note.polls = polls;
         note.polls_seen_at = now;
         note.preempted = false;
         note.handed_off = false;
         // A poll is looked at once it has been seen running for `LOOK_AGAIN_AFTER` (at a
-        // tick's round, a whole tick; at an early round, a little more).
+        // tick's round, a whole tick; for one watched now, as soon as the watch ends).
         note.next_state_check = LOOK_AGAIN_AFTER;
         note.recheck = false;
-        if polls % 2 == 1 {
-            crate::poll_watch::note_first_sighting(processor, polls, shared.coarse_now());
-            note.recheck = fast && !processor.queue.is_empty();
+        if polls % 2 == 0 {
+            return false;
         }
-        return false;
+        crate::poll_watch::note_first_sighting(processor, polls, shared.coarse_now());
+        if !fast || processor.queue.is_empty() {
+            return false;
+        }
+        match outlasts(processor, polls, now, LOOK_AGAIN_AFTER) {
+            Some(watched) => age = watched,
+            None => return false, // it ended while watched: a poll like most
+        }
     }
     if polls % 2 == 0 {
         return false; // between polls: looking for work or parked
     }
-    let age = now.duration_since(note.polls_seen_at);
     crate::long_poll::check(shared, p, polls, age, &mut note.long_poll_warned);
     let mut acted = false;
     if age >= PREEMPT_AFTER && !note.preempted {
@@ -589,6 +594,19 @@ fn watch_poll(
         }
     }
     acted
+}
+
+/// Spins while poll `polls` runs on `processor`, until `watch` has passed since `seen_at`.
+/// Returns how long it has been seen running if it outlasted the watch, `None` if it ended.
+fn outlasts<T: QueueItem>(processor: &Processor<T>, polls: u64, seen_at: Instant, watch: Duration) -> Option<Duration> {
+    while processor.polls() == polls {
+        let age = seen_at.elapsed();
+        if age >= watch {
+            return Some(age);
+        }
+        std::hint::spin_loop();
+    }
+    None
 }
 
 /// How soon a poll with goroutines queued behind it is due for a (next) read of its thread's
