@@ -28,10 +28,10 @@
 //!   points make the goroutine yield (to the end of the global queue). A poll that is *stuck* —
 //!   its thread sleeps in the kernel (a blocking call inside a future) for a sysmon round (at
 //!   the fast tick, with work queued behind it: once it has run 5 µs since its first
-//!   sighting, sysmon spinning beside it meanwhile), or it has run 20 ms — gets its P marked blocked if the rule says so, and a spare P (allp
-//!   grows as needed) and another M take over its queued goroutines (runnext included). When
-//!   the poll returns, its M notices the mark and retires a P, so `maxprocs` Ps run goroutines
-//!   again.
+//!   sighting, sysmon spinning beside it meanwhile), or it has run 20 ms — gets its P marked
+//!   blocked if the rule says so, and a spare P (allp grows as needed) and another M take
+//!   over its queued goroutines (runnext included). When the poll returns, its M notices the
+//!   mark and retires a P, so `maxprocs` Ps run goroutines again.
 //! - **Time slices**: when a P's `slicetick` has not moved for 10 ms, the goroutines handing
 //!   off through its runnext have used up their slice (`slice_expired`; see `sched.rs`).
 //!
