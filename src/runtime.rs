@@ -444,7 +444,11 @@ pub fn stats() -> Stats {
 /// ```
 /// gmp::Runtime::new().unwrap().block_on(async {
 ///     let handle = gmp::spawn(std::future::pending::<()>());
-///     gmp::yield_now().await;
+///     // Once it has run and parked (another M may still be polling it after one yield):
+///     let parked = |g: &gmp::runtime::GoroutineRecord| g.id == handle.id() && g.state == gmp::runtime::GoroutineState::Waiting;
+///     while !gmp::runtime::goroutines().iter().any(parked) {
+///         gmp::yield_now().await;
+///     }
 ///     let dump = gmp::runtime::dump();
 ///     assert!(dump.contains(&format!("goroutine {} [waiting]:", handle.id())));
 ///     handle.cancel().await;

@@ -534,8 +534,13 @@ fn watch_poll(
 ) -> bool {
     let processor = &shared.sched.processors[p];
     let polls = processor.polls();
-    let mut age = now.duration_since(note.polls_seen_at);
-    if polls != note.polls {
+    if polls % 2 == 0 {
+        note.polls = polls;
+        return false; // between polls: looking for work or parked
+    }
+    let age = if polls == note.polls {
+        now.duration_since(note.polls_seen_at)
+    } else {
         note.polls = polls;
         note.polls_seen_at = now;
         note.preempted = false;
@@ -544,21 +549,15 @@ fn watch_poll(
         // tick's round, a whole tick; for one watched now, as soon as the watch ends).
         note.next_state_check = LOOK_AGAIN_AFTER;
         note.recheck = false;
-        if polls % 2 == 0 {
-            return false;
-        }
         crate::poll_watch::note_first_sighting(processor, polls, shared.coarse_now());
         if !fast || processor.queue.is_empty() {
             return false;
         }
         match outlasts(processor, polls, now, LOOK_AGAIN_AFTER) {
-            Some(watched) => age = watched,
+            Some(watched) => watched,
             None => return false, // it ended while watched: a poll like most
         }
-    }
-    if polls % 2 == 0 {
-        return false; // between polls: looking for work or parked
-    }
+    };
     crate::long_poll::check(shared, p, polls, age, &mut note.long_poll_warned);
     let mut acted = false;
     if age >= PREEMPT_AFTER && !note.preempted {
