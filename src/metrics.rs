@@ -160,6 +160,7 @@ pub(crate) struct ProcessorMetrics {
     pub(crate) steals: OwnerCounter,
     pub(crate) stolen_goroutines: OwnerCounter,
     pub(crate) stolen_from: SharedCounter,
+    pub(crate) rescues: OwnerCounter,
     pub(crate) handoffs: SharedCounter,
     pub(crate) blocked_polls: SharedCounter,
     pub(crate) preemptions: OwnerCounter,
@@ -333,6 +334,7 @@ impl ProcessorMetrics {
             steals: self.steals.get(),
             stolen_goroutines: self.stolen_goroutines.get(),
             stolen_from: self.stolen_from.get(),
+            rescues: self.rescues.get(),
             handoffs: self.handoffs.get(),
             blocked_polls: self.blocked_polls.get(),
             preemptions: self.preemptions.get(),
@@ -383,6 +385,11 @@ pub struct ProcessorCounters {
     pub stolen_goroutines: u64,
     /// Steals other Ps made from this P's queue.
     pub stolen_from: u64,
+    /// Of this P's `steals`, those its M made while it had work of its own: on a look at the
+    /// global queue, from a P whose M had not finished a poll since its previous look while
+    /// goroutines waited there (an M descheduled by the OS, or a long poll). Go and tokio
+    /// leave such goroutines waiting for their M.
+    pub rescues: u64,
     /// Times sysmon retook this P from a `gmp::syscall` that outlasted its tick and handed
     /// it to another M (Go's `retake` → `handoffp`).
     pub handoffs: u64,
@@ -410,6 +417,7 @@ impl std::ops::AddAssign for ProcessorCounters {
         self.steals += other.steals;
         self.stolen_goroutines += other.stolen_goroutines;
         self.stolen_from += other.stolen_from;
+        self.rescues += other.rescues;
         self.handoffs += other.handoffs;
         self.blocked_polls += other.blocked_polls;
         self.preemptions += other.preemptions;

@@ -12,12 +12,14 @@
 //!   long polls: it sets `global_interval` so the look comes about every 200 µs);
 //! - `polls`, bumped before and after each poll (odd = inside a poll), which sysmon samples to
 //!   tell a stuck poll from an idle or busy P without a clock read on the hot path;
-//! - `preempt`, set by sysmon when one poll has run too long; gmp's cooperative points read it.
+//! - `preempt`, set by sysmon when one poll has run too long; gmp's cooperative points read it;
+//! - `watched`/`watched_polls`: the other P its owner keeps an eye on for a stall, and that P's
+//!   `polls` when the watch began (`Scheduler::rescue_stalled`).
 //!
 //! # Who may touch what
 //!
 //! The M holding the P (its owner) is the only writer of `schedtick`, `polls`,
-//! `slicetick` and the ring's tail; they are atomics only so sysmon and `stats()` may read
+//! `slicetick`, `watched`, `watched_polls` and the ring's tail; they are atomics only so sysmon and `stats()` may read
 //! them. The atomics are private: each is read and written through a named operation whose
 //! doc says who calls it (owner, sysmon, or anyone for a snapshot), with its ordering fixed
 //! there. Anyone may read `status`; it changes under the scheduler's idle lock or, for the
@@ -99,6 +101,10 @@ pub struct Processor<T: QueueItem> {
     /// sysmon's first sighting of the current poll: `(polls as u32) << 32 | coarse ms`
     /// (sysmon writes; see `poll_watch.rs`).
     poll_seen: AtomicU64,
+    /// The other P this P's owner watches for a stall, and that P's `polls` when the watch
+    /// began (owner only; `Scheduler::rescue_stalled`).
+    watched: AtomicUsize,
+    watched_polls: AtomicU64,
     /// Event counters and histograms for `stats()` (see `metrics.rs`).
     pub(crate) metrics: crate::metrics::ProcessorMetrics,
 }
@@ -132,6 +138,8 @@ impl<T: QueueItem> Processor<T> {
             owner_thread: AtomicU32::new(0),
             running: AtomicU64::new(0),
             poll_seen: AtomicU64::new(u64::MAX),
+            watched: AtomicUsize::new(id),
+            watched_polls: AtomicU64::new(u64::MAX),
             metrics: crate::metrics::ProcessorMetrics::default(),
         }
     }
@@ -304,6 +312,19 @@ impl<T: QueueItem> Processor<T> {
     #[inline]
     pub fn new_slice(&self) {
         self.slicetick.store(self.slicetick.load(Relaxed).wrapping_add(1), Relaxed);
+    }
+
+    /// Owner: the P it watches for a stall, and that P's `polls` when the watch began.
+    #[inline]
+    pub fn watch(&self) -> (ProcessorId, u64) {
+        (self.watched.load(Relaxed), self.watched_polls.load(Relaxed))
+    }
+
+    /// Owner: from now on watches P `p`, whose `polls` read `polls`.
+    #[inline]
+    pub fn set_watch(&self, p: ProcessorId, polls: u64) {
+        self.watched.store(p, Relaxed);
+        self.watched_polls.store(polls, Relaxed);
     }
 
     /// Owner: the next scheduling round. Returns true when this round should look at the

@@ -3,7 +3,8 @@
 //! # Finding work (`find_runnable`)
 //!
 //! An M holding a P looks, in order: every 61st tick one goroutine from the global queue (so a
-//! busy P cannot starve it) → its P's runnext (which inherits the running time slice, until
+//! busy P cannot starve it), or else half the queue of another P that has not finished a poll
+//! since the previous such tick (its M descheduled by the OS or in a long poll) → its P's runnext (which inherits the running time slice, until
 //! sysmon ends a slice that has lasted 10 ms) → its ring → a batch from the global queue → the
 //! network, without blocking → half the ring of a random other P (4 rounds over all Ps; a
 //! running P's runnext only in the last round, after a ~3 µs back-off) → it gives up its P
@@ -385,6 +386,9 @@ impl<T: QueueItem> Scheduler<T> {
                     return Some(item);
                 }
             }
+            if let Some(item) = self.rescue_stalled(p) {
+                return Some(item);
+            }
             // Yields never wake anyone, so a P with a long queue of yielding goroutines could
             // keep them to itself while other Ps sleep: now and then, offer its work.
             if processor.queue.len() > 1 {
@@ -392,6 +396,52 @@ impl<T: QueueItem> Scheduler<T> {
             }
         }
         self.local_get(processor)
+    }
+
+    /// On a busy P's global-queue round: if the P it watches has not moved on to another
+    /// poll since the previous round, its queue is taken in half as a thief takes it (its
+    /// runnext if the ring is empty), then the next P is watched. Such a P's M is descheduled
+    /// by the OS in the middle of a poll or runs a long one; its goroutines would otherwise
+    /// wait for it, or until this M runs dry, which under load it does not. Two M threads and a
+    /// client on 2 CPUs: 10-40 times a second a P with goroutines queued stood still for over a
+    /// millisecond, its thread runnable. A round comes every 61 polls or about 200 µs of
+    /// polling (`global_interval`), so a P is taken from only after standing still for at least
+    /// that long; one whose polls keep ending is never taken from here. A P marked blocked is
+    /// sysmon's (it hands the queue to a spare P).
+    #[cold]
+    fn rescue_stalled(&self, p: ProcessorId) -> Option<T> {
+        let count = self.processors.len();
+        if count < 2 {
+            return None;
+        }
+        let processor = &self.processors[p];
+        let (watched, seen) = processor.watch();
+        let rescued = (watched != p && watched < count)
+            .then(|| &self.processors[watched])
+            .filter(|victim| {
+                victim.polls() == seen && victim.status() == ProcessorStatus::Running && !victim.is_blocked()
+            })
+            .and_then(|victim| self.take_from_stalled(p, victim));
+        // Idle Ps (the spares, mostly) are skipped, so a busy P comes round every few rounds.
+        let next = (1..=count)
+            .map(|offset| (watched + offset) % count)
+            .find(|&next| next != p && self.processors[next].status() != ProcessorStatus::Idle)
+            .unwrap_or(p);
+        processor.set_watch(next, self.processors[next].polls());
+        rescued
+    }
+
+    /// Half of stalled `victim`'s ring, else its runnext, for P `p` (its owner): counted as a
+    /// steal and a rescue.
+    fn take_from_stalled(&self, p: ProcessorId, victim: &Processor<T>) -> Option<T> {
+        let own = &self.processors[p];
+        let (item, goroutines) = victim
+            .queue
+            .steal_half_counted(&own.queue)
+            .or_else(|| victim.queue.take_runnext().map(|item| (item, 1)))?;
+        self.stole(p, victim, goroutines);
+        own.metrics.rescues.add(1);
+        Some(item)
     }
 
     /// The every-61st-tick look at the global queue. Go takes one goroutine here; gmp takes
@@ -733,5 +783,94 @@ impl<T: QueueItem> Scheduler<T> {
         if let Some(platform) = self.platform() {
             platform.wake_network();
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::ptr::NonNull;
+
+    /// A goroutine stand-in: an id (plus one, never zero) in the pointer.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Id(u32);
+
+    // SAFETY: the pointer is the id plus one, an integer never dereferenced; `from_raw`
+    // subtracts the one again, so the round trip gives back the same id.
+    unsafe impl QueueItem for Id {
+        fn into_raw(self) -> NonNull<()> {
+            NonNull::new((self.0 as usize + 1) as *mut ()).expect("id + 1 is never zero")
+        }
+        unsafe fn from_raw(ptr: NonNull<()>) -> Self {
+            Id((ptr.as_ptr() as usize - 1) as u32)
+        }
+    }
+
+    /// Two Ps: P0's M has started a poll and has goroutines 1..=4 queued behind it; P1's M
+    /// has goroutines 100..200 and, after its first 61 rounds, looks at the global queue (and
+    /// the watched P) every round.
+    fn one_p_in_a_poll_one_busy() -> (Scheduler<Id>, Machine, Machine) {
+        let sched = Scheduler::new(2, 0);
+        let in_poll = Machine::new(1, None);
+        let busy = Machine::new(2, None);
+        sched.bind(&in_poll, sched.acquire_idle_processor().unwrap());
+        sched.bind(&busy, sched.acquire_idle_processor().unwrap());
+        assert!(sched.start_poll(&in_poll, Some(100)).is_some());
+        let (p0, p1) = (in_poll.processor().unwrap(), busy.processor().unwrap());
+        for id in 1..=4 {
+            sched.ready_local_in_order(p0, Id(id));
+        }
+        for id in OWN {
+            sched.ready_local_in_order(p1, Id(id));
+        }
+        sched.processors[p1].set_global_interval(1);
+        (sched, in_poll, busy)
+    }
+
+    const OWN: std::ops::Range<u32> = 100..200;
+
+    fn ids(items: impl IntoIterator<Item = Id>) -> Vec<u32> {
+        let mut ids: Vec<u32> = items.into_iter().map(|Id(id)| id).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    #[test]
+    fn a_busy_p_takes_the_queue_of_a_p_whose_poll_does_not_end() {
+        let (sched, in_poll, busy) = one_p_in_a_poll_one_busy();
+        let p0 = in_poll.processor().unwrap();
+        let ran: Vec<Id> = (0..104).map(|_| sched.next(&busy).expect("work is queued")).collect();
+        assert_eq!(ids(ran), (1..=4).chain(OWN).collect::<Vec<_>>(), "every goroutine once");
+        assert!(sched.processors[p0].queue.is_empty(), "P0's queue was taken in");
+        let counters = sched.processors[busy.processor().unwrap()].metrics.counters(0);
+        // Half of the ring, then half of the rest...: all of it before P1 ran out of its own.
+        assert!(counters.rescues >= 2, "taken in halves: {counters:?}");
+        assert_eq!(counters.rescues, counters.steals, "no steal of an M out of work: {counters:?}");
+    }
+
+    #[test]
+    fn a_p_whose_polls_keep_ending_is_not_taken_from() {
+        let (sched, in_poll, busy) = one_p_in_a_poll_one_busy();
+        let p0 = in_poll.processor().unwrap();
+        let mut ran = Vec::new();
+        for _ in OWN {
+            ran.push(sched.next(&busy).expect("work is queued"));
+            // P0's M ends its poll and starts the next one between any two rounds of P1.
+            sched.finish_poll(&in_poll);
+            assert!(sched.start_poll(&in_poll, Some(100)).is_some());
+        }
+        assert_eq!(ids(ran), OWN.collect::<Vec<_>>());
+        assert_eq!(sched.processors[p0].queue.len(), 4);
+        assert_eq!(sched.processors[busy.processor().unwrap()].metrics.counters(0).rescues, 0);
+    }
+
+    #[test]
+    fn a_p_marked_blocked_is_left_to_sysmon() {
+        let (sched, in_poll, busy) = one_p_in_a_poll_one_busy();
+        let p0 = in_poll.processor().unwrap();
+        assert!(sched.mark_blocked(p0));
+        let ran: Vec<Id> = OWN.map(|_| sched.next(&busy).expect("work is queued")).collect();
+        assert_eq!(ids(ran), OWN.collect::<Vec<_>>());
+        assert_eq!(sched.processors[busy.processor().unwrap()].metrics.counters(0).rescues, 0);
     }
 }
