@@ -121,7 +121,7 @@ loom::only_under_loom! {
     pub mod loom_exports {
         pub use crate::global_queue::{GlobalQueue, Taken, GLOBAL_BATCH_LIMIT};
         pub use crate::netpoll::gate::{GateOutcome, WaitGate};
-        pub use crate::processor::{Processor, ProcessorStatus};
+        pub use crate::processor::{Processor, ProcessorStatus, GLOBAL_QUEUE_INTERVAL, RESCUE_EVERY};
         pub use crate::registry::{EntrySlots, ShardLock, SlotsOwner};
         pub use crate::runq::{LocalQueue, Overflow, QueueItem, LOCAL_QUEUE_CAPACITY};
         pub use crate::sched::{Machine, Platform, Scheduler, Wakeup};

@@ -14,12 +14,13 @@
 //!   tell a stuck poll from an idle or busy P without a clock read on the hot path;
 //! - `preempt`, set by sysmon when one poll has run too long; gmp's cooperative points read it;
 //! - `watched`/`watched_polls`: the other P its owner keeps an eye on for a stall, and that P's
-//!   `polls` when the watch began (`Scheduler::rescue_stalled`).
+//!   `polls` when the watch began, looked at every `rescue_every` global-queue rounds (set by
+//!   sysmon, about every 200 µs; `Scheduler::rescue_stalled`).
 //!
 //! # Who may touch what
 //!
 //! The M holding the P (its owner) is the only writer of `schedtick`, `polls`,
-//! `slicetick`, `watched`, `watched_polls` and the ring's tail; they are atomics only so sysmon and `stats()` may read
+//! `slicetick`, `watched`, `watched_polls`, `rescue_check_in` and the ring's tail; they are atomics only so sysmon and `stats()` may read
 //! them. The atomics are private: each is read and written through a named operation whose
 //! doc says who calls it (owner, sysmon, or anyone for a snapshot), with its ordering fixed
 //! there. Anyone may read `status`; it changes under the scheduler's idle lock or, for the
@@ -35,6 +36,11 @@ pub type ProcessorId = usize;
 
 /// Rounds between looks at the global queue when polls are short (Go: 61).
 pub const GLOBAL_QUEUE_INTERVAL: u32 = 61;
+
+/// Global-queue rounds between a P's looks at the P it watches for a stall, until sysmon
+/// has measured its poll rate (about 1,000 polls: a look reads a cache line the watched P's
+/// owner writes on every poll, which on every 61st poll of 40 ns cost `yield_many` 10-15%).
+pub const RESCUE_EVERY: u32 = 16;
 
 /// What a P is doing. Moves under the scheduler's rules:
 /// - `Idle` → `Running`: an M takes it from the idle list (under the idle lock).
@@ -105,6 +111,11 @@ pub struct Processor<T: QueueItem> {
     /// began (owner only; `Scheduler::rescue_stalled`).
     watched: AtomicUsize,
     watched_polls: AtomicU64,
+    /// Global-queue rounds between two looks at the watched P, set by sysmon from the P's poll
+    /// rate so the looks come about every 200 µs (`RESCUE_EVERY` until it has measured).
+    rescue_every: AtomicU32,
+    /// Global-queue rounds left before the next look at the watched P (owner only).
+    rescue_check_in: AtomicU32,
     /// Event counters and histograms for `stats()` (see `metrics.rs`).
     pub(crate) metrics: crate::metrics::ProcessorMetrics,
 }
@@ -140,6 +151,8 @@ impl<T: QueueItem> Processor<T> {
             poll_seen: AtomicU64::new(u64::MAX),
             watched: AtomicUsize::new(id),
             watched_polls: AtomicU64::new(u64::MAX),
+            rescue_every: AtomicU32::new(RESCUE_EVERY),
+            rescue_check_in: AtomicU32::new(RESCUE_EVERY),
             metrics: crate::metrics::ProcessorMetrics::default(),
         }
     }
@@ -312,6 +325,23 @@ impl<T: QueueItem> Processor<T> {
     #[inline]
     pub fn new_slice(&self) {
         self.slicetick.store(self.slicetick.load(Relaxed).wrapping_add(1), Relaxed);
+    }
+
+    /// sysmon: the owner looks at the watched P every `rounds` global-queue rounds.
+    pub fn set_rescue_every(&self, rounds: u32) {
+        self.rescue_every.store(rounds.max(1), Relaxed);
+    }
+
+    /// Owner, on a global-queue round: true when this round should look at the watched P.
+    #[inline]
+    pub fn rescue_round(&self) -> bool {
+        let left = self.rescue_check_in.load(Relaxed);
+        if left > 1 {
+            self.rescue_check_in.store(left - 1, Relaxed);
+            return false;
+        }
+        self.rescue_check_in.store(self.rescue_every.load(Relaxed), Relaxed);
+        true
     }
 
     /// Owner: the P it watches for a stall, and that P's `polls` when the watch began.

@@ -3,8 +3,9 @@
 //! # Finding work (`find_runnable`)
 //!
 //! An M holding a P looks, in order: every 61st tick one goroutine from the global queue (so a
-//! busy P cannot starve it), or else half the queue of another P that has not finished a poll
-//! since the previous such tick (its M descheduled by the OS or in a long poll) → its P's runnext (which inherits the running time slice, until
+//! busy P cannot starve it), and about every 200 µs of those, half the queue of another P that
+//! has not finished a poll since the previous look (its M descheduled by the OS or in a long
+//! poll; not with more Ps than CPUs) → its P's runnext (which inherits the running time slice, until
 //! sysmon ends a slice that has lasted 10 ms) → its ring → a batch from the global queue → the
 //! network, without blocking → half the ring of a random other P (4 rounds over all Ps; a
 //! running P's runnext only in the last round, after a ~3 µs back-off) → it gives up its P
@@ -142,6 +143,9 @@ pub struct Scheduler<T: QueueItem> {
     extra: AtomicUsize,
     /// How long a parked worker M waits for a P before its thread exits.
     machine_keep_alive: std::time::Duration,
+    /// Whether busy Ps take in the queues of stalled ones (`rescue_stalled`): not with more
+    /// Ps than CPUs, where the OS deschedules Ms as a matter of course.
+    rescues: bool,
     shutdown: AtomicBool,
     platform: OnceLock<Box<dyn Platform>>,
     // sysmon is always a real OS thread with a clock (never a loom thread), so std's `Thread`
@@ -197,6 +201,7 @@ impl<T: QueueItem> Scheduler<T> {
             nmspinning: CachePadded(AtomicUsize::new(0)),
             extra: AtomicUsize::new(0),
             machine_keep_alive: MACHINE_KEEP_ALIVE,
+            rescues: maxprocs > 1,
             shutdown: AtomicBool::new(false),
             platform: OnceLock::new(),
             sysmon: OnceLock::new(),
@@ -212,6 +217,15 @@ impl<T: QueueItem> Scheduler<T> {
     #[cfg_attr(not(loom), allow(dead_code))] // the loom models shorten it
     pub fn with_machine_keep_alive(mut self, keep_alive: std::time::Duration) -> Self {
         self.machine_keep_alive = keep_alive;
+        self
+    }
+
+    /// Turns off the rescue of stalled Ps' queues (`rescue_stalled`). The runtime does when it
+    /// has more Ps than CPUs: there Ms are descheduled all the time, and taking their queues
+    /// moved goroutines back and forth for nothing (`cargo bench --bench scale -- procs`,
+    /// maxprocs 4-16 on 2 CPUs: 10-20% slower than without).
+    pub fn without_rescues(mut self) -> Self {
+        self.rescues = false;
         self
     }
 
@@ -386,8 +400,10 @@ impl<T: QueueItem> Scheduler<T> {
                     return Some(item);
                 }
             }
-            if let Some(item) = self.rescue_stalled(p) {
-                return Some(item);
+            if self.rescues && processor.rescue_round() {
+                if let Some(item) = self.rescue_stalled(p) {
+                    return Some(item);
+                }
             }
             // Yields never wake anyone, so a P with a long queue of yielding goroutines could
             // keep them to itself while other Ps sleep: now and then, offer its work.
@@ -398,15 +414,14 @@ impl<T: QueueItem> Scheduler<T> {
         self.local_get(processor)
     }
 
-    /// On a busy P's global-queue round: if the P it watches has not moved on to another
-    /// poll since the previous round, its queue is taken in half as a thief takes it (its
+    /// On a busy P's global-queue round (every `rescue_every`th, about every 200 µs): if the
+    /// P it watches has not moved on to another poll since the previous look, its queue is taken in half as a thief takes it (its
     /// runnext if the ring is empty), then the next P is watched. Such a P's M is descheduled
     /// by the OS in the middle of a poll or runs a long one; its goroutines would otherwise
     /// wait for it, or until this M runs dry, which under load it does not. Two M threads and a
     /// client on 2 CPUs: 10-40 times a second a P with goroutines queued stood still for over a
-    /// millisecond, its thread runnable. A round comes every 61 polls or about 200 µs of
-    /// polling (`global_interval`), so a P is taken from only after standing still for at least
-    /// that long; one whose polls keep ending is never taken from here. A P marked blocked is
+    /// millisecond, its thread runnable. A P is taken from only after standing still for a
+    /// whole look-to-look period; one whose polls keep ending is never taken from here. A P marked blocked is
     /// sysmon's (it hands the queue to a spare P).
     #[cold]
     fn rescue_stalled(&self, p: ProcessorId) -> Option<T> {
@@ -807,8 +822,8 @@ mod tests {
     }
 
     /// Two Ps: P0's M has started a poll and has goroutines 1..=4 queued behind it; P1's M
-    /// has goroutines 100..200 and, after its first 61 rounds, looks at the global queue (and
-    /// the watched P) every round.
+    /// has goroutines 100..200 and, after its first 61 rounds, looks at the global queue (and,
+    /// after its first `RESCUE_EVERY` of those, the watched P) every round.
     fn one_p_in_a_poll_one_busy() -> (Scheduler<Id>, Machine, Machine) {
         let sched = Scheduler::new(2, 0);
         let in_poll = Machine::new(1, None);
@@ -824,6 +839,7 @@ mod tests {
             sched.ready_local_in_order(p1, Id(id));
         }
         sched.processors[p1].set_global_interval(1);
+        sched.processors[p1].set_rescue_every(1);
         (sched, in_poll, busy)
     }
 

@@ -78,6 +78,8 @@ const STUCK_COMPUTING_AFTER: Duration = Duration::from_millis(20);
 const SYSCALL_RETAKE_AFTER: Duration = Duration::from_millis(10);
 /// How much polling time may pass between a P's looks at the global queue.
 const GLOBAL_CHECK_PERIOD: Duration = Duration::from_micros(200);
+/// How much polling time may pass between a P's looks at the P it watches for a stall.
+const RESCUE_CHECK_PERIOD: Duration = Duration::from_micros(200);
 /// How long sysmon watches a P's poll rate before retuning its global-queue interval.
 const GLOBAL_TUNING_WINDOW: Duration = Duration::from_millis(1);
 /// How often sysmon polls the network and fires timers as a backstop.
@@ -688,4 +690,8 @@ fn tune_global_interval(shared: &Shared, p: ProcessorId, note: &mut ProcessorNot
     let interval = (GLOBAL_CHECK_PERIOD.as_nanos() / per_round.as_nanos().max(1)) as u32;
     let interval = interval.clamp(8, GLOBAL_QUEUE_INTERVAL);
     processor.set_global_interval(interval);
+    // The look at a watched P (`Scheduler::rescue_stalled`) comes on every this many global
+    // rounds: about every `RESCUE_CHECK_PERIOD` of polling.
+    let per_global_round = per_round.as_nanos().max(1) * u128::from(interval);
+    processor.set_rescue_every((RESCUE_CHECK_PERIOD.as_nanos() / per_global_round).clamp(1, 4096) as u32);
 }

@@ -16,13 +16,15 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use gmp::loom_exports::{Machine, Scheduler};
+use gmp::loom_exports::{Machine, Scheduler, GLOBAL_QUEUE_INTERVAL, RESCUE_EVERY};
 use loom::sync::Arc;
 use loom::thread;
 use loom_tests::{assert_exactly_once, ids, pop_all, Item, NoThreads};
 
-/// Rounds before a P's first look at the global queue (`GLOBAL_QUEUE_INTERVAL`).
-const FIRST_GLOBAL_ROUND: u32 = 61;
+/// The round of P1's first look at the watched P: its first global-queue round comes after
+/// `GLOBAL_QUEUE_INTERVAL` rounds, its first look after `RESCUE_EVERY` global-queue rounds
+/// (one per round from then on, with the intervals set to 1).
+const FIRST_LOOK: u32 = GLOBAL_QUEUE_INTERVAL + RESCUE_EVERY - 1;
 
 /// Executions in which P1's M ran one of P0's goroutines, and in which it did not: the model
 /// must reach both outcomes, or it did not check the rescue.
@@ -45,10 +47,11 @@ fn a_stalled_ps_queue_taken_in_by_a_busy_p_comes_out_exactly_once() {
         sched.ready_local_in_order(p0, Item(1));
         sched.ready_local_in_order(p0, Item(2));
         sched.ready_local(p0, Item(3), false);
-        // P1 runs its first rounds alone, so the next one looks at the global queue; from
-        // then on every round does.
+        // P1 runs its first rounds alone, so the next one looks at the watched P; from then
+        // on every round does.
         sched.processors[p1].set_global_interval(1);
-        for round in 0..FIRST_GLOBAL_ROUND - 1 {
+        sched.processors[p1].set_rescue_every(1);
+        for round in 0..FIRST_LOOK - 1 {
             sched.ready_local_in_order(p1, Item(1000 + round));
             assert_eq!(sched.next(&busy).map(|item| item.0), Some(1000 + round));
         }
@@ -58,7 +61,8 @@ fn a_stalled_ps_queue_taken_in_by_a_busy_p_comes_out_exactly_once() {
         let busy_m = {
             let sched = sched.clone();
             thread::spawn(move || {
-                // Round 61 starts watching P0; round 62 takes from it if P0's poll stood still.
+                // The first look starts watching P0; the next takes from it if P0's poll stood
+                // still in between.
                 let ran = ids((0..2).map(|_| sched.next(&busy).expect("P1 has work of its own")));
                 (ran, pop_all(&sched.processors[busy.processor().unwrap()].queue))
             })

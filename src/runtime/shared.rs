@@ -79,9 +79,13 @@ impl Shared {
     /// which sit above the kernel.
     pub(crate) fn new(config: Config) -> io::Result<Arc<Shared>> {
         let maxprocs = config.maxprocs;
+        // Spares beyond the first ones are added as polls get stuck, up to one per thread.
+        let mut sched = Scheduler::with_spare_limit(maxprocs, maxprocs.max(4), config.max_threads);
+        if maxprocs > std::thread::available_parallelism().map_or(1, |cpus| cpus.get()) {
+            sched = sched.without_rescues();
+        }
         let shared = Arc::new(Shared {
-            // Spares beyond the first ones are added as polls get stuck, up to one per thread.
-            sched: Scheduler::with_spare_limit(maxprocs, maxprocs.max(4), config.max_threads),
+            sched,
             registry: Registry::new(maxprocs * 4),
             netpoll: crate::netpoll::Netpoller::new(context::count_netpoll_wakes)?,
             timers: crate::time::Timers::new(maxprocs),
