@@ -19,9 +19,10 @@
 //!
 //! # Who may touch what
 //!
-//! The M holding the P (its owner) is the only writer of `schedtick`, `polls`,
-//! `slicetick`, `watched`, `watched_polls`, `rescue_check_in` and the ring's tail; they are atomics only so sysmon and `stats()` may read
-//! them. The atomics are private: each is read and written through a named operation whose
+//! The M holding the P (its owner) is the only writer of `schedtick`, `polls`, `slicetick`,
+//! `watched`, `watched_polls`, `rescue_check_in` and the ring's tail; they are atomics only so
+//! sysmon and `stats()` may read them. sysmon writes `global_interval` and `rescue_every`. The
+//! atomics are private: each is read and written through a named operation whose
 //! doc says who calls it (owner, sysmon, or anyone for a snapshot), with its ordering fixed
 //! there. Anyone may read `status`; it changes under the scheduler's idle lock or, for the
 //! syscall/blocked states, by CAS between the owner and sysmon.

@@ -5,11 +5,11 @@
 //! An M holding a P looks, in order: every 61st tick one goroutine from the global queue (so a
 //! busy P cannot starve it), and about every 200 µs of those, half the queue of another P that
 //! has not finished a poll since the previous look (its M descheduled by the OS or in a long
-//! poll; not with more Ps than CPUs) → its P's runnext (which inherits the running time slice, until
-//! sysmon ends a slice that has lasted 10 ms) → its ring → a batch from the global queue → the
-//! network, without blocking → half the ring of a random other P (4 rounds over all Ps; a
-//! running P's runnext only in the last round, after a ~3 µs back-off) → it gives up its P
-//! and parks.
+//! poll; not with more Ps than CPUs) → its P's runnext (which inherits the running time
+//! slice, until sysmon ends a slice that has lasted 10 ms) → its ring → a batch from the global
+//! queue → the network, without blocking → half the ring of a random other P (4 rounds over all
+//! Ps; a running P's runnext only in the last round, after a ~3 µs back-off) → it gives up its
+//! P and parks.
 //!
 //! # Worker parking and unparking (after Go's `proc.go`)
 //!
@@ -415,14 +415,15 @@ impl<T: QueueItem> Scheduler<T> {
     }
 
     /// On a busy P's global-queue round (every `rescue_every`th, about every 200 µs): if the
-    /// P it watches has not moved on to another poll since the previous look, its queue is taken in half as a thief takes it (its
-    /// runnext if the ring is empty), then the next P is watched. Such a P's M is descheduled
-    /// by the OS in the middle of a poll or runs a long one; its goroutines would otherwise
-    /// wait for it, or until this M runs dry, which under load it does not. Two M threads and a
-    /// client on 2 CPUs: 10-40 times a second a P with goroutines queued stood still for over a
-    /// millisecond, its thread runnable. A P is taken from only after standing still for a
-    /// whole look-to-look period; one whose polls keep ending is never taken from here. A P marked blocked is
-    /// sysmon's (it hands the queue to a spare P).
+    /// P it watches has not moved on to another poll since the previous look, its queue is
+    /// taken in half as a thief takes it (its runnext if the ring is empty), then the next P
+    /// is watched. Such a P's M is descheduled by the OS in the middle of a poll or runs a
+    /// long one; its goroutines would otherwise wait for it, or until this M runs dry, which
+    /// under load it does not. Two M threads and a client on 2 CPUs: 10-40 times a second a P
+    /// with goroutines queued stood still for over a millisecond, its thread runnable. A P is
+    /// taken from only after standing still for a whole look-to-look period; one whose polls
+    /// keep ending is never taken from here. A P marked blocked is sysmon's (it hands the
+    /// queue to a spare P).
     #[cold]
     fn rescue_stalled(&self, p: ProcessorId) -> Option<T> {
         let count = self.processors.len();
