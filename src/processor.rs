@@ -336,13 +336,7 @@ impl<T: QueueItem> Processor<T> {
     /// Owner, on a global-queue round: true when this round should look at the watched P.
     #[inline]
     pub fn rescue_round(&self) -> bool {
-        let left = self.rescue_check_in.load(Relaxed);
-        if left > 1 {
-            self.rescue_check_in.store(left - 1, Relaxed);
-            return false;
-        }
-        self.rescue_check_in.store(self.rescue_every.load(Relaxed), Relaxed);
-        true
+        count_down(&self.rescue_check_in, &self.rescue_every)
     }
 
     /// Owner: the P it watches for a stall, and that P's `polls` when the watch began.
@@ -363,14 +357,21 @@ impl<T: QueueItem> Processor<T> {
     #[inline]
     pub fn tick(&self) -> bool {
         self.schedtick.store(self.schedtick.load(Relaxed).wrapping_add(1), Relaxed);
-        let left = self.global_check_in.load(Relaxed);
-        if left > 1 {
-            self.global_check_in.store(left - 1, Relaxed);
-            return false;
-        }
-        self.global_check_in.store(self.global_interval.load(Relaxed), Relaxed);
-        true
+        count_down(&self.global_check_in, &self.global_interval)
     }
+}
+
+/// Owner: one round off the countdown `left`; true (and the countdown set to `interval` again)
+/// when it runs out.
+#[inline(always)]
+fn count_down(left: &AtomicU32, interval: &AtomicU32) -> bool {
+    let rounds = left.load(Relaxed);
+    if rounds > 1 {
+        left.store(rounds - 1, Relaxed);
+        return false;
+    }
+    left.store(interval.load(Relaxed), Relaxed);
+    true
 }
 
 /// Ps per chunk allocated beyond the first ones (2 under loom: small chunks keep the models'
