@@ -426,13 +426,11 @@ impl<T: QueueItem> Scheduler<T> {
     /// queue to a spare P).
     #[cold]
     fn rescue_stalled(&self, p: ProcessorId) -> Option<T> {
+        // At least 2: rescues are on only with maxprocs > 1, and Ps are never removed.
         let count = self.processors.len();
-        if count < 2 {
-            return None;
-        }
         let processor = &self.processors[p];
         let (watched, seen) = processor.watch();
-        let rescued = (watched != p && watched < count)
+        let rescued = (watched != p)
             .then(|| &self.processors[watched])
             .filter(|victim| {
                 victim.polls() == seen && victim.status() == ProcessorStatus::Running && !victim.is_blocked()
@@ -805,22 +803,9 @@ impl<T: QueueItem> Scheduler<T> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use std::ptr::NonNull;
 
-    /// A goroutine stand-in: an id (plus one, never zero) in the pointer.
-    #[derive(Debug, PartialEq, Eq)]
-    struct Id(u32);
-
-    // SAFETY: the pointer is the id plus one, an integer never dereferenced; `from_raw`
-    // subtracts the one again, so the round trip gives back the same id.
-    unsafe impl QueueItem for Id {
-        fn into_raw(self) -> NonNull<()> {
-            NonNull::new((self.0 as usize + 1) as *mut ()).expect("id + 1 is never zero")
-        }
-        unsafe fn from_raw(ptr: NonNull<()>) -> Self {
-            Id((ptr.as_ptr() as usize - 1) as u32)
-        }
-    }
+    /// A goroutine stand-in: its id, boxed (`Box<T>` is a `QueueItem`).
+    type Id = Box<u32>;
 
     /// Two Ps: P0's M has started a poll and has goroutines 1..=4 queued behind it; P1's M
     /// has goroutines 100..200 and, after its first 61 rounds, looks at the global queue (and,
@@ -834,10 +819,10 @@ mod tests {
         assert!(sched.start_poll(&in_poll, Some(100)).is_some());
         let (p0, p1) = (in_poll.processor().unwrap(), busy.processor().unwrap());
         for id in 1..=4 {
-            sched.ready_local_in_order(p0, Id(id));
+            sched.ready_local_in_order(p0, Box::new(id));
         }
         for id in OWN {
-            sched.ready_local_in_order(p1, Id(id));
+            sched.ready_local_in_order(p1, Box::new(id));
         }
         sched.processors[p1].set_global_interval(1);
         sched.processors[p1].set_rescue_every(1);
@@ -847,7 +832,7 @@ mod tests {
     const OWN: std::ops::Range<u32> = 100..200;
 
     fn ids(items: impl IntoIterator<Item = Id>) -> Vec<u32> {
-        let mut ids: Vec<u32> = items.into_iter().map(|Id(id)| id).collect();
+        let mut ids: Vec<u32> = items.into_iter().map(|id| *id).collect();
         ids.sort_unstable();
         ids
     }

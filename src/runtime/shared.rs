@@ -81,7 +81,7 @@ impl Shared {
         let maxprocs = config.maxprocs;
         // Spares beyond the first ones are added as polls get stuck, up to one per thread.
         let mut sched = Scheduler::with_spare_limit(maxprocs, maxprocs.max(4), config.max_threads);
-        if maxprocs > std::thread::available_parallelism().map_or(1, |cpus| cpus.get()) {
+        if maxprocs > crate::os::cpu_count() {
             sched = sched.without_rescues();
         }
         let shared = Arc::new(Shared {
