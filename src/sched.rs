@@ -15,7 +15,9 @@
 //!
 //! We want enough running Ms to use the available Ps, but not so many that they burn CPU
 //! looking for work that isn't there. Making a goroutine runnable (`ready_*`) wakes an idle P's
-//! M only if there is an idle P and no M is **spinning** (looking for work to steal). A spinning
+//! M only if there is an idle P and no M is **spinning** (looking for work to steal); a spawn
+//! into an empty runnext wakes nobody at all, since its own M runs it next, and sysmon offers
+//! it to an idle P if the spawner's poll goes on for a round (`ready_spawned`). A spinning
 //! M that finds work stops spinning and wakes the next one (`wakep`), so a burst of work fans
 //! out one M at a time. An M may spin only while spinners are fewer than half the busy Ps.
 //!
@@ -292,13 +294,58 @@ impl<T: QueueItem> Scheduler<T> {
             metrics.readied_in_ring(position, queue);
             return;
         }
+        self.push_runnext(p, item);
+        self.wake_if_idle_after_swap();
+    }
+
+    /// Makes `item`, a goroutine just spawned by a poll on P `p` (held by the calling M),
+    /// runnable in runnext, as [`ready_local`](Self::ready_local) does, but wakes an idle P
+    /// only if the spawn displaced a goroutine into the ring. A spawn into an empty runnext
+    /// is what the spawner's M runs next, as soon as the spawner's poll ends (a chain of
+    /// spawns, a spawn then an await): a wake for it cost the spawner a futex call and the
+    /// woken M a search that found nothing. If the spawner's poll goes on instead, sysmon
+    /// offers the P's queue to an idle P after one of its rounds
+    /// ([`offer_queued_work`](Self::offer_queued_work)), and the spinner it wakes takes
+    /// runnext. Goroutines woken (not spawned) keep Go's wake at once: a consumer woken by a
+    /// producer that goes on producing runs beside it.
+    #[inline]
+    pub fn ready_spawned(&self, p: ProcessorId, item: T) {
+        if self.push_runnext(p, item) {
+            self.wake_if_idle_after_swap();
+        }
+    }
+
+    /// Puts `item` in P `p`'s runnext (the caller holds `p`), the goroutine it displaces at
+    /// the ring's tail. True if one was displaced. Nudges a backed-off sysmon: queued work is
+    /// what a stuck poll would strand.
+    #[inline(always)]
+    fn push_runnext(&self, p: ProcessorId, item: T) -> bool {
+        let processor = &self.processors[p];
+        let queue = &processor.queue;
         let (key, previous) = queue.swap_runnext_keyed(item);
         let displaced = previous.map(|(previous, key)| (key, queue.push_back_at(previous, &self.global)));
-        metrics.readied_in_runnext(key, displaced, queue);
-        self.wake_if_idle_after_swap();
+        processor.metrics.readied_in_runnext(key, displaced, queue);
         if self.sysmon_backed_off.load(Relaxed) {
             self.nudge_sysmon();
         }
+        displaced.is_some()
+    }
+
+    /// sysmon's offer of the queue behind a poll that has run for one of its rounds: if P
+    /// `p` has goroutines queued (a spawn that woke nobody, `ready_spawned`, or yields), an
+    /// idle P's M is woken to spin, and takes them as a thief (runnext in its last round).
+    /// Returns whether it found goroutines queued (and so made the offer).
+    ///
+    /// The look at the queue is a plain load: if it sees the goroutine, then either the
+    /// wake-up below sees no spinner (the fence orders it after the spinner's decrement), or
+    /// the spinner's re-check, after its own fence, sees the goroutine (loom model
+    /// `spawn_offer.rs`).
+    pub fn offer_queued_work(&self, p: ProcessorId) -> bool {
+        let queued = !self.processors[p].queue.is_empty();
+        if queued {
+            self.wake_if_idle();
+        }
+        queued
     }
 
     /// Makes `item` runnable on P `p` (held by the calling M) at the ring's tail, in

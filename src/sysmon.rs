@@ -32,6 +32,11 @@
 //!   blocked if the rule says so, and a spare P (allp grows as needed) and another M take
 //!   over its queued goroutines (runnext included). When the poll returns, its M notices the
 //!   mark and retires a P, so `maxprocs` Ps run goroutines again.
+//! - **Work behind a poll**: at every round that sees a poll it saw before (or one that
+//!   outlasts its watch), if goroutines are queued on that P, sysmon wakes an idle P's M to
+//!   take them (`offer_queued_work`; nothing happens unless a P is idle and no M spins). A
+//!   spawn into an empty runnext wakes nobody (`ready_spawned`), so this is what runs such a
+//!   goroutine beside a spawner that goes on computing.
 //! - **Time slices**: when a P's `slicetick` has not moved for 10 ms, the goroutines handing
 //!   off through its runnext have used up their slice (`slice_expired`; see `sched.rs`).
 //!
@@ -561,6 +566,10 @@ fn watch_poll(
         }
     };
     crate::long_poll::check(shared, p, polls, age, &mut note.long_poll_warned);
+    // Goroutines queued behind a poll that has run for a round (spawned by it, which woke
+    // nobody, or readied meanwhile) get an idle P's M to take them, at every round while it
+    // runs: a spinner can miss runnext (it steals it only in its last round) and park.
+    shared.sched.offer_queued_work(p);
     let mut acted = false;
     if age >= PREEMPT_AFTER && !note.preempted {
         note.preempted = true;

@@ -81,3 +81,37 @@ fn with_one_processor_sysmon_hands_a_blocked_processors_goroutines_to_another_th
     // handing the P's queue to another M gets these goroutines out. This is gmp's headline.
     assert!(spawn_then_block(1, 3), "with maxprocs = 1, goroutines queued behind a blocked poll never ran");
 }
+
+/// A spawn into an empty runnext wakes no other M (the spawner's M runs it next), so a
+/// goroutine spawned by one that then computes without returning would wait for that poll.
+/// sysmon offers the queue behind a poll it has seen running for a round to an idle P, and
+/// the M it wakes takes the goroutine from runnext: it runs beside the spawner, on another
+/// thread, long before sysmon would call the computing poll stuck (20 ms; no P is marked
+/// blocked here). The spawner computes for at most ten seconds.
+#[test]
+fn with_two_processors_a_goroutine_spawned_by_a_computing_one_runs_beside_it() {
+    let rt = gmp::Builder::new().maxprocs(2).build().unwrap();
+    let (ran_on, spawner_thread) = within(Duration::from_secs(60), "the computing goroutine", || {
+        rt.block_on(async {
+            gmp::spawn(async {
+                let ran_on = Arc::new(std::sync::Mutex::new(None));
+                drop(gmp::spawn({
+                    let ran_on = ran_on.clone();
+                    async move { *ran_on.lock().unwrap() = Some(thread::current().id()) }
+                }));
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while ran_on.lock().unwrap().is_none() && Instant::now() < deadline {
+                    std::hint::spin_loop();
+                }
+                let ran_on = *ran_on.lock().unwrap();
+                (ran_on, thread::current().id())
+            })
+            .await
+            .unwrap()
+        })
+    });
+    let ran_on = ran_on.expect("the goroutine spawned by a computing goroutine never ran beside it");
+    assert_ne!(ran_on, spawner_thread, "it ran on the spawner's own thread, so not beside it");
+    let blocked = rt.block_on(async { gmp::runtime::stats() }).counters.blocked_polls;
+    assert_eq!(blocked, 0, "the spawner's P was marked blocked: the goroutine ran only through the stuck-poll handoff");
+}

@@ -27,7 +27,7 @@
 
 use std::ptr::NonNull;
 
-use gmp::loom_exports::{LocalQueue, Platform, QueueItem, Wakeup};
+use gmp::loom_exports::{LocalQueue, Machine, Platform, QueueItem, Scheduler, Wakeup};
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::sync::Arc;
 
@@ -160,4 +160,39 @@ impl Platform for NoThreads {
         self.requests.fetch_add(1, SeqCst);
         false
     }
+}
+
+/// A scheduler with `maxprocs` Ps on a platform that starts no threads; Ps `0..taken` are
+/// taken off the idle list for the Ms the model starts (P i for the i-th).
+pub fn scheduler_with_ps_taken(maxprocs: usize, taken: usize) -> Arc<Scheduler<Item>> {
+    let sched = Arc::new(Scheduler::new(maxprocs, 0));
+    sched.set_platform(Box::new(NoThreads::default()));
+    for p in 0..taken {
+        assert_eq!(sched.acquire_idle_processor(), Some(p));
+    }
+    sched
+}
+
+/// Starts a worker M on P `processor`. It runs `Scheduler::next` until it has seen
+/// `expected` items, then leaves the scheduler as a worker thread does, and returns the ids
+/// in the order it ran them.
+pub fn spawn_worker(
+    sched: &Arc<Scheduler<Item>>,
+    processor: usize,
+    expected: usize,
+) -> loom::thread::JoinHandle<Vec<u32>> {
+    let sched = sched.clone();
+    loom::thread::spawn(move || {
+        let m = Machine::new(processor as u32 + 1, None);
+        sched.resume(&m, processor, false);
+        let mut seen = Vec::new();
+        while seen.len() < expected {
+            match sched.next(&m) {
+                Some(item) => seen.push(item.0),
+                None => panic!("next returned None without a shutdown, after {seen:?}"),
+            }
+        }
+        sched.detach_machine(&m);
+        seen
+    })
 }

@@ -17,35 +17,10 @@ use loom::sync::{Arc, Notify};
 use loom::thread;
 use loom_tests::{assert_exactly_once, assert_increasing, Item, NoThreads};
 
-/// A scheduler with `maxprocs` Ps on a platform that starts no threads, with every P taken
-/// off the idle list for the Ms the model starts (P i for the i-th).
+/// A scheduler with `maxprocs` Ps, every one taken off the idle list for the Ms the model
+/// starts (P i for the i-th).
 fn scheduler(maxprocs: usize) -> Arc<Scheduler<Item>> {
-    let sched = Arc::new(Scheduler::new(maxprocs, 0));
-    sched.set_platform(Box::new(NoThreads::default()));
-    for p in 0..maxprocs {
-        assert_eq!(sched.acquire_idle_processor(), Some(p));
-    }
-    sched
-}
-
-/// Starts a worker M on P `processor`. It runs `Scheduler::next` until it has seen
-/// `expected` items, then leaves the scheduler as a worker thread does, and returns the ids
-/// in the order it ran them.
-fn spawn_worker(sched: &Arc<Scheduler<Item>>, processor: usize, expected: usize) -> thread::JoinHandle<Vec<u32>> {
-    let sched = sched.clone();
-    thread::spawn(move || {
-        let m = Machine::new(processor as u32 + 1, None);
-        sched.resume(&m, processor, false);
-        let mut seen = Vec::new();
-        while seen.len() < expected {
-            match sched.next(&m) {
-                Some(item) => seen.push(item.0),
-                None => panic!("next returned None without a shutdown, after {seen:?}"),
-            }
-        }
-        sched.detach_machine(&m);
-        seen
-    })
+    loom_tests::scheduler_with_ps_taken(maxprocs, maxprocs)
 }
 
 /// Starts a worker M, on P `processor` or (with `None`) with no P, so that it parks at once.
@@ -92,7 +67,7 @@ fn assert_quiescent(sched: &Scheduler<Item>) {
 fn a_worker_about_to_park_does_not_sleep_through_a_global_push() {
     loom_tests::model(|| {
         let sched = scheduler(1);
-        let worker = spawn_worker(&sched, 0, 1);
+        let worker = loom_tests::spawn_worker(&sched, 0, 1);
 
         sched.ready_global(Item(0));
 
@@ -108,7 +83,7 @@ fn a_worker_about_to_park_does_not_sleep_through_a_global_push() {
 fn a_worker_parking_twice_does_not_sleep_through_either_global_push() {
     loom_tests::model(|| {
         let sched = scheduler(1);
-        let worker = spawn_worker(&sched, 0, 2);
+        let worker = loom_tests::spawn_worker(&sched, 0, 2);
 
         sched.ready_global(Item(0));
         sched.ready_global(Item(1));
@@ -132,7 +107,7 @@ fn a_worker_parking_twice_does_not_sleep_through_either_global_push() {
 fn a_worker_about_to_park_does_not_sleep_through_a_push_on_another_p() {
     loom_tests::model(|| {
         let sched = scheduler(2);
-        let worker = spawn_worker(&sched, 0, 1);
+        let worker = loom_tests::spawn_worker(&sched, 0, 1);
 
         let producer = Machine::new(9, None);
         sched.resume(&producer, 1, false);

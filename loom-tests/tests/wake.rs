@@ -15,39 +15,8 @@
 //! each other (BENCHMARKS.md records the run).
 #![cfg(loom)]
 
-use gmp::loom_exports::{Machine, Scheduler};
-use loom::sync::Arc;
-use loom::thread;
-use loom_tests::{assert_exactly_once, Item, NoThreads};
-
-/// A scheduler with `maxprocs` Ps on a platform that starts no threads; Ps `0..taken` are
-/// taken off the idle list for the Ms the model starts.
-fn scheduler(maxprocs: usize, taken: usize) -> Arc<Scheduler<Item>> {
-    let sched = Arc::new(Scheduler::new(maxprocs, 0));
-    sched.set_platform(Box::new(NoThreads::default()));
-    for p in 0..taken {
-        assert_eq!(sched.acquire_idle_processor(), Some(p));
-    }
-    sched
-}
-
-/// A worker M on P `processor` that runs `Scheduler::next` until it got `expected` items.
-fn spawn_worker(sched: &Arc<Scheduler<Item>>, processor: usize, expected: usize) -> thread::JoinHandle<Vec<u32>> {
-    let sched = sched.clone();
-    thread::spawn(move || {
-        let m = Machine::new(processor as u32 + 1, None);
-        sched.resume(&m, processor, false);
-        let mut seen = Vec::new();
-        while seen.len() < expected {
-            match sched.next(&m) {
-                Some(item) => seen.push(item.0),
-                None => panic!("next returned None without a shutdown, after {seen:?}"),
-            }
-        }
-        sched.detach_machine(&m);
-        seen
-    })
-}
+use gmp::loom_exports::Machine;
+use loom_tests::{assert_exactly_once, Item};
 
 /// The worker on P0 finds nothing, spins, gives P0 back and parks, while the M on P1 swaps an
 /// item into P1's runnext and checks for idle Ps without a fence. The producer holds P1 until
@@ -56,8 +25,8 @@ fn spawn_worker(sched: &Arc<Scheduler<Item>>, processor: usize, expected: usize)
 #[test]
 fn a_runnext_push_without_a_fence_reaches_the_worker_about_to_park() {
     loom_tests::model(|| {
-        let sched = scheduler(2, 2);
-        let worker = spawn_worker(&sched, 0, 1);
+        let sched = loom_tests::scheduler_with_ps_taken(2, 2);
+        let worker = loom_tests::spawn_worker(&sched, 0, 1);
 
         let producer = Machine::new(9, None);
         sched.resume(&producer, 1, false);
@@ -77,8 +46,8 @@ fn a_runnext_push_without_a_fence_reaches_the_worker_about_to_park() {
 #[test]
 fn a_runnext_push_with_an_idle_p_reaches_the_worker_about_to_park() {
     loom_tests::model_with_preemptions_capped_at(1, || {
-        let sched = scheduler(3, 2);
-        let worker = spawn_worker(&sched, 0, 1);
+        let sched = loom_tests::scheduler_with_ps_taken(3, 2);
+        let worker = loom_tests::spawn_worker(&sched, 0, 1);
 
         let producer = Machine::new(9, None);
         sched.resume(&producer, 1, false);

@@ -228,7 +228,7 @@ impl Shared {
     /// goroutine queued on this M's own P is swept once this M has let go of the P.)
     fn queue_spawned(&self, runnable: Runnable, processor: Option<usize>) {
         match processor {
-            Some(p) => self.sched.ready_local(p, runnable, false),
+            Some(p) => self.sched.ready_spawned(p, runnable),
             None => {
                 self.sched.ready_global(runnable);
                 if self.sched.is_shut_down() {
