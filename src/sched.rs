@@ -44,7 +44,9 @@
 //!
 //! # Files
 //!
-//! This file: finding work and giving a P up. `sched/machine.rs`: the M. `sched/idle.rs`: the
+//! This file: finding work and giving a P up. `sched/ready.rs`: making goroutines runnable
+//! (runnext, ring, global queue) and sysmon's offer of queued work. `sched/rescue.rs`: taking
+//! the queue of a P whose poll stands still. `sched/machine.rs`: the M. `sched/idle.rs`: the
 //! idle lists, `wakep`, starting Ms, handing Ps over, shutdown. `sched/poll.rs`: the poll
 //! boundary. `sched/syscall.rs`: both halves of `gmp::syscall`'s protocol (enter / exit /
 //! sysmon's retake). `sched/blocked.rs`: both halves of blocked marking (sysmon's mark, the
@@ -65,6 +67,8 @@ mod blocked;
 mod idle;
 mod machine;
 mod poll;
+mod ready;
+mod rescue;
 mod syscall;
 
 use idle::IdleLists;
@@ -262,130 +266,6 @@ impl<T: QueueItem> Scheduler<T> {
         self.shutdown.load(Acquire)
     }
 
-    // ----- making goroutines runnable -----
-
-    /// Makes `item` runnable on P `p`, which the calling M holds. A yield goes to the global
-    /// queue's tail while that may hold work from outside, else to the ring's tail (behind a
-    /// fair batch of the global queue, if that holds overflow); anything else to runnext (the
-    /// displaced item goes to the tail).
-    #[inline(always)]
-    pub fn ready_local(&self, p: ProcessorId, item: T, yielded: bool) {
-        let metrics = &self.processors[p].metrics;
-        let queue = &self.processors[p].queue;
-        if yielded {
-            if self.processors[p].preempt_requested() {
-                // Preempted by sysmon after 10 ms (a coop point yielded): to the end of the
-                // global queue, as in Go, behind everything else waiting.
-                metrics.preemptions.add(1);
-                self.preempted(item);
-                return;
-            }
-            if !self.global.is_drained() {
-                if self.global.may_hold_outside_work() {
-                    self.yielded_behind_global(p, item);
-                    return;
-                }
-                // Only the overflow of rings waits globally: the yielder waits behind its ring
-                // and a fair batch of that taken in ahead of it, instead of a round trip
-                // through the shared queue at every yield.
-                self.take_global_batch(&self.processors[p]);
-            }
-            let position = queue.push_back_or_overflow_one(item, &self.global);
-            metrics.readied_in_ring(position, queue);
-            return;
-        }
-        self.push_runnext(p, item);
-        self.wake_if_idle_after_swap();
-    }
-
-    /// Makes `item`, a goroutine just spawned by a poll on P `p` (held by the calling M),
-    /// runnable in runnext, as [`ready_local`](Self::ready_local) does, but wakes an idle P
-    /// only if the spawn displaced a goroutine into the ring. A spawn into an empty runnext
-    /// is what the spawner's M runs next, as soon as the spawner's poll ends (a chain of
-    /// spawns, a spawn then an await): a wake for it cost the spawner a futex call and the
-    /// woken M a search that found nothing. If the spawner's poll goes on instead, sysmon
-    /// offers the P's queue to an idle P after one of its rounds
-    /// ([`offer_queued_work`](Self::offer_queued_work)), and the spinner it wakes takes
-    /// runnext. Goroutines woken (not spawned) keep Go's wake at once: a consumer woken by a
-    /// producer that goes on producing runs beside it.
-    #[inline]
-    pub fn ready_spawned(&self, p: ProcessorId, item: T) {
-        if self.push_runnext(p, item) {
-            self.wake_if_idle_after_swap();
-        }
-    }
-
-    /// Puts `item` in P `p`'s runnext (the caller holds `p`), the goroutine it displaces at
-    /// the ring's tail. True if one was displaced. Nudges a backed-off sysmon: queued work is
-    /// what a stuck poll would strand.
-    #[inline(always)]
-    fn push_runnext(&self, p: ProcessorId, item: T) -> bool {
-        let processor = &self.processors[p];
-        let queue = &processor.queue;
-        let (key, previous) = queue.swap_runnext_keyed(item);
-        let displaced = previous.map(|(previous, key)| (key, queue.push_back_at(previous, &self.global)));
-        processor.metrics.readied_in_runnext(key, displaced, queue);
-        if self.sysmon_backed_off.load(Relaxed) {
-            self.nudge_sysmon();
-        }
-        displaced.is_some()
-    }
-
-    /// sysmon's offer of the queue behind a poll that has run for one of its rounds: if P
-    /// `p` has goroutines queued (a spawn that woke nobody, `ready_spawned`, or yields), an
-    /// idle P's M is woken to spin, and takes them as a thief (runnext in its last round).
-    /// Returns whether it found goroutines queued (and so made the offer).
-    ///
-    /// The look at the queue is a plain load: if it sees the goroutine, then either the
-    /// wake-up below sees no spinner (the fence orders it after the spinner's decrement), or
-    /// the spinner's re-check, after its own fence, sees the goroutine (loom model
-    /// `spawn_offer.rs`).
-    pub fn offer_queued_work(&self, p: ProcessorId) -> bool {
-        let queued = !self.processors[p].queue.is_empty();
-        if queued {
-            self.wake_if_idle();
-        }
-        queued
-    }
-
-    /// Makes `item` runnable on P `p` (held by the calling M) at the ring's tail, in
-    /// order with others made runnable in the same batch. Wakes no one: the batch's caller
-    /// offers the batch to idle Ps once it is queued.
-    pub fn ready_local_in_order(&self, p: ProcessorId, item: T) {
-        let processor = &self.processors[p];
-        let position = processor.queue.push_back_at(item, &self.global);
-        processor.metrics.readied_in_ring(position, &processor.queue);
-    }
-
-    /// A yield while goroutines wait globally (outside spawns, preempted goroutines) is a
-    /// turn for everyone, as Go's `Gosched`: the yielder goes to the global queue's tail,
-    /// behind all of them, and the P takes a fair batch from its head. Queued in the ring
-    /// instead, a yielder would come round again after at most a ring's worth of the global
-    /// work, so a P kept busy by goroutines that yield took in outside spawns a few hundred
-    /// per round of the busy ones (`spawn_many_remote_busy`). Like any yield it wakes no
-    /// one: the yielder is not lost, since this P, which is running, reaches the global
-    /// queue again once its ring is empty (or on its next 61st tick). Only while the global
-    /// queue may hold work from outside: 1,000 yielders on 2 Ps keep it non-empty with their
-    /// rings' overflow alone, and a push and a pop on the shared queue at every yield ran them
-    /// at 5 M polls/s against 31 M with the ring rule (`cargo bench --bench scale -- procs`).
-    #[cold]
-    fn yielded_behind_global(&self, p: ProcessorId, item: T) {
-        self.global.push(item);
-        self.take_global_batch(&self.processors[p]);
-    }
-
-    #[cold]
-    fn preempted(&self, item: T) {
-        self.global.push(item);
-        self.wake_if_idle();
-    }
-
-    /// Makes `item` runnable from outside any P: global queue, then wake an idle P.
-    pub fn ready_global(&self, item: T) {
-        self.global.push_from_outside(item);
-        self.wake_if_idle();
-    }
-
     // ----- finding work -----
 
     /// The next goroutine for M `m` to run, parking it when there is none. Returns `None`
@@ -459,50 +339,6 @@ impl<T: QueueItem> Scheduler<T> {
             }
         }
         self.local_get(processor)
-    }
-
-    /// On a busy P's global-queue round (every `rescue_every`th, about every 200 µs): if the
-    /// P it watches has not moved on to another poll since the previous look, its queue is
-    /// taken in half as a thief takes it (its runnext if the ring is empty), then the next P
-    /// is watched. Such a P's M is descheduled by the OS in the middle of a poll or runs a
-    /// long one; its goroutines would otherwise wait for it, or until this M runs dry, which
-    /// under load it does not. Two M threads and a client on 2 CPUs: 10-40 times a second a P
-    /// with goroutines queued stood still for over a millisecond, its thread runnable. A P is
-    /// taken from only after standing still for a whole look-to-look period; one whose polls
-    /// keep ending is never taken from here. A P marked blocked is sysmon's (it hands the
-    /// queue to a spare P).
-    #[cold]
-    fn rescue_stalled(&self, p: ProcessorId) -> Option<T> {
-        // At least 2: rescues are on only with maxprocs > 1, and Ps are never removed.
-        let count = self.processors.len();
-        let processor = &self.processors[p];
-        let (watched, seen) = processor.watch();
-        let rescued = (watched != p)
-            .then(|| &self.processors[watched])
-            .filter(|victim| {
-                victim.polls() == seen && victim.status() == ProcessorStatus::Running && !victim.is_blocked()
-            })
-            .and_then(|victim| self.take_from_stalled(p, victim));
-        // Idle Ps (the spares, mostly) are skipped, so a busy P comes round every few rounds.
-        let next = (1..=count)
-            .map(|offset| (watched + offset) % count)
-            .find(|&next| next != p && self.processors[next].status() != ProcessorStatus::Idle)
-            .unwrap_or(p);
-        processor.set_watch(next, self.processors[next].polls());
-        rescued
-    }
-
-    /// Half of stalled `victim`'s ring, else its runnext, for P `p` (its owner): counted as a
-    /// steal and a rescue.
-    fn take_from_stalled(&self, p: ProcessorId, victim: &Processor<T>) -> Option<T> {
-        let own = &self.processors[p];
-        let (item, goroutines) = victim
-            .queue
-            .steal_half_counted(&own.queue)
-            .or_else(|| victim.queue.take_runnext().map(|item| (item, 1)))?;
-        self.stole(p, victim, goroutines);
-        own.metrics.rescues.add(1);
-        Some(item)
     }
 
     /// The every-61st-tick look at the global queue. Go takes one goroutine here; gmp takes
@@ -844,82 +680,5 @@ impl<T: QueueItem> Scheduler<T> {
         if let Some(platform) = self.platform() {
             platform.wake_network();
         }
-    }
-}
-
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-
-    /// A goroutine stand-in: its id, boxed (`Box<T>` is a `QueueItem`).
-    type Id = Box<u32>;
-
-    /// Two Ps: P0's M has started a poll and has goroutines 1..=4 queued behind it; P1's M
-    /// has goroutines 100..200 and, after its first 61 rounds, looks at the global queue (and,
-    /// after its first `RESCUE_EVERY` of those, the watched P) every round.
-    fn one_p_in_a_poll_one_busy() -> (Scheduler<Id>, Machine, Machine) {
-        let sched = Scheduler::new(2, 0);
-        let in_poll = Machine::new(1, None);
-        let busy = Machine::new(2, None);
-        sched.bind(&in_poll, sched.acquire_idle_processor().unwrap());
-        sched.bind(&busy, sched.acquire_idle_processor().unwrap());
-        assert!(sched.start_poll(&in_poll, Some(100)).is_some());
-        let (p0, p1) = (in_poll.processor().unwrap(), busy.processor().unwrap());
-        for id in 1..=4 {
-            sched.ready_local_in_order(p0, Box::new(id));
-        }
-        for id in OWN {
-            sched.ready_local_in_order(p1, Box::new(id));
-        }
-        sched.processors[p1].set_global_interval(1);
-        sched.processors[p1].set_rescue_every(1);
-        (sched, in_poll, busy)
-    }
-
-    const OWN: std::ops::Range<u32> = 100..200;
-
-    fn ids(items: impl IntoIterator<Item = Id>) -> Vec<u32> {
-        let mut ids: Vec<u32> = items.into_iter().map(|id| *id).collect();
-        ids.sort_unstable();
-        ids
-    }
-
-    #[test]
-    fn a_busy_p_takes_the_queue_of_a_p_whose_poll_does_not_end() {
-        let (sched, in_poll, busy) = one_p_in_a_poll_one_busy();
-        let p0 = in_poll.processor().unwrap();
-        let ran: Vec<Id> = (0..104).map(|_| sched.next(&busy).expect("work is queued")).collect();
-        assert_eq!(ids(ran), (1..=4).chain(OWN).collect::<Vec<_>>(), "every goroutine once");
-        assert!(sched.processors[p0].queue.is_empty(), "P0's queue was taken in");
-        let counters = sched.processors[busy.processor().unwrap()].metrics.counters(0);
-        // Half of the ring, then half of the rest...: all of it before P1 ran out of its own.
-        assert!(counters.rescues >= 2, "taken in halves: {counters:?}");
-        assert_eq!(counters.rescues, counters.steals, "no steal of an M out of work: {counters:?}");
-    }
-
-    #[test]
-    fn a_p_whose_polls_keep_ending_is_not_taken_from() {
-        let (sched, in_poll, busy) = one_p_in_a_poll_one_busy();
-        let p0 = in_poll.processor().unwrap();
-        let mut ran = Vec::new();
-        for _ in OWN {
-            ran.push(sched.next(&busy).expect("work is queued"));
-            // P0's M ends its poll and starts the next one between any two rounds of P1.
-            sched.finish_poll(&in_poll);
-            assert!(sched.start_poll(&in_poll, Some(100)).is_some());
-        }
-        assert_eq!(ids(ran), OWN.collect::<Vec<_>>());
-        assert_eq!(sched.processors[p0].queue.len(), 4);
-        assert_eq!(sched.processors[busy.processor().unwrap()].metrics.counters(0).rescues, 0);
-    }
-
-    #[test]
-    fn a_p_marked_blocked_is_left_to_sysmon() {
-        let (sched, in_poll, busy) = one_p_in_a_poll_one_busy();
-        let p0 = in_poll.processor().unwrap();
-        assert!(sched.mark_blocked(p0));
-        let ran: Vec<Id> = OWN.map(|_| sched.next(&busy).expect("work is queued")).collect();
-        assert_eq!(ids(ran), OWN.collect::<Vec<_>>());
-        assert_eq!(sched.processors[busy.processor().unwrap()].metrics.counters(0).rescues, 0);
     }
 }
