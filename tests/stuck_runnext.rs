@@ -5,7 +5,7 @@
 //! handing the stuck processor's queue to another M.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -82,36 +82,52 @@ fn with_one_processor_sysmon_hands_a_blocked_processors_goroutines_to_another_th
     assert!(spawn_then_block(1, 3), "with maxprocs = 1, goroutines queued behind a blocked poll never ran");
 }
 
-/// A spawn into an empty runnext wakes no other M (the spawner's M runs it next), so a
-/// goroutine spawned by one that then computes without returning would wait for that poll.
-/// sysmon offers the queue behind a poll it has seen running for a round to an idle P, and
-/// the M it wakes takes the goroutine from runnext: it runs beside the spawner, on another
-/// thread, long before sysmon would call the computing poll stuck (20 ms; no P is marked
-/// blocked here). The spawner computes for at most ten seconds.
-#[test]
-fn with_two_processors_a_goroutine_spawned_by_a_computing_one_runs_beside_it() {
+/// One try of the spawned-beside-a-computing-goroutine scenario on a fresh runtime: a goroutine
+/// spawns another, then computes (no await, no lock that could sleep) until the spawned one
+/// has run or ten seconds pass. Returns the thread the spawned one ran on, the spawner's
+/// thread, and how many polls sysmon marked blocked meanwhile.
+fn spawn_then_compute() -> (Option<thread::ThreadId>, thread::ThreadId, u64) {
     let rt = gmp::Builder::new().maxprocs(2).build().unwrap();
     let (ran_on, spawner_thread) = within(Duration::from_secs(60), "the computing goroutine", || {
         rt.block_on(async {
             gmp::spawn(async {
-                let ran_on = Arc::new(std::sync::Mutex::new(None));
+                let ran_on = Arc::new(OnceLock::new());
                 drop(gmp::spawn({
                     let ran_on = ran_on.clone();
-                    async move { *ran_on.lock().unwrap() = Some(thread::current().id()) }
+                    async move { ran_on.set(thread::current().id()).unwrap() }
                 }));
                 let deadline = Instant::now() + Duration::from_secs(10);
-                while ran_on.lock().unwrap().is_none() && Instant::now() < deadline {
+                while ran_on.get().is_none() && Instant::now() < deadline {
                     std::hint::spin_loop();
                 }
-                let ran_on = *ran_on.lock().unwrap();
-                (ran_on, thread::current().id())
+                (ran_on.get().copied(), thread::current().id())
             })
             .await
             .unwrap()
         })
     });
-    let ran_on = ran_on.expect("the goroutine spawned by a computing goroutine never ran beside it");
-    assert_ne!(ran_on, spawner_thread, "it ran on the spawner's own thread, so not beside it");
     let blocked = rt.block_on(async { gmp::runtime::stats() }).counters.blocked_polls;
-    assert_eq!(blocked, 0, "the spawner's P was marked blocked: the goroutine ran only through the stuck-poll handoff");
+    (ran_on, spawner_thread, blocked)
+}
+
+/// A spawn into an empty runnext wakes no other M (the spawner's M runs it next), so a
+/// goroutine spawned by one that then computes without returning would wait for that poll.
+/// sysmon offers the queue behind a poll it has seen running for a round to an idle P, and
+/// the M it wakes takes the goroutine from runnext: it runs beside the spawner, on another
+/// thread, before sysmon would call the computing poll stuck (20 ms; no P is marked blocked).
+/// Whether the woken thread gets a core within those 20 ms is up to the OS on a loaded
+/// machine, so the scenario gets five tries; without the offer every try ends in a handoff.
+#[test]
+fn with_two_processors_a_goroutine_spawned_by_a_computing_one_runs_beside_it() {
+    let mut tries = Vec::new();
+    for _ in 0..5 {
+        let (ran_on, spawner_thread, blocked) = spawn_then_compute();
+        let ran_on = ran_on.expect("the goroutine spawned by a computing goroutine never ran");
+        assert_ne!(ran_on, spawner_thread, "it ran on the spawner's own thread, so not beside it");
+        if blocked == 0 {
+            return;
+        }
+        tries.push(blocked);
+    }
+    panic!("in every try the spawner's P was marked blocked (blocked polls per try: {tries:?}): the goroutine ran only through the stuck-poll handoff");
 }
