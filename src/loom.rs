@@ -161,27 +161,6 @@ impl<T> std::ops::Deref for CachePadded<T> {
     }
 }
 
-/// Calls `done` repeatedly for up to `limit`, until it returns true, telling it how long the
-/// spin has lasted (one clock read per turn, shared with the caller). Under loom it calls it
-/// once, as at the end of the spin (loom has no clock, and one look is all a model needs).
-pub(crate) fn spin_for(limit: std::time::Duration, mut done: impl FnMut(std::time::Duration) -> bool) {
-    #[cfg(not(loom))]
-    {
-        let started = std::time::Instant::now();
-        loop {
-            let spun = started.elapsed();
-            if done(spun) || spun >= limit {
-                return;
-            }
-            std::hint::spin_loop();
-        }
-    }
-    #[cfg(loom)]
-    {
-        let _ = done(limit);
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Whole-runtime models (issue 20): what a `Runtime` needs so that a user's program runs inside
 // `loom::model` (see `gmp::model`, `model.rs`). Without `--cfg loom` every item below is

@@ -14,7 +14,7 @@ use crate::sched::{Machine, Platform, Wakeup};
 /// only calls it through a borrow of itself, so the runtime is alive for every call: the hooks
 /// reach it through a plain pointer. (They used to upgrade a `Weak` on every call, a CAS on the
 /// runtime's reference count — shared by every thread, and next to the scheduler's hottest
-/// read-only fields — from every find-work pass and every lingering spin.) Only starting a
+/// read-only fields — from every find-work pass.) Only starting a
 /// thread needs an owned `Arc`, which the `Weak` gives.
 pub(crate) struct RuntimePlatform {
     shared: *const Shared,
@@ -52,11 +52,6 @@ impl Platform for RuntimePlatform {
     fn poll_network_now(&self) -> bool {
         let shared = self.shared();
         as_batch_wake(shared, || shared.netpoll.poll_now())
-    }
-
-    fn poll_network_eager(&self) -> bool {
-        let shared = self.shared();
-        as_batch_wake(shared, || shared.netpoll.poll_now_eager())
     }
 
     fn block_in_network(&self, has_work: &dyn Fn() -> bool, before_waking: &dyn Fn()) -> bool {

@@ -57,8 +57,8 @@ use std::sync::OnceLock;
 
 use crate::global_queue::{self, GlobalQueue};
 use crate::loom::{
-    brief_backoff, current_thread, fence, lock, park, park_timeout, spin_for, Arc, AtomicBool, AtomicUsize,
-    CachePadded, Mutex, Ordering::*, Thread,
+    brief_backoff, current_thread, fence, lock, park, park_timeout, Arc, AtomicBool, AtomicUsize, CachePadded, Mutex,
+    Ordering::*, Thread,
 };
 use crate::processor::{Processor, ProcessorId, ProcessorStatus, Processors};
 use crate::runq::{Overflow, QueueItem, LOCAL_QUEUE_CAPACITY};
@@ -77,15 +77,6 @@ pub use machine::Machine;
 
 /// Steal rounds over all Ps before giving up (Go: 4).
 const STEAL_ROUNDS: usize = 4;
-/// How long an M with nothing to run keeps its P and keeps looking before it lets go, at most.
-const LINGER: std::time::Duration = std::time::Duration::from_micros(30);
-/// The shortest linger: an M whose lingers keep finding nothing halves its next one down to
-/// this (a few non-blocking netpolls), and a linger that finds work restores `LINGER`.
-const LINGER_MIN: std::time::Duration = std::time::Duration::from_micros(4);
-/// While lingering, the network is polled (`epoll_wait(0)`) at most this often; the queues
-/// are looked at on every turn of the spin. (Polling on every turn made a gmp RESP server
-/// under load issue 5x tokio's `epoll_wait` calls for the same reads and writes.)
-const LINGER_NET_SPACING: std::time::Duration = std::time::Duration::from_micros(2);
 /// How long a worker M stays parked without being handed a P before its thread exits (the Ms
 /// started for a burst of blocked polls go away when the burst is over).
 pub const MACHINE_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -105,10 +96,6 @@ pub trait Platform: Send + Sync {
     /// recently; returns true if it made any goroutine runnable.
     fn poll_network_now(&self) -> bool {
         false
-    }
-    /// As `poll_network_now` without the rate limit: for an M lingering on its P.
-    fn poll_network_eager(&self) -> bool {
-        self.poll_network_now()
     }
     /// Called by an M about to park without a P: it may block in the netpoller instead (only
     /// one M at a time). `has_work` ends the wait early; `before_waking` runs once the wait is
@@ -161,11 +148,6 @@ pub struct Scheduler<T: QueueItem> {
     /// Set while sysmon's tick is longer than its minimum; a spawn or wake onto a P then
     /// nudges it back to the fast tick (work queued behind a poll is when a stuck poll hurts).
     sysmon_backed_off: AtomicBool,
-    /// Lingers that found work and lingers that gave up (`GMP_SYSMON_COUNTS` prints them).
-    /// Statistics only, in no protocol: std's atomics, not the loom shim's, so the models do
-    /// not explore them.
-    lingers_found: CachePadded<std::sync::atomic::AtomicU64>,
-    lingers_given_up: std::sync::atomic::AtomicU64,
 }
 
 impl<T: QueueItem> std::fmt::Debug for Scheduler<T> {
@@ -213,8 +195,6 @@ impl<T: QueueItem> Scheduler<T> {
             sysmon: OnceLock::new(),
             sysmon_sleeping: CachePadded(AtomicBool::new(false)),
             sysmon_backed_off: AtomicBool::new(false),
-            lingers_found: CachePadded(std::sync::atomic::AtomicU64::new(0)),
-            lingers_given_up: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -439,12 +419,6 @@ impl<T: QueueItem> Scheduler<T> {
             if m.interrupted() {
                 return None; // keep the P for M0's main future
             }
-            if let Some(item) = self.linger(m, p) {
-                return Some(item);
-            }
-            if m.interrupted() {
-                return None; // as above: M0 polls its main future holding its P
-            }
             self.release_processor(m, p);
         }
     }
@@ -478,51 +452,6 @@ impl<T: QueueItem> Scheduler<T> {
             }
         }
         None
-    }
-
-    /// Before giving up its P, an M that found nothing keeps looking for a few tens of
-    /// microseconds (its own queue, the global queue, the network). Under a steady load of
-    /// short requests the next one arrives within that time, and keeping the P saves a
-    /// release, a park and a wake of another thread, each a chance for the OS to preempt a
-    /// thread that holds a P. An idle runtime pays it once per transition to idle.
-    ///
-    /// The spin adapts per M: a linger that gives up halves the next one (down to
-    /// `LINGER_MIN`), one that finds work restores `LINGER`. When work comes in bursts with
-    /// gaps longer than the spin (a pipelining client on the same cores), the spin is CPU
-    /// taken from the client for nothing; when it comes steadily, lingers keep succeeding and
-    /// stay at 30 µs.
-    fn linger(&self, m: &Machine, p: ProcessorId) -> Option<T> {
-        let processor = &self.processors[p];
-        let mut found = None;
-        // `find_with_processor` polled the network (or someone did) a moment ago.
-        let mut next_net_poll = LINGER_NET_SPACING;
-        spin_for(m.linger.get(), |spun| {
-            if self.shutdown.load(Relaxed) || m.interrupted() {
-                return true;
-            }
-            if let Some(platform) = self.platform() {
-                if spun >= next_net_poll {
-                    platform.poll_network_eager();
-                    next_net_poll = spun + LINGER_NET_SPACING;
-                }
-            }
-            found = self.local_get(processor).or_else(|| self.take_global_batch_when_empty(processor));
-            found.is_some()
-        });
-        if found.is_some() {
-            m.linger.set(LINGER);
-            self.lingers_found.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        } else {
-            m.linger.set((m.linger.get() / 2).max(LINGER_MIN));
-            self.lingers_given_up.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        found
-    }
-
-    /// Lingers that found work and lingers that gave up, since the start (statistics).
-    pub fn linger_counts(&self) -> (u64, u64) {
-        use std::sync::atomic::Ordering::Relaxed;
-        (self.lingers_found.load(Relaxed), self.lingers_given_up.load(Relaxed))
     }
 
     /// Spinners must stay fewer than half the busy Ps.

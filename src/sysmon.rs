@@ -115,9 +115,6 @@ struct Counts {
     nudges: u64,
     /// Deep sleeps (every P idle).
     deep_sleeps: u64,
-    /// Lingers that found work / gave up (the scheduler counts them; sysmon takes deltas).
-    lingers_found: u64,
-    lingers_given_up: u64,
 }
 
 /// The period of `GMP_SYSMON_COUNTS`, if set.
@@ -132,7 +129,7 @@ impl Counts {
         let rate = |n: u64| (n as f64 / secs).round() as u64;
         eprintln!(
             "gmp sysmon/s: rounds={} fast={} retake={} preempt={} blocked_asleep={} blocked_computing={} \
-             state_reads={} state_runnable={} nudges={} deep_sleeps={} lingers_found={} lingers_given_up={}",
+             state_reads={} state_runnable={} nudges={} deep_sleeps={}",
             rate(self.rounds),
             rate(self.fast_rounds),
             rate(self.retakes),
@@ -143,8 +140,6 @@ impl Counts {
             rate(self.state_runnable),
             rate(self.nudges),
             rate(self.deep_sleeps),
-            rate(self.lingers_found),
-            rate(self.lingers_given_up),
         );
     }
 }
@@ -215,7 +210,6 @@ fn run(weak: Weak<Shared>) {
     let counts_period = counts_period();
     let mut counts = Counts::default();
     let mut counts_since = Instant::now();
-    let mut lingers_before = (0, 0);
     let mut idle_streak = IdleStreak::default();
     loop {
         let sleep = tick.next_sleep();
@@ -277,10 +271,6 @@ fn run(weak: Weak<Shared>) {
         }
         if let Some(period) = counts_period {
             if now.duration_since(counts_since) >= period {
-                let (found, given_up) = shared.sched.linger_counts();
-                counts.lingers_found = found - lingers_before.0;
-                counts.lingers_given_up = given_up - lingers_before.1;
-                lingers_before = (found, given_up);
                 counts.print(now.duration_since(counts_since));
                 counts = Counts::default();
                 counts_since = now;

@@ -208,7 +208,7 @@ impl Wake for MainSignal {
             self.thread.unpark();
             // Only if M0 is the M blocked in the netpoller does its wait need breaking; a wake
             // while another M waits there used to cost a write, a spurious return of that M's
-            // wait and a P taken for its linger, every time.
+            // wait and a P taken and given back, every time.
             crate::loom::fence(Ordering::SeqCst);
             if self.in_network.load(Ordering::SeqCst) {
                 if let Some(shared) = self.shared.upgrade() {

@@ -4,7 +4,7 @@
 //!
 //! A `Machine` is owned by its thread (the per-thread context in `machine.rs` holds it) and
 //! is plain `Cell`s: which P it holds, whether it counts as spinning, its steal-victim RNG, its
-//! OS thread id and how long it lingers next time it runs dry (`linger` in `sched.rs`). Other threads reach an M only through its `Parker` (see `idle.rs`), or,
+//! OS thread id. Other threads reach an M only through its `Parker` (see `idle.rs`), or,
 //! for M0, through its interrupt flag.
 //!
 //! # Who may touch what
@@ -29,8 +29,6 @@ pub struct Machine {
     // and a `--cfg loom` build must still compile it. The flag itself is the shim's atomic.
     pub(super) interrupt: Option<std::sync::Arc<AtomicBool>>,
     pub(super) thread_id: Cell<u32>,
-    /// How long this M lingers on its P the next time it runs dry (adapts, `sched.rs`).
-    pub(super) linger: Cell<std::time::Duration>,
 }
 
 impl Machine {
@@ -44,7 +42,6 @@ impl Machine {
             parker: Arc::new(Parker::for_current_thread()),
             interrupt,
             thread_id: Cell::new(0),
-            linger: Cell::new(super::LINGER),
         }
     }
 
