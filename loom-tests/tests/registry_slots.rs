@@ -64,7 +64,7 @@ fn read_tasks(shard: &Shard, task: &UnsafeCell<u32>) {
     let reading = shard.slots.begin_read();
     let owner = shard.lock.lock();
     // Task 0's entry, if still there (a spawner may have filled a freed slot with another).
-    for value in reading.entries(&owner).filter(|&value| task_of(value) == 0) {
+    for _entry in reading.entries(&owner).filter(|&value| task_of(value) == 0) {
         // SAFETY: the model's claim under test: the task is not freed meanwhile.
         let seen = task.with(|value| unsafe { *value });
         assert_eq!(seen, 7, "a reader saw an entry whose task was freed");

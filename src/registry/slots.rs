@@ -254,6 +254,12 @@ pub struct Reading<'a> {
     slots: &'a EntrySlots,
 }
 
+impl std::fmt::Debug for Reading<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reading").finish_non_exhaustive()
+    }
+}
+
 impl Reading<'_> {
     /// Under the lock: every entry now in the slots.
     pub fn entries<'b>(&'b self, owner: &'b SlotsOwner) -> impl Iterator<Item = u64> + 'b {
