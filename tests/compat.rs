@@ -130,6 +130,9 @@ fn hyper_serves_http1_over_a_unix_stream() {
                 .header("host", "localhost")
                 .body(Full::new(Bytes::from(pattern(size))))
                 .unwrap();
+            // hyper accepts a request only once its connection task has asked for the next one;
+            // without this wait the second request races that task and is refused as "not ready".
+            sender.ready().await.unwrap();
             let response = sender.send_request(request).await.unwrap();
             let body = response.into_body().collect().await.unwrap().to_bytes();
             assert_eq!(body, format!("got {size} bytes"));
