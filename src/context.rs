@@ -43,6 +43,18 @@ pub(crate) struct Context {
     pub(crate) shared: Arc<Shared>,
     pub(crate) machine: Machine,
     id_cache: Cell<(u64, u64)>,
+    /// The traced poll in progress on this M, until it is recorded: after the poll, or
+    /// earlier, as its goroutine completes (`record_completing_poll`).
+    traced_poll: Cell<Option<TracedPoll>>,
+}
+
+/// A poll being traced: who, where, and when it started.
+#[derive(Clone, Copy)]
+struct TracedPoll {
+    id: u64,
+    spawned_at: &'static Location<'static>,
+    p: Option<usize>,
+    started: Instant,
 }
 
 crate::loom::thread_local! {
@@ -94,7 +106,7 @@ impl Drop for ContextGuard {
 
 impl Context {
     pub(crate) fn new(shared: Arc<Shared>, machine: Machine) -> Self {
-        Self { shared, machine, id_cache: Cell::new((0, 0)) }
+        Self { shared, machine, id_cache: Cell::new((0, 0)), traced_poll: Cell::new(None) }
     }
 
     /// Installs `self` as this thread's context until the guard drops. `self` must outlive
@@ -151,11 +163,24 @@ impl Context {
     #[inline(never)]
     fn run_traced(&self, runnable: Runnable) {
         let goroutine = runnable.metadata();
-        let (id, spawned_at) = (goroutine.id(), goroutine.spawned_at());
-        let p = self.machine.processor();
-        let started = Instant::now();
+        self.begin_traced_poll(goroutine);
         self.poll_goroutine(runnable);
-        self.record_poll(id, spawned_at, p, started);
+        self.end_traced_poll();
+    }
+
+    /// A traced poll of `goroutine` starts on this M.
+    fn begin_traced_poll(&self, goroutine: &Goroutine) {
+        let (id, spawned_at) = (goroutine.id(), goroutine.spawned_at());
+        let poll = TracedPoll { id, spawned_at, p: self.machine.processor(), started: Instant::now() };
+        self.traced_poll.set(Some(poll));
+    }
+
+    /// The traced poll on this M has ended: recorded, unless its goroutine completed and
+    /// recorded it then.
+    fn end_traced_poll(&self) {
+        if let Some(poll) = self.traced_poll.take() {
+            self.record_poll(poll);
+        }
     }
 
     /// Runs `poll`, a poll of `goroutine` (the main future of `block_on`), recording it in the
@@ -165,16 +190,15 @@ impl Context {
         if !recorder::is_on() {
             return poll();
         }
-        let p = self.machine.processor();
-        let started = Instant::now();
+        self.begin_traced_poll(goroutine);
         let result = poll();
-        self.record_poll(goroutine.id(), goroutine.spawned_at(), p, started);
+        self.end_traced_poll();
         result
     }
 
     /// Records a poll of goroutine `id` on P `p` that started at `started` and, at most every
     /// 100 µs of this M's polls, the queue lengths.
-    fn record_poll(&self, id: u64, spawned_at: &'static Location<'static>, p: Option<usize>, started: Instant) {
+    fn record_poll(&self, TracedPoll { id, spawned_at, p, started }: TracedPoll) {
         let ended = Instant::now();
         let shared = &*self.shared;
         let main = self.machine.interrupt_flag().is_some();
@@ -198,6 +222,23 @@ impl Context {
             }
         });
     }
+}
+
+/// Goroutine `id`'s future has completed, inside a poll on this thread: if the execution
+/// trace is following that poll, it is recorded now, before the goroutine's handle can see
+/// the output. So a poll whose goroutine was joined before `trace::stop` is always in the
+/// trace, even when its M is descheduled between the end of the poll and its record.
+pub(crate) fn record_completing_poll(id: u64) {
+    if !recorder::is_on() {
+        return;
+    }
+    with_current(|context| {
+        let Some(context) = context else { return };
+        if let Some(poll) = context.traced_poll.get().filter(|poll| poll.id == id) {
+            context.traced_poll.set(None);
+            context.record_poll(poll);
+        }
+    });
 }
 
 /// Ends a poll, on unwinding too (a panicking main future must not leave `polls` odd).

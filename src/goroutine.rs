@@ -364,6 +364,9 @@ pub(crate) trait TaskMetadata: Sync {
     /// The goroutine's future has been dropped: it leaves its runtime's registry, giving back
     /// the reference it took when it first parked, if it did (`counted`).
     fn future_dropped(&self, counted: bool);
+    /// The goroutine's future has completed (its value or panic is about to be handed to
+    /// its handle): the execution trace records this poll now, if it follows it.
+    fn completing(&self);
 }
 
 /// The future inside every goroutine's task: the user's future plus the bookkeeping that
@@ -473,6 +476,7 @@ impl<F: Future, M: TaskMetadata> Future for GoroutineFuture<F, M> {
         }
         if g.abort_requested() {
             let _ = this.drop_future();
+            metadata.completing();
             return Poll::Ready(Output { value: None });
         }
         g.set_state(GoroutineState::Running);
@@ -505,6 +509,7 @@ impl<F: Future, M: TaskMetadata> Future for GoroutineFuture<F, M> {
             }
         };
         CURRENT.with(|current| current.set(previous));
+        metadata.completing();
         Poll::Ready(Output { value: Some(result) })
     }
 }

@@ -305,3 +305,28 @@ fn gmp_debug_trace_writes_the_file_when_a_gmp_main_program_exits() {
 fn gmp_debug_trace_writes_the_file_when_a_gmp_main_program_on_m0_exits() {
     traced_child("main_thread");
 }
+
+#[test]
+fn a_goroutine_joined_before_the_trace_stops_has_its_last_poll_in_the_trace() {
+    // The worker that polls `late` may be descheduled right after the poll; the poll must be in
+    // the trace anyway, since the join (and then `stop`) came after it. The main goroutine blocks
+    // its own thread first, so `late` runs on a worker, not on M0 just before the join.
+    let path = temp_path("joined.json");
+    let runtime = gmp::Builder::new().maxprocs(2).build().unwrap();
+    let late = runtime.block_on(async {
+        gmp::runtime::trace::start(&path).unwrap();
+        let late = gmp::spawn(async { std::thread::sleep(Duration::from_millis(30)) });
+        let id = late.id();
+        std::thread::sleep(Duration::from_millis(100));
+        late.await.unwrap();
+        gmp::runtime::trace::stop().unwrap();
+        id
+    });
+    drop(runtime);
+    let events = read_trace(&path);
+    assert!(
+        events.iter().any(|e| e["ph"] == "X" && e["args"]["goroutine"] == late && e["name"] == format!("G{late}")),
+        "no poll event for G{late}"
+    );
+    std::fs::remove_file(&path).unwrap();
+}

@@ -165,6 +165,11 @@ impl TaskMetadata for Metadata {
     fn future_dropped(&self, counted: bool) {
         self.runtime().registry.remove(&self.goroutine, self.goroutine.registry_slot(), counted);
     }
+
+    #[inline]
+    fn completing(&self) {
+        crate::context::record_completing_poll(self.goroutine.id());
+    }
 }
 
 // SAFETY: `Runnable::into_raw`/`from_raw` round-trip, and the pointer is never null.

@@ -52,7 +52,10 @@
 //! [`stop`] (or the runtime's shutdown, or the exit of a `#[gmp::main]` program) ends the
 //! trace: it clears the runtime's generation, takes every registered buffer, sorts the events
 //! by time and writes the file, which [`start`] created (so a bad path fails at once). An event
-//! being recorded while the trace stops may be left out; nothing else is.
+//! being recorded while the trace stops may be left out; nothing else is. The last poll of a
+//! goroutine is recorded as its future completes, before its handle sees the output, so a
+//! goroutine joined before `stop` always has its last poll in the file, even if its M was
+//! descheduled between the end of that poll and its record.
 //!
 //! # Overhead
 //!
