@@ -22,11 +22,12 @@
 //! dropped, however it is parked), `num_goroutine()`, and `dump()`.
 //!
 //! It is sharded to keep spawns on different Ps off each other's locks (`shard_lock.rs`, a shard
-//! on cache lines of its own; leaving takes no lock, so the lock is the spawners' only): a
-//! goroutine spawned on P `i` lives in shard `i` (spawns from threads without a P go to one
-//! shard in runs of 64, then the next), so a shard's lock mostly stays in its spawner's cache
-//! wherever its goroutines finish. The shard and slot are stored in the goroutine's metadata,
-//! in 31 bits (`location`).
+//! on cache lines of its own): a goroutine spawned on P `i` lives in shard `i`, and spawns
+//! from threads without a P go to the shards above the Ps' (one shard in runs of 64, then the
+//! next), so a P's shard lock is taken only by that P's M and stays in its cache. A goroutine
+//! that finishes on its shard's P leaves under that lock, if it is free (one RMW, and its slot
+//! is the next spawn's); elsewhere it leaves without the lock (`slots.rs`). The shard and slot
+//! are stored in the goroutine's metadata, in 31 bits (`location`).
 //!
 //! # Shutdown race
 //!
@@ -84,19 +85,22 @@ crate::loom::thread_local! {
     static FOREIGN_SHARD: std::cell::Cell<(u32, u32)> = const { std::cell::Cell::new((u32::MAX, 0)) };
 }
 
-/// The shard for a spawn from a thread without a P: a run of `FOREIGN_RUN` spawns goes to one
-/// shard (its lock stays in this thread's cache), then the next shard, so that spawns from
-/// several such threads spread over the shards' locks.
-fn foreign_shard(count: usize) -> usize {
+/// The shard for a spawn from a thread without a P, among shards `from..count`: a run of
+/// `FOREIGN_RUN` spawns goes to one shard (its lock stays in this thread's cache), then the
+/// next, so that spawns from several such threads spread over the shards' locks.
+fn foreign_shard(from: usize, count: usize) -> usize {
     FOREIGN_SHARD.with(|state| {
         let (shard, used) = state.get();
-        let (shard, used) = if shard as usize >= count || used >= FOREIGN_RUN {
-            (((shard.wrapping_add(1)) as usize % count) as u32, 0)
+        let shard = shard as usize;
+        let (shard, used) = if !(from..count).contains(&shard) {
+            (from, 0)
+        } else if used >= FOREIGN_RUN {
+            (if shard + 1 < count { shard + 1 } else { from }, 0)
         } else {
             (shard, used)
         };
-        state.set((shard, used + 1));
-        shard as usize
+        state.set((shard as u32, used + 1));
+        shard
     })
 }
 
@@ -239,6 +243,10 @@ pub struct GoroutineRecord {
 /// The set of live goroutines.
 pub struct Registry {
     shards: Box<[ShardCell]>,
+    /// The first shard that spawns from threads without a P go to. The shards below are the
+    /// Ps' own (`for_processors`), filled only by their P's spawns, so a goroutine leaving on
+    /// its shard's P finds the lock free, not taken by an outside spawner.
+    foreign_from: usize,
 }
 
 impl std::fmt::Debug for Registry {
@@ -252,7 +260,15 @@ impl Registry {
     pub fn new(shards: usize) -> Self {
         let shards = shards.max(1).next_power_of_two();
         let shard = || ShardCell { lock: CachePadded(ShardLock::new(Shard::default())), slots: EntrySlots::new() };
-        Self { shards: (0..shards).map(|_| shard()).collect() }
+        Self { shards: (0..shards).map(|_| shard()).collect(), foreign_from: 0 }
+    }
+
+    /// The registry of a runtime with `processors` Ps: four shards a P (a power of two), the
+    /// first `processors` the Ps' own, the rest for spawns from threads without a P.
+    pub fn for_processors(processors: usize) -> Self {
+        let mut registry = Self::new(processors.max(1) * 4);
+        registry.foreign_from = processors.min(registry.shards.len() - 1);
+        registry
     }
 
     /// Registers the goroutine of a task in the shard of P `processor` (if given). Returns
@@ -311,7 +327,7 @@ impl Registry {
 
     fn insert(&self, goroutine: &Goroutine, mut entry: Entry, processor: Option<usize>) -> bool {
         let count = self.shards.len();
-        let first = processor.map_or_else(|| foreign_shard(count), |p| p & (count - 1));
+        let first = processor.map_or_else(|| foreign_shard(self.foreign_from, count), |p| p & (count - 1));
         for step in 0..count {
             let shard_index = (first + step) & (count - 1);
             let cell = &self.shards[shard_index];
@@ -351,10 +367,26 @@ impl Registry {
 
     /// Unregisters `goroutine` from `location`; `counted`: it took a reference for a packed
     /// entry when it parked, which goes now. A no-op if it is no longer there. Called as its
-    /// future is dropped, while its task is alive.
-    pub fn remove(&self, goroutine: &Goroutine, location: u32, counted: bool) {
+    /// future is dropped, while its task is alive. `processor`: the P the calling M holds, if
+    /// any (a leave on the shard's own P takes the shard lock, if free, instead of the RMWs
+    /// of a lock-free leave).
+    pub fn remove(&self, goroutine: &Goroutine, location: u32, counted: bool, processor: Option<usize>) {
         let (shard_index, slot, pointed) = decode(location, self.shards.len());
         let cell = &self.shards[shard_index];
+        let ours = |bits| std::ptr::eq(goroutine_of(&entry_of(bits)), goroutine);
+        if !pointed && processor.is_some_and(|p| p & (self.shards.len() - 1) == shard_index) {
+            // On the P whose spawns fill this shard its lock is usually free and in this cache:
+            // leaving under it frees the slot for the next spawn with one RMW (`slots.rs`).
+            if let Some(mut shard) = cell.lock.0.try_lock() {
+                let bits = cell.slots.clear_locked(&mut shard.owner, slot, ours);
+                drop(shard);
+                if let Some(bits) = bits {
+                    // SAFETY: as below; the entry is out of the shard, and no reader can see it.
+                    unsafe { entry_of(bits).release(counted) };
+                }
+                return;
+            }
+        }
         if pointed {
             let whole = {
                 let mut shard = lock(cell);
@@ -369,7 +401,6 @@ impl Registry {
         }
         // Without the lock (`slots.rs`): a reader counted meanwhile is waited out before the
         // future, and so the task, may go.
-        let ours = |bits| std::ptr::eq(goroutine_of(&entry_of(bits)), goroutine);
         let Some((bits, reader_seen)) = cell.slots.clear(slot, ours) else { return };
         if reader_seen {
             drop(lock(cell));

@@ -10,6 +10,13 @@
 //! - `freed_slots_come_back_once_and_none_is_lost`: two goroutines leave while the lock
 //!   holder claims slots: a claimed slot never holds a live entry, no slot is handed out twice,
 //!   and both freed slots come back. (A relaxed take of the stack fails it.)
+//! - `leaves_with_and_without_the_lock_free_each_slot_once`: one goroutine leaves under the
+//!   lock (on the shard's own P, `clear_locked`) while another leaves without it, then the P
+//!   claims: no slot is handed out twice, the one freed under the lock comes back first, and
+//!   the live count ends right. (Leaving under the lock without taking the entry off
+//!   `filled` fails the count.)
+//! - `a_reader_never_uses_an_entry_freed_under_the_lock`: the same leave while a reader
+//!   reads: the reader never reads a freed task.
 //! - `a_claim_keeps_the_readers_counted`: a claim while a reader reads and a goroutine
 //!   leaves. (Taking the stack with a swap that also zeroes the reader count fails it.)
 #![cfg(loom)]
@@ -155,5 +162,62 @@ fn a_claim_keeps_the_readers_counted() {
         assert!(leave(&shard, 0));
         task.with_mut(|value| unsafe { *value = 0 });
         reader.join().unwrap();
+    });
+}
+
+/// The goroutine of `slot` leaves under the lock, as the registry's `remove` does on the
+/// shard's own P (`clear_locked`); false if the lock was taken by someone else.
+fn leave_locked(shard: &Shard, slot: u32) -> Option<bool> {
+    let mut owner = shard.lock.try_lock()?;
+    Some(shard.slots.clear_locked(&mut owner, slot, |value| value == entry(slot as usize)).is_some())
+}
+
+#[test]
+fn leaves_with_and_without_the_lock_free_each_slot_once() {
+    loom::model(|| {
+        let shard = Arc::new(shard_with(2));
+        // Slot 0's goroutine leaves without the lock while slot 1's leaves under it (on the
+        // shard's own P) and that P then spawns: claims a slot.
+        let leaver = {
+            let shard = shard.clone();
+            thread::spawn(move || assert!(leave(&shard, 0)))
+        };
+        assert_eq!(leave_locked(&shard, 1), Some(true), "nobody else takes the lock here");
+        let first = {
+            let mut owner = shard.lock.lock();
+            let slot = shard.slots.claim(&mut owner, 16).unwrap();
+            assert!(!shard.slots.holds_entry(&owner, slot), "claimed a slot that holds an entry");
+            shard.slots.fill(&mut owner, slot, entry(10 + slot as usize));
+            slot
+        };
+        leaver.join().unwrap();
+        let mut owner = shard.lock.lock();
+        assert_eq!(shard.slots.live(&owner, shard.slots.left()), 1, "only the new entry is live");
+        let second = shard.slots.claim(&mut owner, 16).unwrap();
+        assert_ne!(first, second, "slot {first} handed out twice");
+        // Slot 1 (on the chain) comes back first; slot 0 once its push is taken, else a new one.
+        assert_eq!(first, 1, "the slot freed under the lock is reused first");
+        assert!(second == 0 || second == 2, "claimed {second}");
+    });
+}
+
+#[test]
+fn a_reader_never_uses_an_entry_freed_under_the_lock() {
+    loom::model(|| {
+        let shard = Arc::new(shard_with(1));
+        let task = Arc::new(UnsafeCell::new(7u32));
+        let reader = {
+            let (shard, task) = (shard.clone(), task.clone());
+            thread::spawn(move || read_tasks(&shard, &task))
+        };
+        // Slot 0's goroutine leaves on the shard's own P, under the lock if the reader does
+        // not hold it, then frees its task.
+        if leave_locked(&shard, 0) != Some(true) {
+            assert!(leave(&shard, 0));
+        }
+        task.with_mut(|value| unsafe { *value = 0 });
+        reader.join().unwrap();
+        let owner = shard.lock.lock();
+        assert_eq!(shard.slots.live(&owner, shard.slots.left()), 0, "the entry left");
     });
 }

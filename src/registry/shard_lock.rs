@@ -53,6 +53,14 @@ impl<T> ShardLock<T> {
         Self { locked: AtomicBool::new(false), value: UnsafeCell::new(value) }
     }
 
+    /// Takes the lock if nobody holds it, without waiting.
+    #[inline]
+    pub fn try_lock(&self) -> Option<ShardGuard<'_, T>> {
+        let taken = self.locked.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok();
+        // Lazily: a guard made and dropped on failure would release the holder's lock.
+        taken.then(|| ShardGuard { lock: self })
+    }
+
     /// Takes the lock, waiting (spinning, then yielding the thread) while another holds it.
     #[inline]
     pub fn lock(&self) -> ShardGuard<'_, T> {

@@ -163,7 +163,9 @@ impl TaskMetadata for Metadata {
     }
 
     fn future_dropped(&self, counted: bool) {
-        self.runtime().registry.remove(&self.goroutine, self.goroutine.registry_slot(), counted);
+        let runtime = self.runtime();
+        let processor = crate::context::current_processor(runtime);
+        runtime.registry.remove(&self.goroutine, self.goroutine.registry_slot(), counted, processor);
     }
 
     #[inline]

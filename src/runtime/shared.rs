@@ -86,7 +86,7 @@ impl Shared {
         }
         let shared = Arc::new(Shared {
             sched,
-            registry: Registry::new(maxprocs * 4),
+            registry: Registry::for_processors(maxprocs),
             netpoll: crate::netpoll::Netpoller::new(context::count_netpoll_wakes)?,
             timers: crate::time::Timers::new(maxprocs),
             blocking: BlockingPool::new(&config),
